@@ -1,0 +1,103 @@
+// Job cgroups: one interface, a v1 and a v2 driver behind it, chosen by looking at the host.
+//
+// Layout: <base>/<subtree>/sv-<pid>-<starttime>/job-<n>, where <base> is the cgroup the
+// supervisor itself is in (per hierarchy on v1), so a service manager's delegation and limits
+// apply. The sv- level lets several supervisors share a host: a new supervisor removes only the
+// sv- directories whose process is gone (a crashed predecessor), never a live one's.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "executor/unique_fd.h"
+
+namespace cellblock {
+
+enum class CgroupMode { v1, v2 };
+
+// Block-I/O throttle on one device, already resolved to major:minor. Zero = no limit.
+struct DeviceThrottle {
+  unsigned major = 0;
+  unsigned minor = 0;
+  uint64_t read_bps = 0;
+  uint64_t write_bps = 0;
+  uint64_t read_iops = 0;
+  uint64_t write_iops = 0;
+};
+
+struct CgroupLimits {
+  uint64_t memory_bytes = 0;  // 0 = no limit. Swap is not allowed on top.
+  std::optional<double> cpus;  // CPU bandwidth quota in cores
+  uint64_t pids = 0;           // 0 = no limit
+  std::vector<DeviceThrottle> io;
+};
+
+struct CgroupStats {
+  uint64_t cpu_usage_ns = 0;
+  uint64_t cpu_user_ns = 0;
+  uint64_t cpu_system_ns = 0;
+  uint64_t memory_peak_bytes = 0;
+  uint64_t oom_kills = 0;
+  uint64_t pids_peak = 0;
+  uint64_t io_read_bytes = 0;
+  uint64_t io_write_bytes = 0;
+};
+
+// Where to look and where to build. Tests point the paths at a fake tree in a temp dir.
+struct CgroupConfig {
+  std::string subtree = "cellblock";
+  std::filesystem::path mountinfo = "/proc/self/mountinfo";
+  std::filesystem::path self_cgroup = "/proc/self/cgroup";
+  std::optional<CgroupMode> force_mode;  // skip detection (tests)
+};
+
+// One job's cgroup. The destructor kills every task in it, waits until it is empty and removes it;
+// errors there are logged, never thrown.
+class JobCgroup {
+ public:
+  virtual ~JobCgroup() = default;
+
+  // v2: a directory fd for clone3(CLONE_INTO_CGROUP); v1: -1 (use add_process).
+  virtual int clone_into_fd() const = 0;
+  // Moves a process (and, on v1, only that process) into the cgroup in every hierarchy.
+  virtual void add_process(pid_t pid) = 0;
+  // Total CPU time used so far; cheap enough to poll every few milliseconds.
+  virtual uint64_t cpu_usage_ns() = 0;
+  virtual uint64_t oom_kills() = 0;
+  // Samples the task count so that pids_peak is right where the kernel has no pids.peak.
+  virtual void sample() = 0;
+  virtual CgroupStats stats() = 0;
+  // Kills every task, including ones forked while killing, and returns when none is left.
+  virtual void kill_all() = 0;
+  // kill_all(), then removes the directories. Idempotent.
+  virtual void remove() = 0;
+  // For tests and diagnostics: the cgroup's directory in each hierarchy.
+  virtual std::vector<std::filesystem::path> paths() const = 0;
+};
+
+class CgroupDriver {
+ public:
+  virtual ~CgroupDriver() = default;
+  virtual CgroupMode mode() const = 0;
+  int version() const { return mode() == CgroupMode::v1 ? 1 : 2; }
+  // Creates <supervisor dir>/job-<name> and applies the limits. Throws SysError with the path.
+  virtual std::unique_ptr<JobCgroup> create(std::string_view name, const CgroupLimits& limits) = 0;
+  // Removes sv- directories left by supervisors that are no longer running (killing what is in
+  // them). Returns the paths it removed, for the log.
+  virtual std::vector<std::string> remove_leftovers() = 0;
+  // The supervisor's own directory (per hierarchy on v1).
+  virtual std::vector<std::filesystem::path> supervisor_dirs() const = 0;
+};
+
+// Detects the host's mode: cgroup2 on /sys/fs/cgroup (unified) means v2; v1 controllers
+// mounted means v1, also on hybrid hosts. Creates the supervisor's sv- directory.
+std::unique_ptr<CgroupDriver> make_cgroup_driver(const CgroupConfig& config = {});
+
+}  // namespace cellblock

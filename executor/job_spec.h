@@ -1,0 +1,62 @@
+// The plain C++ description of one job. The executor takes it and returns a Result;
+// it knows nothing of JSON. Defaults live here and only here.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace cellblock {
+
+struct BindMount {
+  std::string source;  // absolute host path
+  std::string target;  // absolute path inside the cell, no ".." components
+  bool readonly = true;
+};
+
+enum class NetworkMode {
+  none,  // a fresh network namespace with only loopback, up
+};
+
+// Block-I/O throttling for one device (cgroup blkio/io). Zero means "no limit".
+struct IoLimit {
+  std::string device;  // "/dev/vda", "254:0", or any path on that device
+  uint64_t read_bps = 0;
+  uint64_t write_bps = 0;
+  uint64_t read_iops = 0;
+  uint64_t write_iops = 0;
+};
+
+struct Limits {
+  // Enforced by the supervisor.
+  uint64_t wall_time_ms = 10'000;
+  uint64_t output_bytes = 1 << 20;  // per stream
+  std::optional<uint64_t> cpu_time_ms;  // user+system of the whole cell; none = unlimited
+  // Enforced by the kernel: tmpfs size, rlimits.
+  uint64_t writable_bytes = 64 << 20;  // overlay upper layer and /tmp, each
+  uint64_t open_files = 256;           // RLIMIT_NOFILE
+  uint64_t file_size_bytes = 64 << 20; // RLIMIT_FSIZE
+  std::optional<uint64_t> stack_bytes; // RLIMIT_STACK; none = inherit the default 8 MiB
+  // Enforced by the job's cgroup.
+  uint64_t memory_bytes = 512ull << 20;  // hard limit, no swap on top
+  std::optional<double> cpus;            // CPU bandwidth in cores, e.g. 0.5
+  uint64_t pids = 256;                   // tasks alive at once
+  std::vector<IoLimit> io;
+};
+
+struct JobSpec {
+  std::string id;
+  std::string rootfs;                        // absolute host directory, used read-only
+  std::vector<std::string> command;          // argv; command[0] resolved inside the cell
+  std::map<std::string, std::string> env;    // the whole environment; nothing from the host
+  std::string cwd = "/";
+  std::string hostname = "cellblock";
+  std::string stdin_data;
+  std::vector<BindMount> mounts;
+  NetworkMode network = NetworkMode::none;
+  Limits limits;
+};
+
+}  // namespace cellblock

@@ -1,0 +1,52 @@
+// How one job ended, as plain C++. jobs/ turns it into JSON.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace cellblock {
+
+enum class Status {
+  exited,           // the command exited on its own; exit_code is set
+  signaled,         // the command was killed by a signal it did not get from us; signal is set
+  wall_time_limit,
+  cpu_time_limit,
+  memory_limit,     // the kernel OOM-killed something in the cell
+  output_limit,     // stdout or stderr passed output_bytes
+  setup_error,      // the cell could not be built or the command not started; error says why
+  internal_error,   // cellblock itself failed; error says why
+  cancelled,        // stopped on request (queue cancel, shutdown)
+};
+
+std::string_view to_string(Status s) noexcept;
+std::optional<Status> status_from_string(std::string_view s) noexcept;
+
+struct Stats {
+  double wall_time_ms = 0;
+  double cpu_time_ms = 0;
+  double cpu_user_ms = 0;
+  double cpu_system_ms = 0;
+  uint64_t memory_peak_bytes = 0;
+  uint64_t oom_kills = 0;
+  uint64_t pids_peak = 0;
+  uint64_t io_read_bytes = 0;
+  uint64_t io_write_bytes = 0;
+  int cgroup_version = 0;
+};
+
+struct Result {
+  std::string id;
+  Status status = Status::internal_error;
+  std::optional<int> exit_code;
+  std::optional<int> signal;
+  std::optional<std::string> error;
+  std::string stdout_data;
+  std::string stderr_data;
+  bool stdout_truncated = false;
+  bool stderr_truncated = false;
+  Stats stats;
+};
+
+}  // namespace cellblock

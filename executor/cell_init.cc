@@ -1,0 +1,181 @@
+#include "executor/cell_init.h"
+
+#include <linux/close_range.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <fstream>
+#include <iterator>
+#include <sstream>
+#include <string>
+#include <utility>
+
+#include "executor/cell_report.h"
+#include "executor/child_error.h"
+#include "executor/network.h"
+#include "executor/payload.h"
+#include "executor/rootfs.h"
+
+namespace cellblock {
+namespace {
+
+[[noreturn]] void die(const CellFds& fds, const ChildError& e) noexcept {
+  send_setup_error(fds.report_write, e.what, e.err);
+  ::_exit(1);
+}
+
+// Closes every descriptor except `keep` (at most 8, unsorted), with close_range over the gaps.
+void close_all_except(int* keep, int n) noexcept {
+  for (int i = 1; i < n; ++i)  // insertion sort: tiny n, no allocation
+    for (int j = i; j > 0 && keep[j - 1] > keep[j]; --j) {
+      int t = keep[j];
+      keep[j] = keep[j - 1];
+      keep[j - 1] = t;
+    }
+  unsigned next = 0;
+  for (int i = 0; i < n; ++i) {
+    if (keep[i] < 0) continue;
+    unsigned fd = static_cast<unsigned>(keep[i]);
+    if (fd > next) ::syscall(SYS_close_range, next, fd - 1, 0u);
+    next = fd + 1;
+  }
+  ::syscall(SYS_close_range, next, ~0u, 0u);
+}
+
+bool wait_for_go(const CellFds& fds, ChildError& e) noexcept {
+  char go;
+  ssize_t n;
+  do n = ::read(fds.sync_read, &go, 1); while (n < 0 && errno == EINTR);
+  if (n == 1) return true;
+  // End-of-file: the supervisor gave up on this cell; nobody is listening for a report.
+  if (n == 0) ::_exit(1);
+  return e.fail([](ChildText& t) { t.add("read the supervisor's go"); });
+}
+
+// The init is a clone of the supervisor, so /proc/1/cmdline and /proc/1/environ would show the
+// supervisor's command line and environment to the cell. Wipe both in the init's private copy
+// of that memory (ps then shows "cellblock-init") — nothing of the host leaks in.
+void shed_supervisor_identity(const InitOptions& options) noexcept {
+  ::prctl(PR_SET_NAME, "cellblock-init", 0, 0, 0);
+  for (auto [start, end] : {std::pair{options.arg_start, options.arg_end}, std::pair{options.env_start, options.env_end}})
+    for (auto* p = reinterpret_cast<volatile char*>(start); p && p < reinterpret_cast<volatile char*>(end); ++p) *p = 0;
+  static constexpr char kName[] = "cellblock-init";
+  if (options.arg_start && options.arg_end - options.arg_start > sizeof kName)
+    for (size_t i = 0; i < sizeof kName; ++i) reinterpret_cast<volatile char*>(options.arg_start)[i] = kName[i];
+}
+
+bool is_forwarded(int sig) noexcept {
+  return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT || sig == SIGUSR1 || sig == SIGUSR2;
+}
+
+// Kills whatever is left in the pid namespace and reaps it all. kill(-1) from a namespace's
+// init reaches every other process in it; fork() fails once SIGKILL is pending, so a fork bomb
+// cannot outrun it, but we repeat until nothing is left to reap.
+void kill_and_reap_all() noexcept {
+  for (;;) {
+    ::kill(-1, SIGKILL);
+    int status;
+    pid_t p = ::waitpid(-1, &status, 0);
+    if (p < 0 && errno == ECHILD) return;
+  }
+}
+
+}  // namespace
+
+void find_supervisor_strings(InitOptions& options) {
+  // Fields 48-51 of /proc/self/stat; the command name (field 2) may contain spaces, so count
+  // from the last ')'.
+  static const InitOptions found = [] {
+    InitOptions o;
+    std::ifstream in("/proc/self/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; rest >> field; ++i) {
+      if (i == 48) o.arg_start = std::stoul(field);
+      if (i == 49) o.arg_end = std::stoul(field);
+      if (i == 50) o.env_start = std::stoul(field);
+      if (i == 51) o.env_end = std::stoul(field);
+    }
+    return o;
+  }();
+  options.arg_start = found.arg_start;
+  options.arg_end = found.arg_end;
+  options.env_start = found.env_start;
+  options.env_end = found.env_end;
+}
+
+void run_cell_init(const LaunchPlan& plan, const CellFds& fds, const InitOptions& options) noexcept {
+  int keep[] = {fds.sync_read, fds.report_write, fds.stdin_read, fds.stdout_write, fds.stderr_write};
+  close_all_except(keep, 5);
+
+  ChildError e;
+  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  shed_supervisor_identity(options);
+  if (options.wait_for_go && !wait_for_go(fds, e)) die(fds, e);
+  ::close(fds.sync_read);
+
+  if (options.unshare_cgroup_ns && ::unshare(CLONE_NEWCGROUP) != 0) {
+    e.fail([](ChildText& t) { t.add("unshare(CLONE_NEWCGROUP)"); });
+    die(fds, e);
+  }
+
+  ::umask(0);  // modes below are exact; the command gets 022
+  if (!build_rootfs(plan, e)) die(fds, e);
+  if (::sethostname(plan.hostname.data(), plan.hostname.size()) != 0) {
+    e.fail([&](ChildText& t) { t.add("sethostname ").quoted(plan.hostname.c_str()); });
+    die(fds, e);
+  }
+  if (!bring_up_loopback(e)) die(fds, e);
+
+  ::prctl(PR_SET_DUMPABLE, 0);
+
+  // Every signal is blocked and taken with sigwaitinfo(): nothing can interrupt the loop, and
+  // a blocked signal from the supervisor still reaches a namespace init (it is not "ignored").
+  sigset_t all;
+  sigfillset(&all);
+  ::sigprocmask(SIG_SETMASK, &all, nullptr);
+
+  // A raw clone, not fork(): glibc's fork runs atfork handlers that take locks another thread
+  // of the supervisor may have held when we were cloned.
+  pid_t payload = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+  if (payload < 0) {
+    e.fail([](ChildText& t) { t.add("fork the command"); });
+    die(fds, e);
+  }
+  if (payload == 0) exec_payload(plan, fds);
+
+  ::close(fds.stdin_read);
+  ::close(fds.stdout_write);
+  ::close(fds.stderr_write);
+
+  for (;;) {
+    siginfo_t info;
+    int sig = ::sigwaitinfo(&all, &info);
+    if (sig < 0) continue;
+    if (sig == SIGCHLD) {
+      int status;
+      pid_t p;
+      while ((p = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        if (p != payload) continue;  // an orphan or zombie re-parented to us: reaped, done
+        kill_and_reap_all();
+        CellReport r{};
+        r.kind = CellReport::payload_exit;
+        r.wait_status = status;
+        send_report(fds.report_write, r);
+        ::_exit(0);
+      }
+    } else if (is_forwarded(sig) && info.si_pid == 0) {
+      // si_pid is 0 for a signal from an ancestor namespace, i.e. the supervisor or the host.
+      ::kill(payload, sig);
+    }
+  }
+}
+
+}  // namespace cellblock

@@ -1,0 +1,31 @@
+// PID 1 of the cell. It is a clone() of the supervisor that never calls execve, so everything it
+// runs is async-signal-safe (no malloc, no locks, no exceptions, no logging). In order:
+//   1. keep only the cell's descriptors (the clone copied every fd the supervisor had)
+//   2. die with the supervisor (PR_SET_PDEATHSIG); wait for "go" (cgroup placement done)
+//   3. new cgroup namespace rooted at the job's cgroup
+//   4. file system (rootfs.h), hostname, loopback
+//   5. not dumpable: the command cannot open /proc/1/mem or /proc/1/exe (CVE-2019-5736 class)
+//   6. fork the command (payload.h), then reap every process that ends up here
+//   7. when the command exits: SIGKILL everything left, reap it, report the command's status
+// SIGTERM, SIGINT, SIGHUP, SIGQUIT, SIGUSR1 and SIGUSR2 sent from outside the cell are forwarded
+// to the command; from inside they are ignored (init cannot be killed by the job).
+#pragma once
+
+#include "executor/cell_fds.h"
+#include "executor/launch_plan.h"
+
+namespace cellblock {
+
+struct InitOptions {
+  bool wait_for_go = true;       // v1 cgroups: the supervisor moves us into the job cgroup first
+  bool unshare_cgroup_ns = true; // false when clone() already made the cgroup namespace
+  // Where the supervisor's argv and environment strings are (/proc/self/stat), to wipe them.
+  unsigned long arg_start = 0, arg_end = 0, env_start = 0, env_end = 0;
+};
+
+// Reads the supervisor's argv/environment address range once (supervisor side).
+void find_supervisor_strings(InitOptions& options);
+
+[[noreturn]] void run_cell_init(const LaunchPlan& plan, const CellFds& fds, const InitOptions& options) noexcept;
+
+}  // namespace cellblock

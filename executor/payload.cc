@@ -1,0 +1,106 @@
+#include "executor/payload.h"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "executor/cell_report.h"
+#include "executor/child_error.h"
+
+namespace cellblock {
+namespace {
+
+[[noreturn]] void die(const CellFds& fds, const ChildError& e) noexcept {
+  send_setup_error(fds.report_write, e.what, e.err);
+  ::_exit(127);
+}
+
+void reset_signals() noexcept {
+  struct sigaction dfl{};
+  dfl.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; ++sig) ::sigaction(sig, &dfl, nullptr);  // EINVAL for KILL/STOP: fine
+  sigset_t none;
+  sigemptyset(&none);
+  ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+bool move_fd(int from, int to, ChildError& e) noexcept {
+  if (from == to) return ::fcntl(to, F_SETFD, 0) == 0 || e.fail([&](ChildText& t) { t.add("fcntl(F_SETFD)"); });
+  if (::dup2(from, to) < 0) return e.fail([&](ChildText& t) { t.add("dup2 to fd ").number(to); });
+  return true;
+}
+
+bool enter_cwd(const LaunchPlan& plan, ChildError& e) noexcept {
+  if (::chdir(plan.cwd.c_str()) != 0) return e.fail([&](ChildText& t) { t.add("chdir ").quoted(plan.cwd.c_str()); });
+  // A directory fd leaked from outside would make getcwd() report "(unreachable)/...";
+  // refuse to run with a working directory outside the cell's root.
+  char buf[256];
+  long n = ::syscall(SYS_getcwd, buf, sizeof buf);
+  if (n > 0 && buf[0] != '/') {
+    errno = EXDEV;
+    return e.fail([&](ChildText& t) { t.add("working directory ").quoted(plan.cwd.c_str()).add(" is outside the cell"); });
+  }
+  return true;
+}
+
+}  // namespace
+
+void exec_payload(const LaunchPlan& plan, const CellFds& fds) noexcept {
+  ChildError e;
+  reset_signals();
+  ::setsid();
+  ::umask(022);
+
+  // Order matters when a source fd number is one of 0..2: dup2 the ones that are not first.
+  int sources[3] = {fds.stdin_read, fds.stdout_write, fds.stderr_write};
+  for (int i = 0; i < 3; ++i)
+    for (int j = 0; j < 3; ++j)
+      if (i != j && sources[j] == i) {
+        int moved = ::fcntl(sources[j], F_DUPFD_CLOEXEC, 3);
+        if (moved < 0) {
+          e.fail([](ChildText& t) { t.add("fcntl(F_DUPFD_CLOEXEC)"); });
+          die(fds, e);
+        }
+        sources[j] = moved;
+      }
+  for (int i = 0; i < 3; ++i)
+    if (!move_fd(sources[i], i, e)) die(fds, e);
+
+  if (!enter_cwd(plan, e)) die(fds, e);
+
+  for (const PlannedRlimit& r : plan.rlimits)
+    if (::setrlimit(static_cast<__rlimit_resource>(r.resource), &r.value) != 0) {
+      e.fail([&](ChildText& t) { t.add("setrlimit(").number(r.resource).add(")"); });
+      die(fds, e);
+    }
+
+  // Everything above 2 closes at exec; the report pipe stays usable until then.
+  if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
+    e.fail([](ChildText& t) { t.add("close_range(3, ~0, CLOSE_RANGE_CLOEXEC)"); });
+    die(fds, e);
+  }
+
+  // Like execvp: try each candidate; remember EACCES, keep looking past ENOENT/ENOTDIR.
+  int first_err = 0;
+  for (const std::string& path : plan.exec_candidates) {
+    ::execve(path.c_str(), plan.argv.data(), plan.envp.data());
+    int err = errno;
+    if (err == EACCES) first_err = EACCES;
+    else if (err != ENOENT && err != ENOTDIR && err != ESTALE) {
+      first_err = err;
+      break;
+    }
+    if (!first_err) first_err = err;
+  }
+  errno = first_err;
+  e.fail([&](ChildText& t) { t.add(plan.exec_display.c_str()); });
+  die(fds, e);
+}
+
+}  // namespace cellblock

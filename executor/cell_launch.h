@@ -1,0 +1,27 @@
+// Starting a cell: the pipes, the memfd with the job's stdin, and clone3() with every namespace.
+// Supervisor side; the child half is run_cell_init().
+#pragma once
+
+#include <sys/types.h>
+
+#include "executor/launch_plan.h"
+#include "executor/unique_fd.h"
+
+namespace cellblock {
+
+class JobCgroup;
+
+struct LaunchedCell {
+  pid_t pid = -1;
+  UniqueFd pidfd;        // pollable: readable when the init has exited
+  UniqueFd report_read;  // CellReport records, then end-of-file when the init exits
+  UniqueFd stdout_read;  // non-blocking
+  UniqueFd stderr_read;  // non-blocking
+};
+
+// Clones the cell's init into new pid, mount, network, ipc, uts and cgroup namespaces, places it
+// in `cgroup` (may be null) and lets it go. `stdin_data` becomes the command's fd 0.
+// Throws SysError when a host resource (pipe, clone) cannot be had.
+LaunchedCell launch_cell(const LaunchPlan& plan, const std::string& stdin_data, int dev_null, JobCgroup* cgroup);
+
+}  // namespace cellblock

@@ -1,0 +1,56 @@
+// The executor: one JobSpec in, one isolated process tree, one Result out.
+//
+// Executor::run(job), step by step (docs/executor.md mirrors this list):
+//   1. plan      validate the job against the host and prepare every string (launch_plan.h)
+//   2. cgroup    create the job's cgroup with its memory, CPU, pids and I/O limits (cgroup.h)
+//   3. launch    clone3 the cell's init into new namespaces (cell_launch.h); the init builds the
+//                file system, forks the command and reaps (cell_init.h, rootfs.h, payload.h)
+//   4. supervise capture output, enforce wall/CPU/output limits, collect reports (cell_supervisor.h)
+//   5. collect   read the cgroup's statistics, kill anything left, remove the cgroup
+//   6. verdict   turn reports, limits and OOM counts into a Result
+// run() is thread-safe: a queue calls it from many threads at once.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "executor/cgroup.h"
+#include "executor/job_spec.h"
+#include "executor/result.h"
+#include "executor/stop_token.h"
+#include "executor/unique_fd.h"
+
+namespace cellblock {
+
+struct ExecutorConfig {
+  // Per-supervisor scratch: the stage directory cells mount their writable layer over.
+  std::string state_dir = "/run/cellblock";
+  CgroupConfig cgroup;
+};
+
+class Executor {
+ public:
+  explicit Executor(ExecutorConfig config = {});
+  ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
+
+  // Never throws for a bad job: every failure becomes a Result with setup_error or
+  // internal_error and a message that names the thing and the reason.
+  Result run(const JobSpec& job, const StopToken* stop = nullptr);
+
+  int cgroup_version() const;
+  CgroupDriver& cgroups() { return *cgroups_; }
+
+ private:
+  void run_checked(const JobSpec& job, const StopToken* stop, Result& result);
+
+  ExecutorConfig config_;
+  std::string stage_dir_;
+  UniqueFd dev_null_;
+  std::unique_ptr<CgroupDriver> cgroups_;
+  std::atomic<uint64_t> next_job_{0};
+};
+
+}  // namespace cellblock

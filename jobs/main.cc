@@ -1,1 +1,44 @@
-int main() { return 0; }
+// cellblock: run build and test jobs in throw-away Linux sandboxes.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+#include <memory>
+
+#include "executor/executor.h"
+#include "jobs/run_command.h"
+
+int main(int argc, char** argv) {
+  using namespace cellblock;
+  CLI::App app{"cellblock: run build and test jobs in throw-away Linux sandboxes"};
+  app.require_subcommand(1);
+  std::string log_level = "warn";
+  ExecutorConfig config;
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  app.add_option("--state-dir", config.state_dir, "Per-host scratch directory")->capture_default_str();
+  app.add_option("--cgroup-subtree", config.cgroup.subtree,
+                 "Cgroup subtree (below the supervisor's own cgroup) for job cgroups")->capture_default_str();
+
+  RunOptions run;
+  add_run_command(app, run);
+
+  CLI11_PARSE(app, argc, argv);
+
+  auto logger = spdlog::stderr_color_mt("cellblock");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  std::unique_ptr<Executor> executor;
+  auto get_executor = [&]() -> Executor& {
+    if (!executor) executor = std::make_unique<Executor>(config);
+    return *executor;
+  };
+  try {
+    if (app.got_subcommand("run")) return run_command(run, get_executor);
+  } catch (const std::exception& e) {
+    std::cerr << "cellblock: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,49 @@
+#include "jobs/run_command.h"
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "jobs/job_json.h"
+
+namespace cellblock {
+namespace {
+
+nlohmann::json read_job_file(const std::string& path) {
+  std::ifstream in(path == "-" ? "/dev/stdin" : path, std::ios::binary);
+  if (!in) throw JobError("--job", "cannot read \"" + path + "\"");
+  std::ostringstream text;
+  text << in.rdbuf();
+  try {
+    return parse_json_text(text.str());
+  } catch (const JobError& e) {
+    throw JobError("", path + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, RunOptions& options) {
+  CLI::App* run = app.add_subcommand("run", "Run one job and print its result as JSON");
+  run->add_option("--job,-j", options.job_file, "Job file (JSON); flags given too override its fields");
+  run->add_flag("--pretty", options.pretty, "Indent the result JSON");
+  options.flags.add_to(*run);
+}
+
+int run_command(const RunOptions& options, const std::function<Executor&()>& executor) {
+  JobSpec job;
+  try {
+    nlohmann::json j = options.job_file ? read_job_file(*options.job_file) : nlohmann::json::object();
+    if (j.is_object() && j.contains("rootfs") && j["rootfs"].is_string())
+      j["rootfs"] = absolute_host_path(j["rootfs"].get<std::string>());
+    job = job_from_json(options.flags.apply(std::move(j)));
+  } catch (const JobError& e) {
+    std::cerr << "cellblock run: invalid job: " << e.what() << "\n";
+    return 2;
+  }
+  Result result = executor().run(job);
+  std::cout << dump_json(result_to_json(result), options.pretty ? 2 : -1) << std::endl;
+  return 0;
+}
+
+}  // namespace cellblock

@@ -5,7 +5,7 @@
 
 namespace cellblock {
 namespace {
-constexpr std::array<std::pair<Status, std::string_view>, 9> kNames{{
+constexpr std::array<std::pair<Status, std::string_view>, 11> kNames{{
     {Status::exited, "exited"},
     {Status::signaled, "signaled"},
     {Status::wall_time_limit, "wall_time_limit"},
@@ -15,6 +15,8 @@ constexpr std::array<std::pair<Status, std::string_view>, 9> kNames{{
     {Status::setup_error, "setup_error"},
     {Status::internal_error, "internal_error"},
     {Status::cancelled, "cancelled"},
+    {Status::queue_timeout, "queue_timeout"},
+    {Status::invalid_job, "invalid_job"},
 }};
 }  // namespace
 

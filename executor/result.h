@@ -18,6 +18,9 @@ enum class Status {
   setup_error,      // the cell could not be built or the command not started; error says why
   internal_error,   // cellblock itself failed; error says why
   cancelled,        // stopped on request (queue cancel, shutdown)
+  // Set by the queue (jobs/), never by the executor:
+  queue_timeout,    // waited longer than queue_timeout_ms without starting
+  invalid_job,      // the job could not be parsed or validated; error says where and why
 };
 
 std::string_view to_string(Status s) noexcept;

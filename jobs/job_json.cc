@@ -229,6 +229,25 @@ JobSpec job_from_json(const json& input, const json& defaults) {
   return job;
 }
 
+JobRequest request_from_json(const json& input, const json& defaults) {
+  json j = merge_defaults(input, defaults);
+  JobRequest request;
+  if (j.is_object() && j.contains("priority")) {
+    const json& p = j["priority"];
+    if (!p.is_number_integer() || p.get<int64_t>() < -1000000 || p.get<int64_t>() > 1000000)
+      throw JobError("priority", "expected a whole number from -1000000 to 1000000, got " + describe(p));
+    request.priority = p.get<int>();
+    j.erase("priority");
+  }
+  if (j.is_object() && j.contains("queue_timeout_ms")) {
+    if (!j["queue_timeout_ms"].is_null())
+      request.queue_timeout_ms = read_uint(j["queue_timeout_ms"], "queue_timeout_ms", 1, 7 * kDay_ms);
+    j.erase("queue_timeout_ms");
+  }
+  request.job = job_from_json(j);
+  return request;
+}
+
 json parse_json_text(std::string_view text) {
   try {
     return json::parse(text.begin(), text.end());

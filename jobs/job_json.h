@@ -3,6 +3,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -24,9 +25,18 @@ class JobError : public std::runtime_error {
   std::string field_;
 };
 
+// A job as the queue takes it: the executor's JobSpec plus how it waits.
+struct JobRequest {
+  JobSpec job;
+  int priority = 0;                         // higher starts first
+  std::optional<uint64_t> queue_timeout_ms;  // longest wait before it starts
+};
+
 // Parses a job from a JSON object. `defaults` (may be null) is merged under it key by key, with
 // "limits" merged one level deeper, so a defaults file can set some limits and a job others.
 JobSpec job_from_json(const nlohmann::json& job, const nlohmann::json& defaults = nullptr);
+// Like job_from_json, and also reads the queue's keys "priority" and "queue_timeout_ms".
+JobRequest request_from_json(const nlohmann::json& job, const nlohmann::json& defaults = nullptr);
 // Parses JSON text; a syntax error becomes a JobError naming the byte offset.
 JobSpec job_from_text(std::string_view text, const nlohmann::json& defaults = nullptr);
 nlohmann::json parse_json_text(std::string_view text);

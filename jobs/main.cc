@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "executor/executor.h"
+#include "jobs/batch_command.h"
 #include "jobs/run_command.h"
 
 int main(int argc, char** argv) {
@@ -22,6 +23,8 @@ int main(int argc, char** argv) {
 
   RunOptions run;
   add_run_command(app, run);
+  BatchOptions batch;
+  add_batch_command(app, batch);
 
   CLI11_PARSE(app, argc, argv);
 
@@ -36,6 +39,7 @@ int main(int argc, char** argv) {
   };
   try {
     if (app.got_subcommand("run")) return run_command(run, get_executor);
+    if (app.got_subcommand("batch")) return batch_command(batch, get_executor);
   } catch (const std::exception& e) {
     std::cerr << "cellblock: " << e.what() << "\n";
     return 1;

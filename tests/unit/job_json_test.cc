@@ -165,3 +165,26 @@ TEST(ResultJson, InvalidUtf8OutputIsReplacedNotFatal) {
 
 }  // namespace
 }  // namespace cellblock
+
+namespace cellblock {
+namespace {
+
+TEST(JobRequest, ReadsTheQueueKeys) {
+  nlohmann::json j = {{"rootfs", "/r"}, {"command", {"x"}}, {"priority", 5}, {"queue_timeout_ms", 2000}};
+  JobRequest r = request_from_json(j);
+  EXPECT_EQ(r.priority, 5);
+  EXPECT_EQ(r.queue_timeout_ms, 2000u);
+  EXPECT_EQ(r.job.rootfs, "/r");
+  j["priority"] = "high";
+  EXPECT_THROW(request_from_json(j), JobError);
+  // The plain job parser does not know them: they belong to the queue.
+  EXPECT_THROW(job_from_json({{"rootfs", "/r"}, {"command", {"x"}}, {"priority", 1}}), JobError);
+}
+
+TEST(JobRequest, DefaultsCanSetThem) {
+  JobRequest r = request_from_json({{"command", {"x"}}}, {{"rootfs", "/r"}, {"priority", -2}});
+  EXPECT_EQ(r.priority, -2);
+}
+
+}  // namespace
+}  // namespace cellblock

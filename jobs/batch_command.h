@@ -1,0 +1,29 @@
+// `cellblock batch jobs.jsonl`: many jobs through the in-process queue, one result per line
+// in completion order, a progress line on a terminal, a summary on stderr.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <optional>
+#include <string>
+
+#include "executor/executor.h"
+
+namespace cellblock {
+
+struct BatchOptions {
+  std::string input = "-";
+  std::optional<std::string> out_file;
+  std::optional<std::string> defaults_file;
+  size_t parallel = 0;  // 0: number of CPUs
+  std::optional<std::string> memory_budget;
+  std::string grace = "10s";
+  bool quiet = false;
+  bool table = false;
+};
+
+void add_batch_command(CLI::App& app, BatchOptions& options);
+// 0 when every job ran, whatever its status; 2 when the input or defaults cannot be read.
+int batch_command(const BatchOptions& options, const std::function<Executor&()>& executor);
+
+}  // namespace cellblock

@@ -1,0 +1,201 @@
+// The queue with a fake runner (no kernel): every job gets exactly one result, the parallel
+// bound and priority order hold, cancel, queue timeouts and shutdown work.
+#include "jobs/job_queue.h"
+
+#include <poll.h>
+
+#include <gmock/gmock.h>
+
+namespace cellblock {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Runs a "job" by sleeping `wall_time_ms` / 10 ms, or until stopped. Records concurrency.
+class FakeRunner : public JobRunner {
+ public:
+  Result run(const JobSpec& job, const StopToken* stop) override {
+    int now = ++running_;
+    int seen = max_running_;
+    while (now > seen && !max_running_.compare_exchange_weak(seen, now)) {}
+    {
+      std::lock_guard lock(mutex_);
+      started_.push_back(job.id);
+    }
+    Result r;
+    r.id = job.id;
+    r.status = Status::exited;
+    r.exit_code = 0;
+    pollfd p{stop->fd(), POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(job.limits.wall_time_ms / 10)) > 0) r.status = Status::cancelled;
+    --running_;
+    return r;
+  }
+  std::vector<std::string> started() {
+    std::lock_guard lock(mutex_);
+    return started_;
+  }
+  std::atomic<int> running_{0}, max_running_{0};
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> started_;
+};
+
+Submission fake(const std::string& id, uint64_t ms, std::vector<Result>* results, std::mutex* m, int priority = 0) {
+  Submission s;
+  s.job.id = id;
+  s.job.limits.wall_time_ms = ms * 10;
+  s.job.limits.memory_bytes = 1 << 20;
+  s.priority = priority;
+  s.on_done = [results, m](Result& r) {
+    std::lock_guard lock(*m);
+    results->push_back(r);
+  };
+  return s;
+}
+
+TEST(JobQueue, EveryJobGetsExactlyOneResultWithinTheParallelBound) {
+  FakeRunner runner;
+  std::vector<Result> results;
+  std::mutex m;
+  {
+    JobQueue q(runner, {.parallel = 3, .memory_budget = 1ull << 30});
+    for (int i = 0; i < 50; ++i) q.submit(fake("j" + std::to_string(i), 2, &results, &m));
+    q.wait_idle();
+    EXPECT_EQ(q.counts().done, 50u);
+    EXPECT_EQ(q.counts().running, 0u);
+    EXPECT_EQ(q.counts().waiting, 0u);
+  }
+  ASSERT_EQ(results.size(), 50u);
+  std::set<std::string> ids;
+  for (auto& r : results) ids.insert(r.id);
+  EXPECT_EQ(ids.size(), 50u);
+  EXPECT_EQ(runner.max_running_.load(), 3);
+}
+
+TEST(JobQueue, StartsByPriorityThenArrival) {
+  FakeRunner runner;
+  std::vector<Result> results;
+  std::mutex m;
+  JobQueue q(runner, {.parallel = 1, .memory_budget = 1ull << 30});
+  q.submit(fake("first", 50, &results, &m));  // occupies the only slot while the rest queue up
+  std::this_thread::sleep_for(10ms);
+  q.submit(fake("low", 1, &results, &m, -1));
+  q.submit(fake("normal-a", 1, &results, &m, 0));
+  q.submit(fake("high", 1, &results, &m, 10));
+  q.submit(fake("normal-b", 1, &results, &m, 0));
+  q.wait_idle();
+  EXPECT_THAT(runner.started(), ::testing::ElementsAre("first", "high", "normal-a", "normal-b", "low"));
+}
+
+TEST(JobQueue, CancelWaitingAndRunningJobs) {
+  FakeRunner runner;
+  std::vector<Result> results;
+  std::mutex m;
+  JobQueue q(runner, {.parallel = 1, .memory_budget = 1ull << 30});
+  uint64_t running = q.submit(fake("running", 10'000, &results, &m));
+  uint64_t waiting = q.submit(fake("waiting", 1, &results, &m));
+  std::this_thread::sleep_for(20ms);
+  q.cancel(waiting, "not needed");
+  q.cancel(running, "too slow");
+  q.wait_idle();
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].id, "waiting");
+  EXPECT_EQ(results[0].status, Status::cancelled);
+  EXPECT_EQ(results[0].error, "not needed");
+  EXPECT_EQ(results[1].id, "running");
+  EXPECT_EQ(results[1].status, Status::cancelled);
+  EXPECT_EQ(results[1].error, "too slow");
+}
+
+TEST(JobQueue, QueueTimeoutEndsAJobThatWaitedTooLong) {
+  FakeRunner runner;
+  std::vector<Result> results;
+  std::mutex m;
+  JobQueue q(runner, {.parallel = 1, .memory_budget = 1ull << 30});
+  q.submit(fake("blocker", 300, &results, &m));
+  Submission late = fake("late", 1, &results, &m);
+  late.queue_timeout_ms = 50;
+  q.submit(std::move(late));
+  q.wait_idle();
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].id, "late");
+  EXPECT_EQ(results[0].status, Status::queue_timeout);
+  EXPECT_THAT(*results[0].error, ::testing::HasSubstr("waited 50 ms"));
+}
+
+TEST(JobQueue, AJobBiggerThanTheBudgetIsRefusedWithTheReason) {
+  FakeRunner runner;
+  std::vector<Result> results;
+  std::mutex m;
+  JobQueue q(runner, {.parallel = 2, .memory_budget = 100 << 20});
+  Submission big = fake("big", 1, &results, &m);
+  big.job.limits.memory_bytes = 200 << 20;
+  q.submit(std::move(big));
+  q.submit(fake("small", 1, &results, &m));
+  q.wait_idle();
+  ASSERT_EQ(results.size(), 2u);
+  EXPECT_EQ(results[0].status, Status::setup_error);
+  EXPECT_THAT(*results[0].error, ::testing::HasSubstr("limits.memory_bytes"));
+  EXPECT_EQ(results[1].status, Status::exited);
+}
+
+TEST(JobQueue, MemoryBudgetLimitsConcurrency) {
+  FakeRunner runner;
+  std::vector<Result> results;
+  std::mutex m;
+  JobQueue q(runner, {.parallel = 8, .memory_budget = 3 << 20});  // three 1 MiB jobs at a time
+  for (int i = 0; i < 12; ++i) q.submit(fake("j" + std::to_string(i), 5, &results, &m));
+  q.wait_idle();
+  EXPECT_EQ(results.size(), 12u);
+  EXPECT_EQ(runner.max_running_.load(), 3);
+}
+
+TEST(JobQueue, ShutdownLetsRunningJobsFinishWithinTheGrace) {
+  FakeRunner runner;
+  std::vector<Result> results;
+  std::mutex m;
+  JobQueue q(runner, {.parallel = 2, .memory_budget = 1ull << 30});
+  q.submit(fake("quick", 20, &results, &m));
+  q.submit(fake("slow", 10'000, &results, &m));
+  q.submit(fake("queued", 1, &results, &m));
+  q.submit(fake("queued2", 1, &results, &m));
+  std::this_thread::sleep_for(5ms);
+  q.shutdown(200ms);
+  q.wait_idle();
+  std::map<std::string, Result> by_id;
+  for (auto& r : results) by_id[r.id] = r;
+  ASSERT_EQ(by_id.size(), 4u);
+  EXPECT_EQ(by_id["quick"].status, Status::exited);
+  EXPECT_EQ(by_id["slow"].status, Status::cancelled);
+  EXPECT_THAT(*by_id["slow"].error, ::testing::HasSubstr("grace"));
+  EXPECT_EQ(by_id["queued"].status, Status::cancelled);
+  EXPECT_EQ(by_id["queued2"].status, Status::cancelled);
+  // After shutdown nothing new starts.
+  q.submit(fake("after", 1, &results, &m));
+  q.wait_idle();
+  EXPECT_EQ(results.back().status, Status::cancelled);
+}
+
+TEST(JobQueue, ManySubmittingThreads) {
+  FakeRunner runner;
+  std::atomic<int> done{0};
+  JobQueue q(runner, {.parallel = 4, .memory_budget = 1ull << 30});
+  std::vector<std::thread> submitters;
+  for (int t = 0; t < 4; ++t)
+    submitters.emplace_back([&] {
+      for (int i = 0; i < 250; ++i) {
+        Submission s;
+        s.job.limits.wall_time_ms = 0;
+        s.on_done = [&](Result&) { done++; };
+        q.submit(std::move(s));
+      }
+    });
+  for (auto& t : submitters) t.join();
+  q.wait_idle();
+  EXPECT_EQ(done.load(), 1000);
+}
+
+}  // namespace
+}  // namespace cellblock

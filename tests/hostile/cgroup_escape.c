@@ -27,8 +27,8 @@
  *         RESULT cgroup_release_agent OPENED|<errno> path=<release_agent>   (v1 mounts only)
  *         RESULT cgroup_escape CONTAINED|ESCAPED writes_ok=<n> mounts_ok=<n> now=<cgroup lines>
  *
- * Do not run this as root on a host outside a sandbox: it would move itself to the root
- * cgroup. Run it unprivileged or inside a sandbox.
+ * As root on a host it would move itself to the root cgroups: it refuses to run as root in
+ * the host's initial pid namespace unless given --force. Unprivileged it is harmless.
  */
 #include "hostile.h"
 
@@ -124,8 +124,14 @@ static int within(const char *before, const char *now)
     return strncmp(before, now, n) == 0 && (now[n] == '\0' || now[n] == '/');
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 2 || (argc == 2 && strcmp(argv[1], "--force") != 0))
+        usage("cgroup_escape [--force]   (as root, refuses the host's pid namespace without "
+              "--force)");
+    if (geteuid() == 0)
+        refuse_on_host("cgroup_escape", argc, argv, "pid");
+
     static struct line start[MAX_LINES], end[MAX_LINES];
     static char joined[8192];
     int nstart = read_cgroup_lines(start, MAX_LINES, joined, sizeof joined);

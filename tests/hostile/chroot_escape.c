@@ -23,6 +23,7 @@
 #include "hostile.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
@@ -61,9 +62,12 @@ int main(int argc, char **argv)
         result("chroot_escape", errno_name(errno), "step=mkdtemp dir=/tmp");
         return 0;
     }
+    /* To remove the directory whatever "/" turns out to be afterwards. */
+    int tmp_fd = open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    const char *base = dir + strlen("/tmp/");
     if (chroot(dir) < 0) {
         int err = errno;
-        rmdir(dir);
+        unlinkat(tmp_fd, base, AT_REMOVEDIR);
         result("chroot_escape", "CONTAINED", "chroot=%s root=%u:%u:%lu", errno_name(err),
                major(before.st_dev), minor(before.st_dev), (unsigned long)before.st_ino);
         return 0;
@@ -93,8 +97,8 @@ int main(int argc, char **argv)
     char top[512];
     list_root(top, sizeof top);
 
+    unlinkat(tmp_fd, base, AT_REMOVEDIR);
     if (after.st_dev == before.st_dev && after.st_ino == before.st_ino && len == 0) {
-        rmdir(dir); /* same root, so the same path */
         result("chroot_escape", "CONTAINED", "chroot=OK root=%u:%u:%lu", major(before.st_dev),
                minor(before.st_dev), (unsigned long)before.st_ino);
     } else {

@@ -90,6 +90,8 @@ int main(int argc, char **argv)
             dup2(null, 0);
             dup2(null, 1);
             dup2(null, 2);
+            if (null > 2)
+                close(null);
         }
         for (long beat = 1;; beat++) {
             char line[128];

@@ -24,7 +24,9 @@ int main(int argc, char **argv)
         usage("disk_fill DIR");
 
     char path[4096];
-    snprintf(path, sizeof path, "%s/disk_fill.%d", argv[1], (int)getpid());
+    size_t len = strlen(argv[1]);
+    snprintf(path, sizeof path, "%s%sdisk_fill.%d", argv[1],
+             len && argv[1][len - 1] == '/' ? "" : "/", (int)getpid());
     signal(SIGXFSZ, SIG_IGN);
 
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

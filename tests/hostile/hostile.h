@@ -189,31 +189,37 @@ static HOSTILE_UNUSED void sleep_ms(long ms)
     }
 }
 
-/* 1 if we run in the host's initial pid namespace, where the programs that signal or trace
- * "every process" or "PID 1" would hit the whole machine; -1 if it cannot tell.
- * The initial pid namespace always has inode PROC_PID_INIT_INO (0xEFFFFFFC). */
-static HOSTILE_UNUSED int in_initial_pid_namespace(void)
+/* 1 if we run in the host's initial namespace of kind ns ("pid" or "uts"), 0 if not, -1 if
+ * it cannot tell. The initial namespaces have fixed inode numbers (PROC_PID_INIT_INO and
+ * PROC_UTS_INIT_INO in include/linux/proc_ns.h). */
+static HOSTILE_UNUSED int in_initial_namespace(const char *ns)
 {
-    char link[64];
-    ssize_t n = readlink("/proc/self/ns/pid", link, sizeof link - 1);
+    char path[64], link[64], want[64];
+    unsigned long ino = strcmp(ns, "uts") == 0 ? 0xEFFFFFFEUL : 0xEFFFFFFCUL;
+    snprintf(path, sizeof path, "/proc/self/ns/%s", ns);
+    snprintf(want, sizeof want, "%s:[%lu]", ns, ino);
+    ssize_t n = readlink(path, link, sizeof link - 1);
     if (n < 0)
         return -1;
     link[n] = '\0';
-    return strcmp(link, "pid:[4026531836]") == 0;
+    return strcmp(link, want) == 0;
 }
 
-/* Refuses to go on in the host's pid namespace unless argv has --force. */
-static HOSTILE_UNUSED void refuse_on_host(const char *prog, int argc, char **argv)
+/* The programs that signal "every process", trace "PID 1", rename "the machine" or remount
+ * "the" filesystems would do it to the host when run there by mistake. They call this first:
+ * it exits with a usage error in the host's initial namespace of kind ns unless argv has
+ * --force. A cell always has its own pid and UTS namespaces. */
+static HOSTILE_UNUSED void refuse_on_host(const char *prog, int argc, char **argv, const char *ns)
 {
     for (int i = 1; i < argc; i++)
         if (strcmp(argv[i], "--force") == 0)
             return;
-    int init_ns = in_initial_pid_namespace();
-    if (init_ns == 0)
+    int initial = in_initial_namespace(ns);
+    if (initial == 0)
         return;
-    note(prog, "%s; run me inside a sandbox or `unshare -fp --mount-proc`, or pass --force",
-         init_ns > 0 ? "refusing to run in the host's initial pid namespace"
-                     : "cannot read /proc/self/ns/pid to check the pid namespace");
+    note(prog, "%s %s namespace; run me in a sandbox (or e.g. `unshare -fp --mount-proc`, "
+               "`unshare -u`), or pass --force",
+         initial > 0 ? "refusing to run in the host's initial" : "cannot check the", ns);
     exit(2);
 }
 

@@ -23,7 +23,8 @@
  *
  * Expected in a cell: every line EPERM (or the policy's errno for mount/umount2/fsopen/
  * open_tree), and no remount_rw or umount line OK.
- * On a host, run it only inside `unshare -m` (private mounts): as root it really remounts.
+ * As root it really remounts and unmounts: it refuses to run as root in the host's initial
+ * pid namespace unless given --force; on a host run it inside `unshare -m` (private mounts).
  *
  * Output: RESULT <name> OK|<errno> [path=<mount point>] [now=<rw|ro>]
  */
@@ -112,8 +113,13 @@ static void try_mount(const char *name, const char *dir, const char *source, con
         umount2(dir, MNT_DETACH);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 2 || (argc == 2 && strcmp(argv[1], "--force") != 0))
+        usage("mounts [--force]   (as root, refuses the host's pid namespace without --force)");
+    if (geteuid() == 0)
+        refuse_on_host("mounts", argc, argv, "pid");
+
     char dir[] = "/tmp/mounts.XXXXXX";
     if (!mkdtemp(dir)) {
         result("mount", errno_name(errno), "step=mkdtemp dir=/tmp");

@@ -12,7 +12,8 @@
  *   ptrace_attach_parent   the same on our parent, when it is not PID 1.
  *   proc1_mem              open("/proc/1/mem") for reading.
  *   proc1_environ          read init's environment (may hold the supervisor's secrets).
- *   process_vm_readv_pid1  read init's memory with process_vm_readv.
+ *   process_vm_readv_pid1  read init's memory with process_vm_readv (its first mapping,
+ *                          from /proc/1/maps when readable); EFAULT also means access.
  *   pidfd_getfd_pid1       pidfd_open(1) + pidfd_getfd() on init's fds 0..63.
  *   proc1_root, proc1_cwd  follow init's root and working directory, walk ".." to the top
  *                          and compare it with our "/": a different top is a way out of the
@@ -85,7 +86,7 @@ int main(int argc, char **argv)
 {
     if (argc > 2 || (argc == 2 && strcmp(argv[1], "--force") != 0))
         usage("ptrace_pid1 [--force]   (refuses the host's pid namespace without --force)");
-    refuse_on_host("ptrace_pid1", argc, argv);
+    refuse_on_host("ptrace_pid1", argc, argv, "pid");
 
     try_attach("ptrace_attach_pid1", 1);
     pid_t parent = getppid();
@@ -107,10 +108,19 @@ int main(int argc, char **argv)
         close(fd);
     }
 
-    /* Any address will do: without access the call fails before looking at it. */
+    /* Read init's first mapping if /proc/1/maps tells us where it is. Without access the
+     * call fails before it looks at the address (EPERM); EFAULT means access was granted
+     * but the guessed address is not mapped. */
+    unsigned long addr = 0x400000;
+    FILE *maps = fopen("/proc/1/maps", "re");
+    if (maps) {
+        if (fscanf(maps, "%lx", &addr) != 1)
+            addr = 0x400000;
+        fclose(maps);
+    }
     static char local_buf[64];
     struct iovec local = {local_buf, sizeof local_buf};
-    struct iovec remote = {(void *)0x400000, sizeof local_buf};
+    struct iovec remote = {(void *)addr, sizeof local_buf};
     ssize_t got = process_vm_readv(1, &local, 1, &remote, 1, 0);
     result_errno("process_vm_readv_pid1", got < 0 ? errno : 0, "bytes=%zd", got);
 

@@ -10,7 +10,8 @@
  * Expected in a cell: sethostname EPERM with capabilities dropped (old=new=the cell's name);
  * OK with new=NAME when the cell keeps CAP_SYS_ADMIN in its own user namespace; in both cases
  * the host's name is unchanged.
- * On a host, run it only inside `unshare -u`: it really renames whatever UTS namespace it is in.
+ * It refuses to run in the host's initial UTS namespace unless given --force (on a host, run
+ * it inside `unshare -u`): it really renames whatever UTS namespace it is in.
  *
  * Output: RESULT sethostname OK|<errno> old=<name> new=<name as uname() now says>
  *         RESULT setdomainname OK|<errno> old=<name> new=<name>
@@ -21,9 +22,19 @@
 
 int main(int argc, char **argv)
 {
-    if (argc > 2)
-        usage("sethostname [NAME]   (default cellblock-hostile)");
-    const char *name = argc == 2 ? argv[1] : "cellblock-hostile";
+    const char *use = "sethostname [--force] [NAME]   (default cellblock-hostile; refuses the "
+                      "host's UTS namespace without --force)";
+    const char *name = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--force") == 0)
+            continue;
+        if (argv[i][0] == '-' || name)
+            usage(use);
+        name = argv[i];
+    }
+    if (!name)
+        name = "cellblock-hostile";
+    refuse_on_host("sethostname", argc, argv, "uts");
 
     struct utsname before, after;
     uname(&before);

@@ -9,7 +9,7 @@
  * this to holders of CAP_DAC_READ_SEARCH (newer kernels also let a user namespace's root
  * decode handles, but only to files under its own mount).
  *
- * For each mount point (argument, or every mount in /proc/self/mountinfo):
+ * For each directory mount point (argument, or every mount in /proc/self/mountinfo):
  *   name_to_handle_at   get the mount point's own handle (type, size). EOPNOTSUPP for
  *                       filesystems without export support (procfs, overlay by default).
  *   open_by_handle_at   handle=own: replay that handle (tells if the call works at all);
@@ -92,6 +92,9 @@ static int try_open(const char *mp, int mount_fd, const struct stat *mp_st, stru
 
 static int try_mount_point(const char *mp, char *outside_list, size_t size)
 {
+    struct stat mp_st;
+    if (stat(mp, &mp_st) < 0 || !S_ISDIR(mp_st.st_mode))
+        return 0; /* device nodes bound into /dev: nothing to anchor a handle on */
     struct handle h;
     int mount_id;
     memset(&h, 0, sizeof h);
@@ -103,7 +106,6 @@ static int try_mount_point(const char *mp, char *outside_list, size_t size)
     result("name_to_handle_at", "OK", "mount=%s type=%d bytes=%u", mp, h.fh.handle_type,
            h.fh.handle_bytes);
 
-    struct stat mp_st;
     int mount_fd = open(mp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (mount_fd < 0 || fstat(mount_fd, &mp_st) < 0) {
         result("open_by_handle_at", errno_name(errno), "mount=%s step=open-mount-fd", mp);

@@ -9,16 +9,17 @@
  *
  * Tries, each on its own line:
  *   unshare_<ns>   unshare(CLONE_NEW<NS>) for user, mnt, pid, net, uts, ipc, cgroup, time
- *   userns_mount   the full chain: unshare(CLONE_NEWUSER|CLONE_NEWNS), map our uid/gid to 0,
- *                  then mount a tmpfs. OK means an unprivileged payload can reach every
- *                  filesystem's mount code.
+ *   userns_mount   the full chain: unshare(CLONE_NEWUSER|CLONE_NEWNS), try to map our
+ *                  uid/gid to 0, then mount a tmpfs. OK means the payload can reach the
+ *                  mount code of every filesystem that allows user-namespace mounts.
  *
  * Expected in a cell, default policy: every line EPERM (seccomp denies CLONE_NEWUSER; the
  * other flags need CAP_SYS_ADMIN, which is dropped). If the user namespace is allowed,
  * unshare_user OK and userns_mount shows how far the chain goes.
  *
  * Output: RESULT unshare_<ns> OK|<errno> flag=CLONE_NEW<NS>
- *         RESULT userns_mount OK|<errno> step=<unshare|setgroups|uid_map|gid_map|mount|done>
+ *         RESULT userns_mount OK|<errno> maps=<mapped|setgroups:<errno>|uid_map:<errno>|
+ *               gid_map:<errno>|unshare>   (unshare: the unshare itself failed)
  */
 #include "hostile.h"
 
@@ -33,7 +34,7 @@
 
 struct outcome {
     int err;
-    char step[16];
+    char step[32];
 };
 
 /* Runs fn in a child and returns what it reported through the pipe. */
@@ -89,6 +90,9 @@ static int write_file(const char *path, const char *text)
     return err;
 }
 
+/* The maps are best effort: mapping uid 0 of the host needs CAP_SETFCAP at unshare time
+ * (since Linux 5.12), but the creator has every capability in the new namespace even with
+ * no map written, so the mount is tried either way. The detail says which map failed. */
 static struct outcome do_userns_mount(const void *arg)
 {
     const char *dir = arg;
@@ -101,24 +105,22 @@ static struct outcome do_userns_mount(const void *arg)
         return out;
     }
     /* setgroups must be denied before an unprivileged gid_map write (CVE-2014-8989). */
-    snprintf(out.step, sizeof out.step, "setgroups");
-    if ((out.err = write_file("/proc/self/setgroups", "deny")) && out.err != ENOENT)
-        return out;
-    snprintf(out.step, sizeof out.step, "uid_map");
+    int err = write_file("/proc/self/setgroups", "deny");
     snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
-    if ((out.err = write_file("/proc/self/uid_map", map)))
-        return out;
-    snprintf(out.step, sizeof out.step, "gid_map");
+    if (!err && (err = write_file("/proc/self/uid_map", map)) != 0)
+        snprintf(out.step, sizeof out.step, "uid_map:%s", errno_name(err));
     snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
-    if ((out.err = write_file("/proc/self/gid_map", map)))
-        return out;
-    snprintf(out.step, sizeof out.step, "mount");
+    if (!err && (err = write_file("/proc/self/gid_map", map)) != 0)
+        snprintf(out.step, sizeof out.step, "gid_map:%s", errno_name(err));
+    if (!err)
+        snprintf(out.step, sizeof out.step, "mapped");
+    else if (strcmp(out.step, "unshare") == 0)
+        snprintf(out.step, sizeof out.step, "setgroups:%s", errno_name(err));
     if (mount("tmpfs", dir, "tmpfs", 0, "size=1m") < 0) {
         out.err = errno;
         return out;
     }
     umount2(dir, MNT_DETACH);
-    snprintf(out.step, sizeof out.step, "done");
     return out;
 }
 
@@ -151,7 +153,7 @@ int main(void)
         return 0;
     }
     struct outcome out = in_child(do_userns_mount, dir);
-    result_errno("userns_mount", out.err, "step=%s", out.step);
+    result_errno("userns_mount", out.err, "maps=%s", out.step);
     rmdir(dir);
     return 0;
 }

@@ -73,13 +73,14 @@ static int read_cgroup_lines(struct line *lines, int max, char *joined, size_t j
     return n;
 }
 
-static char targets[MAX_TARGETS][1200];
+#define TARGET_LEN 1700 /* a hierarchy dir (< 512) + a cgroup path (< 1024) + "/cgroup.procs" */
+static char targets[MAX_TARGETS][TARGET_LEN];
 static int ntargets;
 
 static void add_target(const char *dir)
 {
-    char path[1200];
-    snprintf(path, sizeof path, "%s/cgroup.procs", dir);
+    char path[TARGET_LEN];
+    snprintf(path, sizeof path, "%.1600s/cgroup.procs", dir);
     for (int i = 0; i < ntargets; i++)
         if (strcmp(targets[i], path) == 0)
             return;

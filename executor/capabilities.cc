@@ -111,7 +111,7 @@ int apply_capabilities(const CapabilityPlan& plan, const char** failed_call) noe
     if (plan.raise_ambient && syscall(SYS_prctl, PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
       return failed(failed_call, "prctl(PR_SET_KEEPCAPS)");
     gid_t groups[1] = {static_cast<gid_t>(plan.gid)};
-    if (syscall(SYS_setgroups, 1, groups) != 0) return failed(failed_call, "setgroups");
+    if (plan.set_groups && syscall(SYS_setgroups, 1, groups) != 0) return failed(failed_call, "setgroups");
     if (syscall(SYS_setresgid, plan.gid, plan.gid, plan.gid) != 0) return failed(failed_call, "setresgid");
     if (syscall(SYS_setresuid, plan.uid, plan.uid, plan.uid) != 0) return failed(failed_call, "setresuid");
   }

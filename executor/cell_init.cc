@@ -1,5 +1,6 @@
 #include "executor/cell_init.h"
 
+#include <fcntl.h>
 #include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
@@ -68,6 +69,61 @@ void shed_supervisor_identity(const InitOptions& options) noexcept {
   static constexpr char kName[] = "cellblock-init";
   if (options.arg_start && options.arg_end - options.arg_start > sizeof kName)
     for (size_t i = 0; i < sizeof kName; ++i) reinterpret_cast<volatile char*>(options.arg_start)[i] = kName[i];
+}
+
+// A pipe whose ends are above 2: the init has closed 0..2, and the command is about to put its
+// stdin, stdout and stderr there.
+bool pipe_above_stdio(int ends[2]) noexcept {
+  if (::pipe2(ends, O_CLOEXEC) != 0) return false;
+  for (int i = 0; i < 2; ++i) {
+    if (ends[i] > 2) continue;
+    int moved = ::fcntl(ends[i], F_DUPFD_CLOEXEC, 3);
+    if (moved < 0) return false;
+    ::close(ends[i]);
+    ends[i] = moved;
+  }
+  return true;
+}
+
+bool make_userns_pipes(UsernsSync& sync, ChildError& e) noexcept {
+  int ready[2], mapped[2];
+  if (!pipe_above_stdio(ready) || !pipe_above_stdio(mapped))
+    return e.fail([](ChildText& t) { t.add("pipe2 for the user namespace handshake"); });
+  sync = {ready[1], ready[0], mapped[1], mapped[0]};
+  return true;
+}
+
+bool write_proc_file(pid_t pid, const char* file, const char* text, ChildError& e) noexcept {
+  char path[64];
+  ChildText(path, sizeof path).add("/proc/").number(pid).add("/").add(file);
+  int fd = ::open(path, O_WRONLY | O_CLOEXEC);
+  size_t len = 0;
+  while (text[len]) ++len;
+  bool ok = fd >= 0 && ::write(fd, text, len) == static_cast<ssize_t>(len);
+  int saved = errno;
+  if (fd >= 0) ::close(fd);
+  errno = saved;
+  if (!ok) return e.fail([&](ChildText& t) { t.add("write ").quoted(text).add(" to ").add(path); });
+  return true;
+}
+
+// The init's half of the handshake: once the command has unshared its user namespace, deny
+// setgroups there (before gid_map, as the kernel requires for that to hold) and write the maps.
+bool map_user_namespace(const LaunchPlan& plan, pid_t payload, const UsernsSync& sync, ChildError& e) noexcept {
+  ::close(sync.ready_write);
+  ::close(sync.mapped_read);
+  char byte;
+  ssize_t n;
+  do n = ::read(sync.ready_read, &byte, 1); while (n < 0 && errno == EINTR);
+  ::close(sync.ready_read);
+  if (n != 1) return false;  // the command failed before unsharing and has reported why
+  if (!write_proc_file(payload, "setgroups", "deny", e) || !write_proc_file(payload, "uid_map", plan.uid_map.c_str(), e) ||
+      !write_proc_file(payload, "gid_map", plan.gid_map.c_str(), e))
+    return false;
+  byte = 'm';
+  bool ok = ::write(sync.mapped_write, &byte, 1) == 1;
+  ::close(sync.mapped_write);
+  return ok || e.fail([](ChildText& t) { t.add("tell the command its ids are mapped"); });
 }
 
 bool is_forwarded(int sig) noexcept {
@@ -144,16 +200,23 @@ void run_cell_init(const LaunchPlan& plan, const CellFds& fds, const InitOptions
 
   // A raw clone, not fork(): glibc's fork runs atfork handlers that take locks another thread
   // of the supervisor may have held when we were cloned.
+  UsernsSync userns;
+  if (plan.user_namespace && !make_userns_pipes(userns, e)) die(fds, e);
   pid_t payload = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
   if (payload < 0) {
     e.fail([](ChildText& t) { t.add("fork the command"); });
     die(fds, e);
   }
-  if (payload == 0) exec_payload(plan, fds);
+  if (payload == 0) exec_payload(plan, fds, userns);
 
   ::close(fds.stdin_read);
   ::close(fds.stdout_write);
   ::close(fds.stderr_write);
+  if (plan.user_namespace && !map_user_namespace(plan, payload, userns, e) && e.err) {
+    send_setup_error(fds.report_write, e.what, e.err);
+    kill_and_reap_all();
+    ::_exit(1);
+  }
 
   for (;;) {
     siginfo_t info;

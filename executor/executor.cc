@@ -93,9 +93,11 @@ void decide(Result& r, const SupervisedCell& cell, uint64_t oom_kills) {
 Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
   // A cell that dies between clone and "go" must not kill the supervisor with SIGPIPE.
   ::signal(SIGPIPE, SIG_IGN);
-  stage_dir_ = config_.state_dir + "/stage";
-  std::filesystem::create_directories(stage_dir_);
-  ::chmod(stage_dir_.c_str(), 0700);
+  host_.stage_dir = config_.state_dir + "/stage";
+  host_.userns_base = config_.userns_base;
+  host_.userns_size = config_.userns_size;
+  std::filesystem::create_directories(host_.stage_dir);
+  ::chmod(host_.stage_dir.c_str(), 0700);
   dev_null_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!dev_null_) throw_sys("open /dev/null");
   cgroups_ = make_cgroup_driver(config_.cgroup);
@@ -127,7 +129,8 @@ Result Executor::run(const JobSpec& job, const StopToken* stop) {
 
 void Executor::run_checked(const JobSpec& job, const StopToken* stop, Result& result) {
   // 1. plan
-  const LaunchPlan plan = make_launch_plan(job, stage_dir_);
+  if (!job.security) throw SetupError("policy " + cellblock::quoted(job.policy) + ": not loaded (no security policy, no cell)");
+  const LaunchPlan plan = make_launch_plan(job, host_);
   const CgroupLimits limits = cgroup_limits(job.limits);
   // 2. cgroup
   std::unique_ptr<JobCgroup> cgroup =

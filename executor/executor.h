@@ -17,6 +17,7 @@
 
 #include "executor/cgroup.h"
 #include "executor/job_spec.h"
+#include "executor/launch_plan.h"
 #include "executor/result.h"
 #include "executor/stop_token.h"
 #include "executor/unique_fd.h"
@@ -27,6 +28,9 @@ struct ExecutorConfig {
   // Per-supervisor scratch: the stage directory cells mount their writable layer over.
   std::string state_dir = "/run/cellblock";
   CgroupConfig cgroup;
+  // Jobs with a user namespace: cell uid/gid 0..userns_size-1 are host userns_base + that.
+  uint32_t userns_base = 200000;
+  uint32_t userns_size = 65536;
 };
 
 class Executor {
@@ -47,7 +51,7 @@ class Executor {
   void run_checked(const JobSpec& job, const StopToken* stop, Result& result);
 
   ExecutorConfig config_;
-  std::string stage_dir_;
+  HostLayout host_;
   UniqueFd dev_null_;
   std::unique_ptr<CgroupDriver> cgroups_;
   std::atomic<uint64_t> next_job_{0};

@@ -4,9 +4,12 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "executor/security_policy.h"
 
 namespace cellblock {
 
@@ -57,6 +60,13 @@ struct JobSpec {
   std::vector<BindMount> mounts;
   NetworkMode network = NetworkMode::none;
   Limits limits;
+
+  // Security (docs/policies.md). `policy` names the policy; jobs/ resolves it into `security`,
+  // compiled once per policy. A job without `security` does not start (setup_error).
+  std::string policy = "default";
+  std::shared_ptr<const CompiledPolicy> security;
+  std::optional<bool> user_namespace;  // none: the policy's default
+  std::optional<Identity> user;        // the command's uid/gid inside; none: the policy's
 };
 
 }  // namespace cellblock

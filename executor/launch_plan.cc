@@ -54,7 +54,8 @@ std::string normalize_cell_path(const std::string& field, const std::string& pat
   return out.empty() ? "/" : out;
 }
 
-LaunchPlan make_launch_plan(const JobSpec& job, const std::string& stage_dir) {
+LaunchPlan make_launch_plan(const JobSpec& job, const HostLayout& host) {
+  const std::string& stage_dir = host.stage_dir;
   LaunchPlan plan;
   if (job.command.empty()) throw SetupError("command: must not be empty");
 
@@ -125,6 +126,22 @@ LaunchPlan make_launch_plan(const JobSpec& job, const std::string& stage_dir) {
   plan.rlimits.push_back({RLIMIT_FSIZE, limit(job.limits.file_size_bytes)});
   plan.rlimits.push_back({RLIMIT_CORE, limit(0)});  // a crash must not write a core into the cell or host
   if (job.limits.stack_bytes) plan.rlimits.push_back({RLIMIT_STACK, limit(*job.limits.stack_bytes)});
+
+  if (job.security) {
+    const SecurityPolicy& policy = job.security->policy;
+    plan.security = job.security.get();
+    plan.user_namespace = job.user_namespace.value_or(policy.user_namespace);
+    const Identity* user = job.user ? &*job.user : policy.user ? &*policy.user : nullptr;
+    plan.capabilities = plan_capabilities(policy.capabilities, user);
+    // The command clears its supplementary groups before it enters the user namespace, whose
+    // setgroups is denied (CVE-2014-8989); the switch inside must not try again.
+    if (plan.user_namespace) plan.capabilities.set_groups = false;
+  }
+  if (plan.user_namespace) {
+    std::string map = "0 " + std::to_string(host.userns_base) + " " + std::to_string(host.userns_size);
+    plan.uid_map = map;
+    plan.gid_map = map;
+  }
   return plan;
 }
 

@@ -55,11 +55,26 @@ struct LaunchPlan {
   std::string exec_display;  // how errors name the command: exec "/bin/nope"
 
   std::vector<PlannedRlimit> rlimits;
+
+  // Security: the job's compiled policy (shared and immutable; may be null in unit tests) and
+  // its capability plan, adjusted for the job's user and for a user namespace.
+  const CompiledPolicy* security = nullptr;
+  CapabilityPlan capabilities;
+  // A user namespace for the command: cell uids/gids 0..n-1 are host base..base+n-1.
+  bool user_namespace = false;
+  std::string uid_map, gid_map;  // "0 <base> <n>"
+};
+
+// Where the host puts things for cells.
+struct HostLayout {
+  std::string stage_dir;          // the directory each cell mounts its writable layer over
+  uint32_t userns_base = 200000;  // first host uid/gid of the user-namespace range
+  uint32_t userns_size = 65536;
 };
 
 // Validates the parts of a job that depend on the host (rootfs, mount sources, paths) and builds
 // the plan. Throws SetupError naming the field, the value and the reason.
-LaunchPlan make_launch_plan(const JobSpec& job, const std::string& stage_dir);
+LaunchPlan make_launch_plan(const JobSpec& job, const HostLayout& host);
 
 // "/a//b/./c/" -> "/a/b/c". Throws SetupError for relative paths and ".." components.
 std::string normalize_cell_path(const std::string& field, const std::string& path);

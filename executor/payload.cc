@@ -1,6 +1,7 @@
 #include "executor/payload.h"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/close_range.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -12,6 +13,7 @@
 
 #include "executor/cell_report.h"
 #include "executor/child_error.h"
+#include "executor/security_policy.h"
 
 namespace cellblock {
 namespace {
@@ -49,9 +51,31 @@ bool enter_cwd(const LaunchPlan& plan, ChildError& e) noexcept {
   return true;
 }
 
+bool enter_user_namespace(const UsernsSync& sync, ChildError& e) noexcept {
+  // Supplementary groups first, while that is still allowed: inside, setgroups is denied, and
+  // a host group kept here would still grant access to host files (CVE-2014-8989).
+  if (::syscall(SYS_setgroups, 0, nullptr) != 0) return e.fail([](ChildText& t) { t.add("setgroups(0)"); });
+  if (::unshare(CLONE_NEWUSER) != 0) return e.fail([](ChildText& t) { t.add("unshare(CLONE_NEWUSER)"); });
+  char byte = 'r';
+  if (::write(sync.ready_write, &byte, 1) != 1) return e.fail([](ChildText& t) { t.add("tell the init to map ids"); });
+  ssize_t n;
+  do n = ::read(sync.mapped_read, &byte, 1); while (n < 0 && errno == EINTR);
+  if (n != 1) {
+    if (n == 0) errno = EPIPE;
+    return e.fail([](ChildText& t) { t.add("wait for the uid/gid maps"); });
+  }
+  ::close(sync.ready_write);
+  ::close(sync.mapped_read);
+  // Still host uid 0, which the namespace does not map; become the namespace's root, i.e. the
+  // first uid and gid of the host range.
+  if (::syscall(SYS_setresgid, 0, 0, 0) != 0 || ::syscall(SYS_setresuid, 0, 0, 0) != 0)
+    return e.fail([](ChildText& t) { t.add("become root of the user namespace"); });
+  return true;
+}
+
 }  // namespace
 
-void exec_payload(const LaunchPlan& plan, const CellFds& fds) noexcept {
+void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& userns) noexcept {
   ChildError e;
   reset_signals();
   ::setsid();
@@ -72,18 +96,29 @@ void exec_payload(const LaunchPlan& plan, const CellFds& fds) noexcept {
   for (int i = 0; i < 3; ++i)
     if (!move_fd(sources[i], i, e)) die(fds, e);
 
-  if (!enter_cwd(plan, e)) die(fds, e);
-
   for (const PlannedRlimit& r : plan.rlimits)
     if (::setrlimit(static_cast<__rlimit_resource>(r.resource), &r.value) != 0) {
       e.fail([&](ChildText& t) { t.add("setrlimit(").number(r.resource).add(")"); });
       die(fds, e);
     }
 
+  if (!enter_cwd(plan, e)) die(fds, e);
+  if (plan.user_namespace && !enter_user_namespace(userns, e)) die(fds, e);
+
   // Everything above 2 closes at exec; the report pipe stays usable until then.
   if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
     e.fail([](ChildText& t) { t.add("close_range(3, ~0, CLOSE_RANGE_CLOEXEC)"); });
     die(fds, e);
+  }
+
+  // Last before exec: from here on the seccomp filter judges every call.
+  if (plan.security) {
+    const char* failed_call = "apply the security policy";
+    if (int err = apply_security_policy(*plan.security, plan.capabilities, &failed_call)) {
+      errno = err;
+      e.fail([&](ChildText& t) { t.add(failed_call).add(" (policy ").quoted(plan.security->policy.name.c_str()).add(")"); });
+      die(fds, e);
+    }
   }
 
   // Like execvp: try each candidate; remember EACCES, keep looking past ENOENT/ENOTDIR.

@@ -1,10 +1,13 @@
 // The command's process (PID 2 of the cell), forked by the cell's init. In order:
 //   1. default signal dispositions and an empty mask (nothing of the supervisor's is inherited)
 //   2. new session; stdin/stdout/stderr from the job
-//   3. working directory, checked to be inside the cell (CVE-2024-21626 class)
-//   4. rlimits
-//   5. every descriptor >= 3 marked close-on-exec (CVE-2024-21626 again: no host fd leaks in)
-//   6. execve, trying each PATH candidate; on failure a setup_error report, exit 127
+//   3. rlimits (while still privileged in the host's user namespace)
+//   4. working directory, checked to be inside the cell (CVE-2024-21626 class)
+//   5. optionally a user namespace: clear supplementary groups, unshare it, wait for the init to
+//      write the maps (setgroups denied first)
+//   6. every descriptor >= 3 marked close-on-exec (CVE-2024-21626 again: no host fd leaks in)
+//   7. the security policy: capabilities and user, no_new_privs, seccomp last
+//   8. execve, trying each PATH candidate; on failure a setup_error report, exit 127
 #pragma once
 
 #include "executor/cell_fds.h"
@@ -13,6 +16,6 @@
 namespace cellblock {
 
 // Async-signal-safe; never returns.
-[[noreturn]] void exec_payload(const LaunchPlan& plan, const CellFds& fds) noexcept;
+[[noreturn]] void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& userns) noexcept;
 
 }  // namespace cellblock

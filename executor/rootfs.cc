@@ -135,6 +135,61 @@ bool build_dev(int root_fd, const LaunchPlan& plan, ChildError& error) noexcept 
   return mount_at(root_fd, "dev/shm", plan.shm_dir.c_str(), nullptr, MS_BIND, nullptr, error);
 }
 
+// /proc entries the kernel does not namespace: they show or change the host. Files are covered
+// with /dev/null, directories with an empty read-only tmpfs, and the rest made read-only — the
+// same lists the reference runtimes use (runc's masked and read-only paths), plus the kpage*
+// files. /proc/sys is the important one: a root payload could otherwise set
+// kernel.core_pattern to "|/proc/%P/root/evil" and run a program as root on the host.
+constexpr const char* kMaskedFiles[] = {"kcore",      "keys",       "timer_list",  "timer_stats",  "sched_debug",
+                                        "latency_stats", "kpagecount", "kpageflags", "kpagecgroup", "sysrq-trigger",
+                                        "kmsg"};
+constexpr const char* kMaskedDirs[] = {"acpi", "scsi", "asound", "driver"};
+constexpr const char* kReadOnlyDirs[] = {"sys", "bus", "fs", "irq"};
+
+// Opens /proc/<name> with the path checked: it must lie in the cell's proc mount itself, with no
+// symlink, magic link or mount crossing on the way (the runc CVE-2025-31133 class, where a
+// symlink made a masking mount land elsewhere). Returns -1 with errno ENOENT when the kernel
+// does not have the entry.
+int open_proc_entry(int proc_fd, const char* name) noexcept {
+  return sys::openat2(proc_fd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC,
+                      RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+}
+
+bool mask_proc(int root_fd, ChildError& error) noexcept {
+  Fd proc{sys::openat2(root_fd, "proc", O_PATH | O_DIRECTORY | O_CLOEXEC, kInRoot)};
+  if (proc.fd < 0) return error.fail([](ChildText& t) { t.add("open /proc of the cell"); });
+  Fd dev{sys::openat2(root_fd, "dev", O_PATH | O_DIRECTORY | O_CLOEXEC, kInRoot)};
+  if (dev.fd < 0) return error.fail([](ChildText& t) { t.add("open /dev of the cell"); });
+  char path[40];
+  for (const char* name : kMaskedFiles) {
+    Fd target{open_proc_entry(proc.fd, name)};
+    if (target.fd < 0 && errno == ENOENT) continue;
+    Fd null{sys::open_tree(dev.fd, "null", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)};
+    if (target.fd < 0 || null.fd < 0 ||
+        sys::move_mount(null.fd, "", target.fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+      return error.fail([&](ChildText& t) { t.add("mask /proc/").add(name); });
+  }
+  for (const char* name : kMaskedDirs) {
+    Fd target{open_proc_entry(proc.fd, name)};
+    if (target.fd < 0 && errno == ENOENT) continue;
+    fd_path(path, sizeof path, target.fd);
+    if (target.fd < 0 || ::mount("cellblock-mask", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                                 "size=4k,nr_inodes=1,mode=0555") != 0)
+      return error.fail([&](ChildText& t) { t.add("mask /proc/").add(name); });
+  }
+  for (const char* name : kReadOnlyDirs) {
+    Fd target{open_proc_entry(proc.fd, name)};
+    if (target.fd < 0 && errno == ENOENT) continue;
+    Fd tree{target.fd < 0 ? -1 : sys::open_tree(target.fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH | AT_RECURSIVE)};
+    mount_attr attr{};
+    attr.attr_set = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC;
+    if (tree.fd < 0 || sys::mount_setattr(tree.fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &attr) != 0 ||
+        sys::move_mount(tree.fd, "", target.fd, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) != 0)
+      return error.fail([&](ChildText& t) { t.add("make /proc/").add(name).add(" read-only"); });
+  }
+  return true;
+}
+
 }  // namespace
 
 bool build_rootfs(const LaunchPlan& plan, ChildError& error) noexcept {
@@ -165,6 +220,7 @@ bool build_rootfs(const LaunchPlan& plan, ChildError& error) noexcept {
   // 5. What every cell has.
   if (!mount_at(root.fd, "proc", "proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr, error)) return false;
   if (!build_dev(root.fd, plan, error)) return false;
+  if (!mask_proc(root.fd, error)) return false;
   if (!mount_at(root.fd, "tmp", plan.tmp_dir.c_str(), nullptr, MS_BIND, nullptr, error)) return false;
 
   // 6. pivot_root, not chroot: the old root is detached from the namespace entirely, so the

@@ -4,7 +4,8 @@
 //   2. one tmpfs of writable_bytes over the stage directory: upper, work, tmp, shm
 //   3. overlay: the job's rootfs as the read-only lower layer, upper/work on the tmpfs
 //   4. the job's bind mounts (read-only ones recursively so), targets resolved inside the root
-//   5. /proc (the cell's own pid namespace), /dev (null zero full random urandom tty, shm), /tmp
+//   5. /proc (the cell's own pid namespace) with the host-wide entries masked or made read-only,
+//      /dev (null zero full random urandom tty, shm), /tmp
 //   6. pivot_root into the overlay and detach the host's tree
 #pragma once
 

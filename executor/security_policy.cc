@@ -28,7 +28,12 @@ std::shared_ptr<const CompiledPolicy> compile_policy(SecurityPolicy policy) {
 }
 
 int apply_security_policy(const CompiledPolicy& compiled, const char** failed_call) noexcept {
-  if (int err = apply_capabilities(compiled.capabilities, failed_call)) return err;
+  return apply_security_policy(compiled, compiled.capabilities, failed_call);
+}
+
+int apply_security_policy(const CompiledPolicy& compiled, const CapabilityPlan& capabilities,
+                          const char** failed_call) noexcept {
+  if (int err = apply_capabilities(capabilities, failed_call)) return err;
   // no_new_privs: execve can no longer grant privileges (setuid bits and file capabilities are
   // ignored), and an unprivileged task may install a seccomp filter.
   if (compiled.policy.no_new_privs && syscall(SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) {

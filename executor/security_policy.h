@@ -72,6 +72,7 @@ struct SecurityPolicy {
   std::vector<int> capabilities;  // kept capability numbers (CAP_CHOWN = 0, ...); all others dropped
   bool no_new_privs = true;
   std::optional<Identity> user;   // none: the payload keeps the launcher's uid (root in the cell)
+  bool user_namespace = false;    // default for jobs that do not say: map cell root to a host range
 };
 
 // A policy ready to apply: immutable, shared between every job that uses it.
@@ -92,5 +93,9 @@ std::shared_ptr<const CompiledPolicy> compile_policy(SecurityPolicy policy);
 // Returns 0, or the errno of the failing call with *failed_call (if given) set to its name.
 // The caller execs right after; anything it still does must be allowed by the filter.
 int apply_security_policy(const CompiledPolicy& policy, const char** failed_call = nullptr) noexcept;
+// The same with another capability plan: a job that names its own user, or a cell in a user
+// namespace, adjusts the policy's plan before clone.
+int apply_security_policy(const CompiledPolicy& policy, const CapabilityPlan& capabilities,
+                          const char** failed_call = nullptr) noexcept;
 
 }  // namespace cellblock

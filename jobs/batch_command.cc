@@ -37,7 +37,7 @@ void absolutize(nlohmann::json& j) {
         m["source"] = absolute_host_path(m["source"].get<std::string>());
 }
 
-std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults) {
+std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults, PolicyRegistry& policies) {
   std::vector<Line> lines;
   size_t number = 0;
   for (std::string text; std::getline(in, text);) {
@@ -49,6 +49,7 @@ std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults) {
       j = parse_json_text(text);
       absolutize(j);
       line.request = request_from_json(j, defaults);
+      attach_policy(line.request->job, policies);
     } catch (const JobError& e) {
       line.invalid.status = Status::invalid_job;
       line.invalid.error = e.what();
@@ -85,7 +86,7 @@ void add_batch_command(CLI::App& app, BatchOptions& o) {
   batch->add_flag("--table", o.table, "Print a table of the results at the end (stdout with --out, else stderr)");
 }
 
-int batch_command(const BatchOptions& o, const std::function<Executor&()>& executor) {
+int batch_command(const BatchOptions& o, const std::function<Executor&()>& executor, PolicyRegistry& policies) {
   nlohmann::json defaults;
   std::vector<Line> lines;
   QueueOptions queue_options;
@@ -96,11 +97,11 @@ int batch_command(const BatchOptions& o, const std::function<Executor&()>& execu
     if (o.memory_budget) queue_options.memory_budget = parse_size(*o.memory_budget);
     grace = std::chrono::milliseconds(parse_duration_ms(o.grace));
     if (o.input == "-") {
-      lines = read_lines(std::cin, defaults);
+      lines = read_lines(std::cin, defaults, policies);
     } else {
       std::ifstream in(o.input);
       if (!in) throw JobError("jobs", "cannot read \"" + o.input + "\"");
-      lines = read_lines(in, defaults);
+      lines = read_lines(in, defaults, policies);
     }
   } catch (const std::exception& e) {
     std::cerr << "cellblock batch: " << e.what() << "\n";

@@ -11,6 +11,8 @@
 
 namespace cellblock {
 
+class PolicyRegistry;
+
 struct BatchOptions {
   std::string input = "-";
   std::optional<std::string> out_file;
@@ -24,6 +26,6 @@ struct BatchOptions {
 
 void add_batch_command(CLI::App& app, BatchOptions& options);
 // 0 when every job ran, whatever its status; 2 when the input or defaults cannot be read.
-int batch_command(const BatchOptions& options, const std::function<Executor&()>& executor);
+int batch_command(const BatchOptions& options, const std::function<Executor&()>& executor, PolicyRegistry& policies);
 
 }  // namespace cellblock

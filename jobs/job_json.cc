@@ -1,5 +1,8 @@
 #include "jobs/job_json.h"
 
+#include "executor/sys_error.h"
+#include "jobs/policy_json.h"
+
 #include <cmath>
 #include <initializer_list>
 #include <limits>
@@ -185,7 +188,7 @@ JobSpec job_from_json(const json& input, const json& defaults) {
   const json j = merge_defaults(input, defaults);
   require_object(j, "");
   reject_unknown_keys(j, "", {"id", "rootfs", "command", "env", "cwd", "hostname", "stdin", "mounts",
-                              "network", "limits"});
+                              "network", "limits", "policy", "user_namespace", "user"});
   JobSpec job;
   if (j.contains("id") && !j["id"].is_null()) job.id = read_string(j["id"], "id");
 
@@ -226,6 +229,19 @@ JobSpec job_from_json(const json& input, const json& defaults) {
     job.network = NetworkMode::none;
   }
   if (j.contains("limits")) read_limits(j["limits"], job.limits);
+  if (j.contains("policy")) job.policy = read_string(j["policy"], "policy", false);
+  if (j.contains("user_namespace") && !j["user_namespace"].is_null())
+    job.user_namespace = read_bool(j["user_namespace"], "user_namespace");
+  if (j.contains("user") && !j["user"].is_null()) {
+    const json& u = j["user"];
+    require_object(u, "user");
+    reject_unknown_keys(u, "user", {"uid", "gid"});
+    if (!u.contains("uid")) throw JobError("user.uid", "is required");
+    if (!u.contains("gid")) throw JobError("user.gid", "is required");
+    // Inside the cell; a user namespace maps 0-65535, so larger ids could not be mapped.
+    job.user = Identity{static_cast<uint32_t>(read_uint(u["uid"], "user.uid", 0, 65535)),
+                        static_cast<uint32_t>(read_uint(u["gid"], "user.gid", 0, 65535))};
+  }
   return job;
 }
 
@@ -289,8 +305,10 @@ json job_to_json(const JobSpec& job) {
   for (auto& m : job.mounts) mounts.push_back({{"source", m.source}, {"target", m.target}, {"readonly", m.readonly}});
   json j = {{"rootfs", job.rootfs}, {"command", job.command}, {"env", job.env}, {"cwd", job.cwd},
             {"hostname", job.hostname}, {"stdin", job.stdin_data}, {"mounts", mounts},
-            {"network", "none"}, {"limits", limits}};
+            {"network", "none"}, {"limits", limits}, {"policy", job.policy}};
   if (!job.id.empty()) j["id"] = job.id;
+  if (job.user_namespace) j["user_namespace"] = *job.user_namespace;
+  if (job.user) j["user"] = {{"uid", job.user->uid}, {"gid", job.user->gid}};
   return j;
 }
 
@@ -342,6 +360,16 @@ Result result_from_json(const json& j) {
   r.stats.io_write_bytes = s.at("io_write_bytes").get<uint64_t>();
   r.stats.cgroup_version = s.at("cgroup_version").get<int>();
   return r;
+}
+
+void attach_policy(JobSpec& job, PolicyRegistry& policies) {
+  try {
+    job.security = policies.get(job.policy);
+  } catch (const PolicyError& e) {
+    throw JobError(e.field() == "policy" ? "" : "policy", e.what());
+  } catch (const std::exception& e) {
+    throw JobError("policy", cellblock::quoted(job.policy) + ": " + e.what());
+  }
 }
 
 std::string dump_json(const json& j, int indent) {

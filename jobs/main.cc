@@ -8,6 +8,7 @@
 
 #include "executor/executor.h"
 #include "jobs/batch_command.h"
+#include "jobs/policy_json.h"
 #include "jobs/run_command.h"
 
 int main(int argc, char** argv) {
@@ -38,8 +39,9 @@ int main(int argc, char** argv) {
     return *executor;
   };
   try {
-    if (app.got_subcommand("run")) return run_command(run, get_executor);
-    if (app.got_subcommand("batch")) return batch_command(batch, get_executor);
+    PolicyRegistry policies;
+    if (app.got_subcommand("run")) return run_command(run, get_executor, policies);
+    if (app.got_subcommand("batch")) return batch_command(batch, get_executor, policies);
   } catch (const std::exception& e) {
     std::cerr << "cellblock: " << e.what() << "\n";
     return 1;

@@ -239,7 +239,7 @@ Identity read_user(const json& v) {
 
 SecurityPolicy read_policy(const json& j, std::string name) {
   require_object(j, "");
-  reject_unknown_keys(j, "", {"description", "seccomp", "capabilities", "no_new_privs", "user"});
+  reject_unknown_keys(j, "", {"description", "seccomp", "capabilities", "no_new_privs", "user", "user_namespace"});
   SecurityPolicy policy;
   policy.name = std::move(name);
   if (j.contains("description")) policy.description = read_string(j["description"], "description");
@@ -248,6 +248,7 @@ SecurityPolicy read_policy(const json& j, std::string name) {
   policy.capabilities = read_capabilities(require_key(j, "", "capabilities"));
   if (j.contains("no_new_privs")) policy.no_new_privs = read_bool(j["no_new_privs"], "no_new_privs");
   if (j.contains("user")) policy.user = read_user(j["user"]);
+  if (j.contains("user_namespace")) policy.user_namespace = read_bool(j["user_namespace"], "user_namespace");
   if (!policy.no_new_privs) {
     bool root = !policy.user || policy.user->uid == 0;
     auto sys_admin = capability_from_name("CAP_SYS_ADMIN");

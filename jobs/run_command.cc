@@ -30,13 +30,14 @@ void add_run_command(CLI::App& app, RunOptions& options) {
   options.flags.add_to(*run);
 }
 
-int run_command(const RunOptions& options, const std::function<Executor&()>& executor) {
+int run_command(const RunOptions& options, const std::function<Executor&()>& executor, PolicyRegistry& policies) {
   JobSpec job;
   try {
     nlohmann::json j = options.job_file ? read_job_file(*options.job_file) : nlohmann::json::object();
     if (j.is_object() && j.contains("rootfs") && j["rootfs"].is_string())
       j["rootfs"] = absolute_host_path(j["rootfs"].get<std::string>());
     job = job_from_json(options.flags.apply(std::move(j)));
+    attach_policy(job, policies);
   } catch (const JobError& e) {
     std::cerr << "cellblock run: invalid job: " << e.what() << "\n";
     return 2;

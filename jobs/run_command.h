@@ -10,6 +10,8 @@
 
 namespace cellblock {
 
+class PolicyRegistry;
+
 struct RunOptions {
   std::optional<std::string> job_file;
   bool pretty = false;
@@ -19,6 +21,6 @@ struct RunOptions {
 void add_run_command(CLI::App& app, RunOptions& options);
 // Returns the process exit code: 0 when the job ran (whatever its status), 2 when the job is
 // invalid (one line on stderr), 1 when cellblock itself failed.
-int run_command(const RunOptions& options, const std::function<Executor&()>& executor);
+int run_command(const RunOptions& options, const std::function<Executor&()>& executor, PolicyRegistry& policies);
 
 }  // namespace cellblock

@@ -15,6 +15,7 @@
 
 #include "executor/executor.h"
 #include "jobs/job_json.h"
+#include "jobs/policy_json.h"
 
 namespace cellblock::test {
 
@@ -27,15 +28,25 @@ inline Executor& executor() {
   return e;
 }
 
-inline JobSpec job(std::vector<std::string> command) {
+inline PolicyRegistry& policies() {
+  static PolicyRegistry registry;
+  return registry;
+}
+
+// A job in the test rootfs under the default policy (or `policy`).
+inline JobSpec job(std::vector<std::string> command, const std::string& policy = "default") {
   JobSpec j;
+  j.policy = policy;
+  j.security = policies().get(policy);
   j.rootfs = kRootfs;
   j.command = std::move(command);
   j.env["PATH"] = "/bin";
   return j;
 }
 
-inline JobSpec sh(const std::string& script) { return job({"/bin/sh", "-c", script}); }
+inline JobSpec sh(const std::string& script, const std::string& policy = "default") {
+  return job({"/bin/sh", "-c", script}, policy);
+}
 
 // Adds the static test programs at /t (read-only).
 inline JobSpec with_programs(JobSpec j) {

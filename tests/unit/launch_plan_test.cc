@@ -23,7 +23,7 @@ JobSpec job_in_root() {
 TEST(LaunchPlan, SearchesTheJobsPathNotTheHosts) {
   JobSpec j = job_in_root();
   j.env["PATH"] = "/opt/bin::/bin";
-  LaunchPlan p = make_launch_plan(j, "/stage");
+  LaunchPlan p = make_launch_plan(j, {"/stage"});
   std::vector<std::string> expected = {"/opt/bin/ls", "./ls", "/bin/ls"};
   EXPECT_EQ(p.exec_candidates, expected);
   ASSERT_EQ(p.argv.size(), 3u);
@@ -36,14 +36,14 @@ TEST(LaunchPlan, SearchesTheJobsPathNotTheHosts) {
 TEST(LaunchPlan, ACommandWithASlashIsUsedAsIs) {
   JobSpec j = job_in_root();
   j.command = {"./run.sh"};
-  EXPECT_EQ(make_launch_plan(j, "/stage").exec_candidates, std::vector<std::string>{"./run.sh"});
+  EXPECT_EQ(make_launch_plan(j, {"/stage"}).exec_candidates, std::vector<std::string>{"./run.sh"});
 }
 
 TEST(LaunchPlan, RefusesRootfsPathsOverlayCannotTake) {
   JobSpec j = job_in_root();
   j.rootfs = "/tmp/a,b";
   try {
-    make_launch_plan(j, "/stage");
+    make_launch_plan(j, {"/stage"});
     FAIL();
   } catch (const SetupError& e) {
     // Checked for existence first; either way the message names the field and value.
@@ -54,16 +54,16 @@ TEST(LaunchPlan, RefusesRootfsPathsOverlayCannotTake) {
 TEST(LaunchPlan, RefusesMountsOverWhatTheCellProvides) {
   JobSpec j = job_in_root();
   j.mounts.push_back({"/tmp", "/proc/sys", false});
-  EXPECT_THROW(make_launch_plan(j, "/stage"), SetupError);
+  EXPECT_THROW(make_launch_plan(j, {"/stage"}), SetupError);
   j.mounts = {{"/tmp", "/", true}};
-  EXPECT_THROW(make_launch_plan(j, "/stage"), SetupError);
+  EXPECT_THROW(make_launch_plan(j, {"/stage"}), SetupError);
 }
 
 TEST(LaunchPlan, Rlimits) {
   JobSpec j = job_in_root();
   j.limits.open_files = 64;
   j.limits.stack_bytes = 1 << 20;
-  LaunchPlan p = make_launch_plan(j, "/stage");
+  LaunchPlan p = make_launch_plan(j, {"/stage"});
   bool nofile = false, core = false, stack = false;
   for (auto& r : p.rlimits) {
     if (r.resource == RLIMIT_NOFILE) nofile = r.value.rlim_cur == 64;

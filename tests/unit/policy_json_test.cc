@@ -85,7 +85,7 @@ TEST(PolicyJson, ParsesEveryField) {
 TEST(PolicyJson, UnknownKeysAreNamed) {
   json j = minimal();
   j["no_new_priv"] = true;
-  EXPECT_POLICY_ERROR(j, "no_new_priv", "unknown key (known keys: description, seccomp, capabilities, no_new_privs, user)");
+  EXPECT_POLICY_ERROR(j, "no_new_priv", "unknown key (known keys: description, seccomp, capabilities, no_new_privs, user, user_namespace)");
   j = minimal();
   j["seccomp"]["defaultAction"] = "allow";
   EXPECT_POLICY_ERROR(j, "seccomp.defaultAction", "unknown key");

@@ -22,6 +22,8 @@ namespace cellblock {
 
 enum class CgroupMode { v1, v2 };
 
+class CgroupFsOps;  // executor/cgroup_fs.h
+
 // Block-I/O throttle on one device, already resolved to major:minor. Zero = no limit.
 struct DeviceThrottle {
   unsigned major = 0;
@@ -56,6 +58,9 @@ struct CgroupConfig {
   std::filesystem::path mountinfo = "/proc/self/mountinfo";
   std::filesystem::path self_cgroup = "/proc/self/cgroup";
   std::optional<CgroupMode> force_mode;  // skip detection (tests)
+  // How directories are made and removed: nullptr is the kernel's cgroupfs. Unit tests pass a fake
+  // that fills new directories with interface files, since a temp dir is not a cgroupfs.
+  std::shared_ptr<const CgroupFsOps> fs_ops;
 };
 
 // One job's cgroup. The destructor kills every task in it, waits until it is empty and removes it;

@@ -160,7 +160,9 @@ std::vector<pid_t> kill_listed_tasks(const CgroupRef& cg) {
   for (pid_t pid : pids) {
     int fd = sys_pidfd_open(pid);
     if (fd < 0) {
-      if (errno == ESRCH) continue;  // gone already
+      // Gone already: ESRCH, or EINVAL while an exiting process's pid is still listed but no
+      // longer names a thread-group leader (pidfd_create checks PIDTYPE_TGID).
+      if (errno == ESRCH || errno == EINVAL) continue;
       throw_sys("pidfd_open(" + std::to_string(pid) + ")");
     }
     pinned.emplace_back(pid, UniqueFd(fd));

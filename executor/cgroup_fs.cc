@@ -84,6 +84,9 @@ std::string read_fd(int fd, std::string_view shown) {
     }
     if (n == 0) break;
     out.append(buf, static_cast<size_t>(n));
+    // A short read is the end: seq_file (cgroupfs, /proc) fills the buffer while records are
+    // left, and so does a regular file. Saves the read() that would return 0, per file.
+    if (static_cast<size_t>(n) < sizeof buf) break;
   }
   return out;
 }

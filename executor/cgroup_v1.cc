@@ -35,6 +35,7 @@ struct V1Hier {
   std::string sv_path;       // <base>/<subtree>/sv-<pid>-<start>
   UniqueFd subtree_fd;
   UniqueFd sv_fd;
+  bool created_subtree = false;  // this supervisor made <subtree>: it removes it if empty
 };
 
 // What the driver and its jobs share. The sv- directories go when the last owner does, so a job
@@ -63,6 +64,14 @@ struct V1State {
         // Jobs still inside (they hold this state, so only after a failed remove()): the next
         // supervisor's remove_leftovers() takes the directory once this process is gone.
         spdlog::warn("cgroup: cannot remove {}: {}", cellblock::quoted(vh.sv_path), std::strerror(err));
+        continue;
+      }
+      // Only a subtree we made, and only if no other supervisor is in it (EBUSY otherwise):
+      // one that an administrator made, perhaps with limits on it, stays.
+      if (vh.created_subtree) {
+        UniqueFd base(::open(vh.h.base.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        std::string name = std::filesystem::path(vh.subtree_path).filename();
+        if (base) ops->remove_dir(base.get(), name.c_str());
       }
     }
   }
@@ -215,6 +224,25 @@ class V1Job final : public JobCgroup {
     for (int i : used_) write(i, "cgroup.procs", v);
   }
 
+  std::vector<int> join_fds() override {
+    if (join_fds_.empty()) {
+      for (int i : used_) {
+        std::string rel = dir_ + "/tasks";
+        const auto& h = st_->hier[i];
+        UniqueFd fd(::openat(h.sv_fd.get(), rel.c_str(), O_WRONLY | O_CLOEXEC));
+        if (!fd) {
+          int err = errno;
+          join_fds_.clear();
+          throw SysError(err, "open(" + cellblock::quoted(join_path(h.sv_path, rel)) + ", O_WRONLY)");
+        }
+        join_fds_.push_back(std::move(fd));
+      }
+    }
+    std::vector<int> out;
+    for (const auto& fd : join_fds_) out.push_back(fd.get());
+    return out;
+  }
+
   uint64_t cpu_usage_ns() override {
     if (!cpu_usage_.is_open()) {
       std::string rel = dir_ + "/cpuacct.usage";
@@ -283,6 +311,7 @@ class V1Job final : public JobCgroup {
     if (removed_) return;
     kill_all();
     cpu_usage_ = PolledFile();
+    join_fds_.clear();
     const V1State& s = *st_;
     int first_err = 0;
     std::string first_path;
@@ -331,6 +360,7 @@ class V1Job final : public JobCgroup {
   std::string dir_;        // "job-<name>"
   std::vector<int> used_;  // hierarchies this job has a directory in
   PolledFile cpu_usage_;   // cpuacct.usage, opened on first use
+  std::vector<UniqueFd> join_fds_;  // job-<n>/tasks per used hierarchy, opened by join_fds()
   uint64_t pids_peak_ = 0;
   bool removed_ = false;
 };
@@ -434,15 +464,22 @@ std::unique_ptr<CgroupDriver> make_cgroup_v1_driver(const CgroupLayout& layout,
   for (const auto& h : layout.hierarchies) {
     V1Hier vh;
     vh.h = h;
-    UniqueFd base = open_dir(h.base);
-    if (ops.make_dir(base.get(), config.subtree.c_str()) != 0 && errno != EEXIST) {
-      throw_sys("mkdir(" + cellblock::quoted(join_path(h.base, config.subtree)) + ")");
-    }
     vh.subtree_path = join_path(h.base, config.subtree);
-    vh.subtree_fd = open_dir_at(base.get(), config.subtree.c_str(), h.base);
-    // EEXIST: the name is this process's own (pid and start time), so the directory is ours.
-    if (ops.make_dir(vh.subtree_fd.get(), st->sv_name.c_str()) != 0 && errno != EEXIST) {
-      throw_sys("mkdir(" + cellblock::quoted(join_path(vh.subtree_path, st->sv_name)) + ")");
+    UniqueFd base = open_dir(h.base);
+    // The subtree is shared by every supervisor below this cgroup. One that created it removes
+    // it at exit when it is empty, so another may remove it between our mkdir and our sv-
+    // mkdir (ENOENT): make it again then.
+    for (int attempt = 0;; ++attempt) {
+      vh.created_subtree = ops.make_dir(base.get(), config.subtree.c_str()) == 0;
+      if (!vh.created_subtree && errno != EEXIST) {
+        throw_sys("mkdir(" + cellblock::quoted(vh.subtree_path) + ")");
+      }
+      vh.subtree_fd = open_dir_at(base.get(), config.subtree.c_str(), h.base);
+      // EEXIST: the name is this process's own (pid and start time), so the directory is ours.
+      if (ops.make_dir(vh.subtree_fd.get(), st->sv_name.c_str()) == 0 || errno == EEXIST) break;
+      if (errno != ENOENT || attempt == 3) {
+        throw_sys("mkdir(" + cellblock::quoted(join_path(vh.subtree_path, st->sv_name)) + ")");
+      }
     }
     vh.sv_path = join_path(vh.subtree_path, st->sv_name);
     vh.sv_fd = open_dir_at(vh.subtree_fd.get(), st->sv_name.c_str(), vh.subtree_path);

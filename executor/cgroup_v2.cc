@@ -56,7 +56,10 @@ bool contains(const std::vector<std::string>& v, std::string_view s) {
 struct V2State {
   std::shared_ptr<const CgroupFsOps> ops_owner;
   const CgroupFsOps* ops = &kernel_cgroup_fs();
+  std::string base_path;     // C
+  std::string subtree_name;
   std::string subtree_path;  // C/<subtree>
+  bool created_subtree = false;
   std::string sv_name;
   std::string sv_path;
   UniqueFd subtree_fd;
@@ -77,6 +80,13 @@ struct V2State {
     sv_fd.reset();
     if (int err = remove_dir_retrying(*ops, subtree_fd.get(), sv_name.c_str())) {
       spdlog::warn("cgroup: cannot remove {}: {}", cellblock::quoted(sv_path), std::strerror(err));
+      return;
+    }
+    // Only a subtree we made, and only when empty: not while another supervisor or this
+    // process's own leaf is in it (EBUSY), never one an administrator made.
+    if (created_subtree) {
+      UniqueFd base(::open(base_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+      if (base) ops->remove_dir(base.get(), subtree_name.c_str());
     }
   }
 };
@@ -202,6 +212,8 @@ class V2Job final : public JobCgroup {
   }
 
   int clone_into_fd() const override { return dir_fd_.get(); }
+
+  std::vector<int> join_fds() override { return {}; }
 
   void add_process(pid_t pid) override { write("cgroup.procs", to_dec(static_cast<uint64_t>(pid))); }
 
@@ -421,21 +433,29 @@ std::unique_ptr<CgroupDriver> make_cgroup_v2_driver(const CgroupLayout& layout,
                             cellblock::quoted(controllers_text(wanted)) + ")");
   }
 
-  // 2. C/<subtree>.
-  if (ops.make_dir(base_fd.get(), config.subtree.c_str()) != 0 && errno != EEXIST) {
-    throw_sys("mkdir(" + cellblock::quoted(join_path(base, config.subtree)) + ")");
-  }
+  // 2. C/<subtree>, shared by the supervisors below C, and 3. this supervisor's sv- directory.
+  //    A supervisor that made the subtree removes it at exit if it is empty, so it may vanish
+  //    between our mkdir and our sv- mkdir (ENOENT): make it again then. EEXIST for the sv-
+  //    directory: the name is this process's own (pid and start time), so it is ours.
   st->subtree_path = join_path(base, config.subtree);
-  st->subtree_fd = open_dir_at(base_fd.get(), config.subtree.c_str(), base);
-  if (int e = enable_controllers(ops, st->subtree_fd.get(), st->subtree_path, wanted)) {
-    throw SysError(e, "write(" + cellblock::quoted(join_path(st->subtree_path, "cgroup.subtree_control")) +
-                          ", " + cellblock::quoted(controllers_text(wanted)) + ")");
-  }
-
-  // 3. The sv- directory. EEXIST: the name is this process's own, so the directory is ours.
   st->sv_name = own_supervisor_dir_name();
-  if (ops.make_dir(st->subtree_fd.get(), st->sv_name.c_str()) != 0 && errno != EEXIST) {
-    throw_sys("mkdir(" + cellblock::quoted(join_path(st->subtree_path, st->sv_name)) + ")");
+  st->base_path = base;
+  st->subtree_name = config.subtree;
+  for (int attempt = 0;; ++attempt) {
+    st->created_subtree = ops.make_dir(base_fd.get(), config.subtree.c_str()) == 0;
+    if (!st->created_subtree && errno != EEXIST) {
+      throw_sys("mkdir(" + cellblock::quoted(st->subtree_path) + ")");
+    }
+    st->subtree_fd = open_dir_at(base_fd.get(), config.subtree.c_str(), base);
+    if (int e = enable_controllers(ops, st->subtree_fd.get(), st->subtree_path, wanted)) {
+      throw SysError(e, "write(" +
+                            cellblock::quoted(join_path(st->subtree_path, "cgroup.subtree_control")) +
+                            ", " + cellblock::quoted(controllers_text(wanted)) + ")");
+    }
+    if (ops.make_dir(st->subtree_fd.get(), st->sv_name.c_str()) == 0 || errno == EEXIST) break;
+    if (errno != ENOENT || attempt == 3) {
+      throw_sys("mkdir(" + cellblock::quoted(join_path(st->subtree_path, st->sv_name)) + ")");
+    }
   }
   st->sv_path = join_path(st->subtree_path, st->sv_name);
   st->sv_fd = open_dir_at(st->subtree_fd.get(), st->sv_name.c_str(), st->subtree_path);

@@ -74,7 +74,10 @@ class FakeV1 : public ::testing::Test {
     for (const char* name : {"cpu", "cpuacct", "pids", "blkio", "freezer"}) {
       base(name) = tmp_.path() / name;
     }
-    for (const auto& [name, dir] : bases_) spit(dir / "cgroup.procs", "");
+    for (const auto& [name, dir] : bases_) {
+      spit(dir / "cgroup.procs", "");
+      spit(dir / "tasks", "");
+    }
     spit(base("memory") / "memory.limit_in_bytes", "9223372036854771712\n");
     spit(base("memory") / "memory.memsw.limit_in_bytes", "9223372036854771712\n");
     spit(base("memory") / "memory.max_usage_in_bytes", "0\n");
@@ -123,7 +126,21 @@ TEST_F(FakeV1, DetectsV1AndMakesTheSupervisorDirInEachHierarchy) {
   EXPECT_EQ(dirs[0], sv("memory"));  // below the supervisor's own memory cgroup
   for (const auto& d : dirs) EXPECT_TRUE(fs::is_directory(d)) << d;
   driver.reset();
-  // The sv- directories go with the driver; the shared subtree stays.
+  // The sv- directories go with the driver, and so does the subtree it made.
+  for (const auto& d : dirs) {
+    EXPECT_FALSE(fs::exists(d)) << d;
+    EXPECT_FALSE(fs::exists(d.parent_path())) << d.parent_path();
+  }
+}
+
+TEST_F(FakeV1, ASubtreeItDidNotMakeStays) {
+  for (const char* h : {"memory", "cpu", "cpuacct", "pids", "blkio", "freezer"}) {
+    UniqueFd fd = open_dir(base(h));
+    ASSERT_EQ(ops_->make_dir(fd.get(), "cellblock"), 0);  // an administrator's, say
+  }
+  auto driver = make_cgroup_driver(config_);
+  auto dirs = driver->supervisor_dirs();
+  driver.reset();
   for (const auto& d : dirs) {
     EXPECT_FALSE(fs::exists(d)) << d;
     EXPECT_TRUE(fs::is_directory(d.parent_path())) << d.parent_path();
@@ -173,6 +190,19 @@ TEST_F(FakeV1, AddProcessWritesEveryHierarchy) {
   for (const auto& p : job->paths()) {
     EXPECT_EQ(slurp(p / "cgroup.procs"), std::to_string(child.pid()) + "\n") << p;
     spit(p / "cgroup.procs", "");  // the fake cannot make it exit; empty it for remove()
+  }
+}
+
+TEST_F(FakeV1, JoinFdsAreTheTasksFiles) {
+  auto driver = make_cgroup_driver(config_);
+  auto job = driver->create("j", {});
+  auto fds = job->join_fds();
+  ASSERT_EQ(fds.size(), job->paths().size());
+  EXPECT_EQ(job->join_fds(), fds);  // opened once
+  for (size_t i = 0; i < fds.size(); ++i) {
+    EXPECT_TRUE(::fcntl(fds[i], F_GETFD) & FD_CLOEXEC);
+    EXPECT_EQ(fs::read_symlink("/proc/self/fd/" + std::to_string(fds[i])),
+              job->paths()[i] / "tasks");
   }
 }
 

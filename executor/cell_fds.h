@@ -5,7 +5,6 @@
 namespace cellblock {
 
 struct CellFds {
-  int sync_read = -1;     // the init waits here for "go" (cgroup placement done)
   int report_write = -1;  // CellReport records to the supervisor; close-on-exec
   int stdin_read = -1;    // becomes fd 0 of the command
   int stdout_write = -1;  // becomes fd 1

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -49,14 +50,18 @@ void close_all_except(int* keep, int n) noexcept {
   ::syscall(SYS_close_range, next, ~0u, 0u);
 }
 
-bool wait_for_go(const CellFds& fds, ChildError& e) noexcept {
-  char go;
-  ssize_t n;
-  do n = ::read(fds.sync_read, &go, 1); while (n < 0 && errno == EINTR);
-  if (n == 1) return true;
-  // End-of-file: the supervisor gave up on this cell; nobody is listening for a report.
-  if (n == 0) ::_exit(1);
-  return e.fail([](ChildText& t) { t.add("read the supervisor's go"); });
+bool join_cgroup(const InitOptions& options, ChildError& e) noexcept {
+  for (int i = 0; i < options.cgroup_join_count; ++i)
+    if (::write(options.cgroup_join_fds[i], "0", 1) != 1)
+      return e.fail([](ChildText& t) { t.add("join the job's cgroup (write \"0\" to tasks)"); });
+  return true;
+}
+
+// PR_SET_PDEATHSIG only covers a supervisor that dies from now on. If it is already gone, the
+// read end of the report pipe is closed: nobody would ever collect this cell.
+void exit_if_orphaned(const CellFds& fds) noexcept {
+  pollfd p{fds.report_write, POLLOUT, 0};
+  if (::poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) ::_exit(1);
 }
 
 // The init is a clone of the supervisor, so /proc/1/cmdline and /proc/1/environ would show the
@@ -168,14 +173,15 @@ void find_supervisor_strings(InitOptions& options) {
 }
 
 void run_cell_init(const LaunchPlan& plan, const CellFds& fds, const InitOptions& options) noexcept {
-  int keep[] = {fds.sync_read, fds.report_write, fds.stdin_read, fds.stdout_write, fds.stderr_write};
-  close_all_except(keep, 5);
-
   ChildError e;
+  bool joined = join_cgroup(options, e);
+  int keep[] = {fds.report_write, fds.stdin_read, fds.stdout_write, fds.stderr_write};
+  close_all_except(keep, 4);
+  if (!joined) die(fds, e);
+
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+  exit_if_orphaned(fds);
   shed_supervisor_identity(options);
-  if (options.wait_for_go && !wait_for_go(fds, e)) die(fds, e);
-  ::close(fds.sync_read);
 
   if (options.unshare_cgroup_ns && ::unshare(CLONE_NEWCGROUP) != 0) {
     e.fail([](ChildText& t) { t.add("unshare(CLONE_NEWCGROUP)"); });

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "executor/cell_init.h"
 #include "executor/cgroup.h"
@@ -74,22 +76,27 @@ pid_t clone3(unsigned long long flags, int* pidfd, int cgroup_fd) {
 }  // namespace
 
 LaunchedCell launch_cell(const LaunchPlan& plan, const std::string& stdin_data, int dev_null, JobCgroup* cgroup) {
-  Pipe sync = make_pipe("sync");
   Pipe report = make_pipe("report");
   Pipe out = make_pipe("stdout");
   Pipe err = make_pipe("stderr");
   UniqueFd in = make_stdin(stdin_data, dev_null);
+  set_nonblocking(out.read.get());
+  set_nonblocking(err.read.get());
 
-  int into_fd = cgroup ? cgroup->clone_into_fd() : -1;
   InitOptions options;
   find_supervisor_strings(options);
-  // On v2 the kernel places the child in the job cgroup atomically at clone (CLONE_INTO_CGROUP),
-  // so the cgroup namespace can be made right there and no "go" round trip is needed.
+  // v2: the kernel places the child in the job cgroup at clone (CLONE_INTO_CGROUP), so the
+  // cgroup namespace can be made right there. v1: the child joins by itself first thing.
+  int into_fd = cgroup ? cgroup->clone_into_fd() : -1;
   bool placed_at_clone = into_fd >= 0;
-  options.wait_for_go = !placed_at_clone;
   options.unshare_cgroup_ns = !placed_at_clone;
+  if (cgroup && !placed_at_clone) {
+    std::vector<int> join = cgroup->join_fds();
+    if (join.size() > InitOptions::kMaxJoinFds) throw std::runtime_error("too many cgroup hierarchies to join");
+    for (int fd : join) options.cgroup_join_fds[options.cgroup_join_count++] = fd;
+  }
 
-  CellFds fds{sync.read.get(), report.write.get(), in.get(), out.write.get(), err.write.get()};
+  CellFds fds{report.write.get(), in.get(), out.write.get(), err.write.get()};
   unsigned long long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
   if (placed_at_clone) flags |= CLONE_NEWCGROUP;
 
@@ -101,27 +108,6 @@ LaunchedCell launch_cell(const LaunchPlan& plan, const std::string& stdin_data, 
   LaunchedCell cell;
   cell.pid = pid;
   cell.pidfd.reset(pidfd);
-  sync.read.reset();
-  report.write.reset();
-  out.write.reset();
-  err.write.reset();
-  in.reset();
-
-  try {
-    if (!placed_at_clone) {
-      if (cgroup) cgroup->add_process(pid);
-      char go = 'g';
-      if (::write(sync.write.get(), &go, 1) != 1) throw_sys("write go to the cell");
-    }
-    set_nonblocking(out.read.get());
-    set_nonblocking(err.read.get());
-  } catch (...) {
-    // Never leave a half-started cell (or its zombie) behind.
-    ::syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, nullptr, 0);
-    siginfo_t info;
-    ::waitid(P_PIDFD, static_cast<id_t>(pidfd), &info, WEXITED);
-    throw;
-  }
   cell.report_read = std::move(report.read);
   cell.stdout_read = std::move(out.read);
   cell.stderr_read = std::move(err.read);

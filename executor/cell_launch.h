@@ -19,8 +19,9 @@ struct LaunchedCell {
   UniqueFd stderr_read;  // non-blocking
 };
 
-// Clones the cell's init into new pid, mount, network, ipc, uts and cgroup namespaces, places it
-// in `cgroup` (may be null) and lets it go. `stdin_data` becomes the command's fd 0.
+// Clones the cell's init into new pid, mount, network, ipc, uts and cgroup namespaces, in
+// `cgroup` (may be null): on v2 placed there by clone3, on v1 the child joins it by itself.
+// `stdin_data` becomes the command's fd 0.
 // Throws SysError when a host resource (pipe, clone) cannot be had.
 LaunchedCell launch_cell(const LaunchPlan& plan, const std::string& stdin_data, int dev_null, JobCgroup* cgroup);
 

@@ -479,6 +479,7 @@ std::string md_escape(const std::string& s) { return replace_all(s, "|", "\\|");
 
 struct Settings {
   size_t runs = 300, warmup = 30, throughput = 0, blocks = 10;
+  unsigned gap_ms = 0;  // pause after each latency run, outside the timing
   std::vector<int> parallel{1, 2};
   std::string baseline;
   std::string title = "Launch latency and throughput";
@@ -536,6 +537,10 @@ json to_json(const Settings& s, const json& machine, const std::string& date, co
       e["latency"] = stats_json(st);
       if (base_median > 0 && st.n > 0) e["latency"]["ratio_to_baseline"] = st.median_ms / base_median;
       if (auto adj = adjusted_median(tools, t, s.baseline)) e["latency"]["median_minus_wrapper_ms"] = *adj;
+      // Every timed run in the order it ran, in µs, for histograms and re-analysis.
+      json samples = json::array();
+      for (int64_t v : t.latency_ns) samples.push_back((v + 500) / 1000);
+      e["latency"]["samples_us"] = samples;
     }
     e["throughput"] = json::array();
     for (const auto& r : t.throughput) {
@@ -568,8 +573,9 @@ std::string to_markdown(const Settings& s, const json& machine, const std::strin
         "p99 is the nearest-rank 99th percentile\n";
   md << "- whole comparison took " << fmt(total_seconds, 1) << " s\n";
   if (s.other_cpu_share >= 0) {
-    md << "- CPU used outside the benchmark's own processes during it: " << fmt(s.other_cpu_share, 2)
-       << " CPUs on average (kernel threads working for the runs included)";
+    md << "- other load during it, roughly (machine CPU time from /proc/stat minus our processes' rusage; kernel "
+          "threads working for our runs count as other): "
+       << fmt(s.other_cpu_share, 2) << " CPUs";
     if (s.other_cpu_share > 0.15) md << " — **the machine was not quiet; treat these figures with care**";
     md << "\n";
   }
@@ -675,6 +681,7 @@ int run(int argc, char** argv) {
   bool progress = isatty(2);
   app.add_option("--runs", s.runs, "timed runs per tool")->check(CLI::Range(1, 10'000'000));
   app.add_option("--warmup", s.warmup, "warm-up runs per tool, not counted")->check(CLI::Range(0, 10'000'000));
+  app.add_option("--gap-ms", s.gap_ms, "pause after each latency run, outside the timing")->check(CLI::Range(0, 10'000));
   app.add_option("--baseline", s.baseline, "tool whose median the others are divided by");
   app.add_option("--throughput", s.throughput, "jobs per tool in the throughput test (0: skip it)")
       ->check(CLI::Range(0, 100'000'000));
@@ -767,6 +774,7 @@ int run(int argc, char** argv) {
           continue;
         }
         if (r >= s.warmup) t.latency_ns.push_back(out.ns);
+        if (s.gap_ms) std::this_thread::sleep_for(std::chrono::milliseconds(s.gap_ms));
       }
       if (progress && (r % 10 == 0 || r + 1 == rounds))
         std::fprintf(stderr, "\rcompare: latency round %zu/%zu   ", r + 1, rounds);

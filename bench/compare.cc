@@ -23,10 +23,10 @@
 // --batch NAME='COMMAND' adds a tool that runs many jobs in one process (a resident queue):
 // it is run once per block with "{n}" replaced by the block's job count and "{parallel}" by P,
 // and counts in the throughput table only.
+#include <dirent.h>
 #include <fcntl.h>
 #include <spawn.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 #include <sys/statfs.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -443,29 +443,113 @@ std::string utc_now() {
   return buf;
 }
 
-// CPU time of the whole machine and of this process with its reaped descendants, to tell how
-// much else ran during the measurement: other = machine busy - ours. Kernel threads doing work
-// for our runs (cgroup teardown, RCU callbacks) count as "other" too, so it is an upper bound.
-struct CpuSample {
-  double machine_busy_s = 0;  // user+nice+system+irq+softirq+steal over all CPUs
-  double ours_s = 0;          // getrusage self + children, user + system
-};
-
-CpuSample sample_cpu() {
-  CpuSample c;
-  std::ifstream stat("/proc/stat");
-  std::string cpu;
-  unsigned long long user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0;
-  stat >> cpu >> user >> nice >> system >> idle >> iowait >> irq >> softirq >> steal;
-  const double tick = double(sysconf(_SC_CLK_TCK));
-  c.machine_busy_s = double(user + nice + system + irq + softirq + steal) / tick;
-  auto secs = [](const timeval& tv) { return double(tv.tv_sec) + double(tv.tv_usec) / 1e6; };
-  rusage self{}, kids{};
-  getrusage(RUSAGE_SELF, &self);
-  getrusage(RUSAGE_CHILDREN, &kids);
-  c.ours_s = secs(self.ru_utime) + secs(self.ru_stime) + secs(kids.ru_utime) + secs(kids.ru_stime);
-  return c;
+// ---- other load on the machine -----------------------------------------------------------
+//
+// The machine may be shared (other builds, other benchmarks). Wall-clock figures taken while
+// something else runs are worthless, so compare watches the CPU time of every user-space process
+// that is not compare itself: utime + stime + cutime + cstime from /proc/PID/stat. Including
+// the children's times keeps the sum right across exits: a process that ends between two samples
+// moves its time into its parent's cutime (or PID 1's, for orphans). Kernel threads are left
+// out, because some of them work for our own runs (network namespace and cgroup teardown).
+// Between two rounds no child of ours is alive, so nothing of ours is counted.
+int64_t foreign_cpu_ticks() {
+  static const pid_t self = getpid();
+  int64_t total = 0;
+  DIR* d = opendir("/proc");
+  if (!d) return 0;
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] < '1' || e->d_name[0] > '9') continue;
+    const pid_t pid = pid_t(std::atol(e->d_name));
+    if (pid == self) continue;
+    char path[64], buf[1024];
+    std::snprintf(path, sizeof path, "/proc/%d/stat", int(pid));
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) continue;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    if (n <= 0) continue;
+    buf[n] = '\0';
+    const char* rp = std::strrchr(buf, ')');  // the command name may hold spaces and parentheses
+    if (!rp) continue;
+    // After ")": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime cutime cstime
+    char state;
+    long long ppid, pgrp, session, tty, tpgid, minflt, cminflt, majflt, cmajflt, utime, stime, cutime, cstime;
+    unsigned long long flags;
+    if (std::sscanf(rp + 2, "%c %lld %lld %lld %lld %lld %llu %lld %lld %lld %lld %lld %lld %lld %lld", &state, &ppid,
+                    &pgrp, &session, &tty, &tpgid, &flags, &minflt, &cminflt, &majflt, &cmajflt, &utime, &stime, &cutime,
+                    &cstime) != 15)
+      continue;
+    constexpr unsigned long long kPfKthread = 0x00200000;
+    if (flags & kPfKthread) continue;
+    total += utime + stime + cutime + cstime;
+  }
+  closedir(d);
+  return total;
 }
+
+double ticks_to_s(int64_t ticks) { return double(ticks) / double(sysconf(_SC_CLK_TCK)); }
+
+// Decides whether a stretch of measurement was disturbed, and waits for quiet when it was.
+class LoadGuard {
+ public:
+  LoadGuard(bool enabled, double max_share, double max_wait_s)
+      : enabled_(enabled), max_share_(max_share), max_wait_s_(max_wait_s) {
+    mark();
+  }
+  // Starts a stretch (a round or a block).
+  void mark() {
+    t0_ = now_ns();
+    ticks0_ = foreign_cpu_ticks();
+  }
+  // Ends a stretch: true if it counts. Other work worth at most max_share of one CPU is allowed,
+  // and at least one clock tick, since the sampling is in ticks (10 ms) and PID 1 ticks now and then.
+  bool accept() {
+    const double wall = double(now_ns() - t0_) / 1e9;
+    const double foreign = ticks_to_s(foreign_cpu_ticks() - ticks0_);
+    const bool ok = !enabled_ || gave_up_ || foreign <= std::max(max_share_ * wall, ticks_to_s(1) + 1e-9);
+    if (ok) {
+      counted_wall_s_ += wall;
+      counted_foreign_s_ += foreign;
+    } else {
+      ++rejected_;
+    }
+    return ok;
+  }
+  // Waits until two seconds in a row had at most max_share of a CPU of other work, or until the
+  // whole budget of waiting is spent, after which the guard stops rejecting (and the report says so).
+  void wait_for_quiet(bool progress) {
+    if (!enabled_ || gave_up_) return;
+    int quiet_seconds = 0;
+    while (quiet_seconds < 2) {
+      if (waited_s_ >= max_wait_s_) {
+        gave_up_ = true;
+        if (progress) std::fprintf(stderr, "\ncompare: still busy after %.0f s of waiting; measuring anyway\n", waited_s_);
+        return;
+      }
+      const int64_t a = foreign_cpu_ticks();
+      std::this_thread::sleep_for(std::chrono::seconds(1));
+      waited_s_ += 1;
+      quiet_seconds = ticks_to_s(foreign_cpu_ticks() - a) <= max_share_ ? quiet_seconds + 1 : 0;
+      if (progress) std::fprintf(stderr, "\rcompare: waiting for a quiet machine (%.0f s)   ", waited_s_);
+    }
+  }
+  json report() const {
+    return {{"enabled", enabled_},
+            {"max_other_cpu_share", max_share_},
+            {"rejected_stretches", rejected_},
+            {"seconds_waited", waited_s_},
+            {"gave_up", gave_up_},
+            {"other_cpu_share_in_counted_time", counted_wall_s_ > 0 ? counted_foreign_s_ / counted_wall_s_ : 0.0}};
+  }
+
+ private:
+  bool enabled_;
+  double max_share_, max_wait_s_;
+  int64_t t0_ = 0, ticks0_ = 0;
+  size_t rejected_ = 0;
+  double waited_s_ = 0, counted_wall_s_ = 0, counted_foreign_s_ = 0;
+  bool gave_up_ = false;
+};
 
 // ---- output --------------------------------------------------------------------------------
 
@@ -485,7 +569,10 @@ struct Settings {
   std::string title = "Launch latency and throughput";
   std::vector<std::pair<std::string, std::string>> meta;
   std::string notes;
-  double other_cpu_share = -1;  // CPUs' worth of work outside our processes, averaged over the run
+  bool guard = true;             // reject rounds and blocks disturbed by other work
+  double guard_max_share = 0.1;  // other work allowed during a stretch, in CPUs
+  double guard_max_wait = 1800;  // seconds of waiting for quiet before giving up
+  json guard_report;
 };
 
 const Tool* find_tool(const std::vector<Tool>& tools, const std::string& name) {
@@ -520,7 +607,7 @@ json to_json(const Settings& s, const json& machine, const std::string& date, co
   for (const auto& [k, v] : s.meta) meta[k] = v;
   j["meta"] = meta;
   j["seconds_total"] = total_seconds;
-  j["other_cpu_load"] = s.other_cpu_share;
+  j["load_guard"] = s.guard_report;
   const Tool* base = find_tool(tools, s.baseline);
   const double base_median = base && !base->latency_ns.empty() ? median_of(*base) : 0;
   j["tools"] = json::array();
@@ -572,11 +659,15 @@ std::string to_markdown(const Settings& s, const json& machine, const std::strin
      << " warm-up runs, interleaved round-robin; wall clock (CLOCK_MONOTONIC) around posix_spawn + waitpid; "
         "p99 is the nearest-rank 99th percentile\n";
   md << "- whole comparison took " << fmt(total_seconds, 1) << " s\n";
-  if (s.other_cpu_share >= 0) {
-    md << "- other load during it, roughly (machine CPU time from /proc/stat minus our processes' rusage; kernel "
-          "threads working for our runs count as other): "
-       << fmt(s.other_cpu_share, 2) << " CPUs";
-    if (s.other_cpu_share > 0.15) md << " — **the machine was not quiet; treat these figures with care**";
+  if (s.guard_report.is_object()) {
+    const json& g = s.guard_report;
+    md << "- other load: " << fmt(g.value("other_cpu_share_in_counted_time", 0.0), 3)
+       << " CPUs of other user-space work during the counted runs";
+    if (g.value("enabled", false))
+      md << "; " << g.value("rejected_stretches", 0) << " stretches (chunks of >= 0.25 s of latency rounds, or throughput blocks) were thrown away and redone because other work "
+         << "took more than " << fmt(g.value("max_other_cpu_share", 0.0), 2) << " CPUs during them; waited "
+         << fmt(g.value("seconds_waited", 0.0), 0) << " s for quiet";
+    if (g.value("gave_up", false)) md << " — **gave up waiting; some figures include other load**";
     md << "\n";
   }
   md << "\n";
@@ -698,6 +789,11 @@ int run(int argc, char** argv) {
   app.add_option("--batch", batches, "NAME=COMMAND: a tool that runs {n} jobs in one process (throughput only)")->allow_extra_args(false);
   app.add_option("--meta", meta, "KEY=VALUE: recorded in the report as is")->allow_extra_args(false);
   app.add_option("--notes", notes_path, "Markdown file appended to the report");
+  app.add_flag("--guard,!--no-guard", s.guard, "throw away and redo rounds/blocks disturbed by other work (default on)");
+  app.add_option("--guard-max-cpus", s.guard_max_share, "other work allowed during a round or block, in CPUs")
+      ->check(CLI::Range(0.0, 1024.0));
+  app.add_option("--guard-max-wait", s.guard_max_wait, "seconds to wait for quiet in all before measuring anyway")
+      ->check(CLI::Range(0.0, 86400.0));
   app.add_flag("--progress,!--no-progress", progress, "progress on stderr (default: when it is a terminal)");
   app.add_option("tools", pairs, "NAME 'COMMAND LINE' pairs")->required();
   try {
@@ -751,7 +847,8 @@ int run(int argc, char** argv) {
   const std::string date = utc_now();
   const json machine = machine_json();
   const int64_t start = now_ns();
-  const CpuSample cpu0 = sample_cpu();
+  LoadGuard guard(s.guard, s.guard_max_share, s.guard_max_wait);
+  guard.wait_for_quiet(progress);
 
   // Latency: interleaved rounds.
   {
@@ -762,6 +859,14 @@ int run(int argc, char** argv) {
       if (!t.batch) t.latency_ns.reserve(s.runs);
     }
     const size_t rounds = s.warmup + s.runs;
+    // Rounds are judged in chunks of at least 250 ms: other load is sampled in clock ticks
+    // (10 ms), too coarse to judge one short round. A disturbed chunk is thrown away whole and
+    // its rounds are run again, so every tool keeps the same share of quiet and busy moments.
+    constexpr double kChunkSeconds = 0.25;
+    std::vector<std::vector<int64_t>> pending(tools.size());
+    size_t chunk_first = 0;
+    int64_t chunk_start = now_ns();
+    guard.mark();
     for (size_t r = 0; r < rounds; ++r) {
       for (size_t i = 0; i < tools.size(); ++i) {
         Tool& t = tools[i];
@@ -773,8 +878,25 @@ int run(int argc, char** argv) {
                       *out.error);
           continue;
         }
-        if (r >= s.warmup) t.latency_ns.push_back(out.ns);
+        if (r >= s.warmup) pending[i].push_back(out.ns);
         if (s.gap_ms) std::this_thread::sleep_for(std::chrono::milliseconds(s.gap_ms));
+      }
+      if (r + 1 == s.warmup) {  // warm-up is never judged; the first chunk starts after it
+        chunk_first = r + 1;
+        chunk_start = now_ns();
+        guard.mark();
+      } else if (r >= s.warmup && (double(now_ns() - chunk_start) / 1e9 >= kChunkSeconds || r + 1 == rounds)) {
+        if (guard.accept()) {
+          for (size_t i = 0; i < tools.size(); ++i)
+            tools[i].latency_ns.insert(tools[i].latency_ns.end(), pending[i].begin(), pending[i].end());
+        } else {
+          guard.wait_for_quiet(progress);
+          r = chunk_first - 1;  // run the chunk's rounds again
+        }
+        for (auto& v : pending) v.clear();
+        chunk_first = r + 1;
+        chunk_start = now_ns();
+        guard.mark();
       }
       if (progress && (r % 10 == 0 || r + 1 == rounds))
         std::fprintf(stderr, "\rcompare: latency round %zu/%zu   ", r + 1, rounds);
@@ -800,7 +922,18 @@ int run(int argc, char** argv) {
         const size_t jobs = s.throughput / s.blocks + (b < s.throughput % s.blocks ? 1 : 0);
         for (size_t i = 0; i < tools.size(); ++i) {
           if (tools[i].error || jobs == 0) continue;
-          elapsed[i] += tools[i].batch ? run_batch(tools[i], jobs, p) : run_block(tools[i], jobs, p, lat[i]);
+          // A block disturbed by other work is thrown away and run again after a quiet spell.
+          for (;;) {
+            std::vector<int64_t> block_lat;
+            guard.mark();
+            const int64_t ns = tools[i].batch ? run_batch(tools[i], jobs, p) : run_block(tools[i], jobs, p, block_lat);
+            if (tools[i].error || guard.accept()) {
+              elapsed[i] += ns;
+              lat[i].insert(lat[i].end(), block_lat.begin(), block_lat.end());
+              break;
+            }
+            guard.wait_for_quiet(progress);
+          }
         }
         if (progress)
           std::fprintf(stderr, "\rcompare: throughput, %d worker%s, block %zu/%zu   ", p, p == 1 ? "" : "s", b + 1,
@@ -820,9 +953,7 @@ int run(int argc, char** argv) {
   }
 
   const double total = double(now_ns() - start) / 1e9;
-  const CpuSample cpu1 = sample_cpu();
-  if (total > 0)
-    s.other_cpu_share = std::max(0.0, ((cpu1.machine_busy_s - cpu0.machine_busy_s) - (cpu1.ours_s - cpu0.ours_s)) / total);
+  s.guard_report = guard.report();
   const std::string md = to_markdown(s, machine, date, tools, total);
   write_file(json_path, to_json(s, machine, date, tools, total).dump(2) + "\n");
   write_file(md_path, md);

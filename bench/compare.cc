@@ -23,6 +23,10 @@
 // --batch NAME='COMMAND' adds a tool that runs many jobs in one process (a resident queue):
 // it is run once per block with "{n}" replaced by the block's job count and "{parallel}" by P,
 // and counts in the throughput table only.
+//
+// Load guard (on by default): the CPU time of every other user-space process is watched; a chunk
+// of latency rounds (>= 0.25 s) or a throughput block during which other work took more than
+// --guard-max-cpus is thrown away and run again after a quiet spell (see LoadGuard).
 #include <dirent.h>
 #include <fcntl.h>
 #include <spawn.h>

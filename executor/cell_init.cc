@@ -12,13 +12,12 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <fstream>
-#include <iterator>
 #include <sstream>
 #include <string>
 #include <utility>
 
 #include "executor/cell_report.h"
+#include "executor/host_file.h"
 #include "executor/child_error.h"
 #include "executor/network.h"
 #include "executor/payload.h"
@@ -154,8 +153,7 @@ void find_supervisor_strings(InitOptions& options) {
   // from the last ')'.
   static const InitOptions found = [] {
     InitOptions o;
-    std::ifstream in("/proc/self/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    std::string stat = read_host_file("/proc/self/stat");
     std::istringstream rest(stat.substr(stat.rfind(')') + 2));
     std::string field;
     for (int i = 3; rest >> field; ++i) {

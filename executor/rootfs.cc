@@ -38,7 +38,7 @@ int make_mount_point(int root_fd, const char* rel, bool is_dir, ChildError& erro
   size_t n = 0;
   for (; rel[n] && n + 1 < sizeof buf; ++n) buf[n] = rel[n];
   buf[n] = '\0';
-  int parent = ::dup(root_fd);
+  int parent = ::fcntl(root_fd, F_DUPFD_CLOEXEC, 3);
   if (parent < 0) return error.fail([&](ChildText& t) { t.add("dup(root)"); }), -1;
   size_t start = 0;
   while (start < n) {

@@ -11,6 +11,8 @@
 #include <mutex>
 #include <sstream>
 
+#include "executor/host_file.h"
+#include "executor/sys_error.h"
 #include "jobs/batch_report.h"
 #include "jobs/job_flags.h"
 #include "jobs/job_json.h"
@@ -60,12 +62,16 @@ std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults, P
   return lines;
 }
 
+std::string read_input(const std::string& path, const char* what) {
+  try {
+    return path == "-" ? read_all(0, "stdin") : read_host_file(path);
+  } catch (const SysError& e) {
+    throw JobError(what, e.what());
+  }
+}
+
 nlohmann::json read_defaults(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw JobError("--defaults", "cannot read \"" + path + "\"");
-  std::stringstream text;
-  text << in.rdbuf();
-  nlohmann::json j = parse_json_text(text.str());
+  nlohmann::json j = parse_json_text(read_input(path, "--defaults"));
   if (!j.is_object()) throw JobError("--defaults", "expected a JSON object");
   absolutize(j);
   return j;
@@ -96,26 +102,23 @@ int batch_command(const BatchOptions& o, const std::function<Executor&()>& execu
     if (o.parallel) queue_options.parallel = o.parallel;
     if (o.memory_budget) queue_options.memory_budget = parse_size(*o.memory_budget);
     grace = std::chrono::milliseconds(parse_duration_ms(o.grace));
-    if (o.input == "-") {
-      lines = read_lines(std::cin, defaults, policies);
-    } else {
-      std::ifstream in(o.input);
-      if (!in) throw JobError("jobs", "cannot read \"" + o.input + "\"");
-      lines = read_lines(in, defaults, policies);
-    }
+    std::istringstream in(read_input(o.input, "jobs"));
+    lines = read_lines(in, defaults, policies);
   } catch (const std::exception& e) {
     std::cerr << "cellblock batch: " << e.what() << "\n";
     return 2;
   }
-  std::ofstream out_file;
-  if (o.out_file) {
-    out_file.open(*o.out_file, std::ios::trunc);
-    if (!out_file) {
-      std::cerr << "cellblock batch: cannot write \"" << *o.out_file << "\"\n";
-      return 2;
-    }
+  std::optional<HostOutputFile> out_file;
+  try {
+    if (o.out_file) out_file.emplace(*o.out_file);
+  } catch (const SysError& e) {
+    std::cerr << "cellblock batch: " << e.what() << "\n";
+    return 2;
   }
-  std::ostream& out = o.out_file ? out_file : std::cout;
+  auto write_line = [&](const std::string& line) {
+    if (out_file) out_file->write(line);
+    else std::cout << line << std::flush;
+  };
   const bool show_progress = !o.quiet && ::isatty(STDERR_FILENO);
 
   BatchTally tally(lines.size());
@@ -126,7 +129,7 @@ int batch_command(const BatchOptions& o, const std::function<Executor&()>& execu
     std::lock_guard lock(mutex);
     nlohmann::json j = result_to_json(r);
     j["line"] = line_number;
-    out << dump_json(j) << '\n' << std::flush;
+    write_line(dump_json(j) + "\n");
     tally.add(r);
     if (o.table) finished.push_back(r);
     if (tally.done() == lines.size()) asio::post(ui, [&ui] { ui.stop(); });

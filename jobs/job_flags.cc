@@ -6,6 +6,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "executor/host_file.h"
+#include "executor/sys_error.h"
 #include "jobs/job_json.h"
 
 namespace cellblock {
@@ -22,11 +24,11 @@ double parse_number_prefix(const std::string& text, size_t& used) {
 }
 
 std::string read_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw JobError("--stdin-file", "cannot read \"" + path + "\"");
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
+  try {
+    return read_host_file(path);
+  } catch (const SysError& e) {
+    throw JobError("--stdin-file", e.what());
+  }
 }
 
 }  // namespace

@@ -4,7 +4,9 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <fstream>
+#include <sstream>
+
+#include "executor/host_file.h"
 
 #include "executor/stop_token.h"
 
@@ -26,11 +28,12 @@ struct JobQueue::Entry {
 
 namespace {
 
+// The file's first number; 0 when it is missing, "max" or not a number.
 uint64_t read_number(const std::string& path) {
-  std::ifstream in(path);
-  std::string word;
-  in >> word;
   try {
+    std::istringstream in(read_host_file(path));
+    std::string word;
+    in >> word;
     return word.empty() || word == "max" ? 0 : std::stoull(word);
   } catch (...) {
     return 0;
@@ -39,7 +42,7 @@ uint64_t read_number(const std::string& path) {
 
 // The memory cgroup limit of this process: v2 memory.max, v1 memory.limit_in_bytes.
 uint64_t own_cgroup_memory_limit() {
-  std::ifstream cg("/proc/self/cgroup");
+  std::istringstream cg(read_host_file("/proc/self/cgroup"));
   for (std::string line; std::getline(cg, line);) {
     auto first = line.find(':'), second = line.find(':', first + 1);
     std::string controllers = line.substr(first + 1, second - first - 1);
@@ -58,7 +61,7 @@ uint64_t own_cgroup_memory_limit() {
 
 uint64_t default_memory_budget() {
   uint64_t total = 0;
-  std::ifstream meminfo("/proc/meminfo");
+  std::istringstream meminfo(read_host_file("/proc/meminfo"));
   for (std::string key; meminfo >> key;) {
     uint64_t kib;
     meminfo >> kib;

@@ -1,5 +1,8 @@
 #include "jobs/policy_json.h"
 
+#include "executor/host_file.h"
+#include "executor/sys_error.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -261,12 +264,11 @@ SecurityPolicy read_policy(const json& j, std::string name) {
 }
 
 std::string read_file(const fs::path& file) {
-  std::ifstream in(file, std::ios::binary);
-  if (!in) throw PolicyError(file.string(), "", std::string("cannot open: ") + std::strerror(errno));
-  std::ostringstream text;
-  text << in.rdbuf();
-  if (in.bad()) throw PolicyError(file.string(), "", std::string("cannot read: ") + std::strerror(errno));
-  return text.str();
+  try {
+    return read_host_file(file.string());
+  } catch (const SysError& e) {
+    throw PolicyError(file.string(), "", std::string("cannot read: ") + std::strerror(e.err()));
+  }
 }
 
 bool valid_policy_name(std::string_view name) {

@@ -4,18 +4,22 @@
 #include <iostream>
 #include <sstream>
 
+#include "executor/host_file.h"
+#include "executor/sys_error.h"
 #include "jobs/job_json.h"
 
 namespace cellblock {
 namespace {
 
 nlohmann::json read_job_file(const std::string& path) {
-  std::ifstream in(path == "-" ? "/dev/stdin" : path, std::ios::binary);
-  if (!in) throw JobError("--job", "cannot read \"" + path + "\"");
-  std::ostringstream text;
-  text << in.rdbuf();
+  std::string text;
   try {
-    return parse_json_text(text.str());
+    text = path == "-" ? read_all(0, "stdin") : read_host_file(path);
+  } catch (const SysError& e) {
+    throw JobError("--job", e.what());
+  }
+  try {
+    return parse_json_text(text);
   } catch (const JobError& e) {
     throw JobError("", path + ": " + e.what());
   }

@@ -282,7 +282,7 @@ TEST(PolicyRegistry, FileErrorsNameTheFile) {
     load_policy_file(dir.path() / "missing.json");
     FAIL();
   } catch (const PolicyError& e) {
-    EXPECT_NE(std::string(e.what()).find("missing.json: cannot open: No such file or directory"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("missing.json: cannot read: No such file or directory"), std::string::npos) << e.what();
   }
 }
 

@@ -17,7 +17,6 @@
 #include <utility>
 
 #include "executor/cell_report.h"
-#include "executor/host_file.h"
 #include "executor/child_error.h"
 #include "executor/network.h"
 #include "executor/payload.h"
@@ -49,30 +48,11 @@ void close_all_except(int* keep, int n) noexcept {
   ::syscall(SYS_close_range, next, ~0u, 0u);
 }
 
-bool join_cgroup(const InitOptions& options, ChildError& e) noexcept {
-  for (int i = 0; i < options.cgroup_join_count; ++i)
-    if (::write(options.cgroup_join_fds[i], "0", 1) != 1)
-      return e.fail([](ChildText& t) { t.add("join the job's cgroup (write \"0\" to tasks)"); });
-  return true;
-}
-
 // PR_SET_PDEATHSIG only covers a supervisor that dies from now on. If it is already gone, the
 // read end of the report pipe is closed: nobody would ever collect this cell.
 void exit_if_orphaned(const CellFds& fds) noexcept {
   pollfd p{fds.report_write, POLLOUT, 0};
   if (::poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) ::_exit(1);
-}
-
-// The init is a clone of the supervisor, so /proc/1/cmdline and /proc/1/environ would show the
-// supervisor's command line and environment to the cell. Wipe both in the init's private copy
-// of that memory (ps then shows "cellblock-init") — nothing of the host leaks in.
-void shed_supervisor_identity(const InitOptions& options) noexcept {
-  ::prctl(PR_SET_NAME, "cellblock-init", 0, 0, 0);
-  for (auto [start, end] : {std::pair{options.arg_start, options.arg_end}, std::pair{options.env_start, options.env_end}})
-    for (auto* p = reinterpret_cast<volatile char*>(start); p && p < reinterpret_cast<volatile char*>(end); ++p) *p = 0;
-  static constexpr char kName[] = "cellblock-init";
-  if (options.arg_start && options.arg_end - options.arg_start > sizeof kName)
-    for (size_t i = 0; i < sizeof kName; ++i) reinterpret_cast<volatile char*>(options.arg_start)[i] = kName[i];
 }
 
 // A pipe whose ends are above 2: the init has closed 0..2, and the command is about to put its
@@ -148,40 +128,17 @@ void kill_and_reap_all() noexcept {
 
 }  // namespace
 
-void find_supervisor_strings(InitOptions& options) {
-  // Fields 48-51 of /proc/self/stat; the command name (field 2) may contain spaces, so count
-  // from the last ')'.
-  static const InitOptions found = [] {
-    InitOptions o;
-    std::string stat = read_host_file("/proc/self/stat");
-    std::istringstream rest(stat.substr(stat.rfind(')') + 2));
-    std::string field;
-    for (int i = 3; rest >> field; ++i) {
-      if (i == 48) o.arg_start = std::stoul(field);
-      if (i == 49) o.arg_end = std::stoul(field);
-      if (i == 50) o.env_start = std::stoul(field);
-      if (i == 51) o.env_end = std::stoul(field);
-    }
-    return o;
-  }();
-  options.arg_start = found.arg_start;
-  options.arg_end = found.arg_end;
-  options.env_start = found.env_start;
-  options.env_end = found.env_end;
-}
-
-void run_cell_init(const LaunchPlan& plan, const CellFds& fds, const InitOptions& options) noexcept {
+void run_cell_init(const CellPlan& cell) noexcept {
+  const LaunchPlan& plan = cell.plan;
+  const CellFds& fds = cell.fds;
   ChildError e;
-  bool joined = join_cgroup(options, e);
   int keep[] = {fds.report_write, fds.stdin_read, fds.stdout_write, fds.stderr_write};
   close_all_except(keep, 4);
-  if (!joined) die(fds, e);
 
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   exit_if_orphaned(fds);
-  shed_supervisor_identity(options);
 
-  if (options.unshare_cgroup_ns && ::unshare(CLONE_NEWCGROUP) != 0) {
+  if (cell.unshare_cgroup_ns && ::unshare(CLONE_NEWCGROUP) != 0) {
     e.fail([](ChildText& t) { t.add("unshare(CLONE_NEWCGROUP)"); });
     die(fds, e);
   }

@@ -14,7 +14,10 @@
 #include <string>
 #include <vector>
 
-#include "executor/cell_init.h"
+#include "executor/cell_plan_codec.h"
+#include "executor/cell_report.h"
+#include "executor/clone_vfork.h"
+#include "executor/host_file.h"
 #include "executor/cgroup.h"
 #include "executor/sys_error.h"
 
@@ -61,21 +64,49 @@ UniqueFd make_stdin(const std::string& data, int dev_null) {
   return ro;
 }
 
-pid_t clone3(unsigned long long flags, int* pidfd, int cgroup_fd) {
-  clone_args args{};
-  args.flags = flags | CLONE_PIDFD;
-  args.pidfd = reinterpret_cast<uintptr_t>(pidfd);
-  args.exit_signal = SIGCHLD;
-  if (cgroup_fd >= 0) {
-    args.flags |= CLONE_INTO_CGROUP;
-    args.cgroup = static_cast<uint64_t>(cgroup_fd);
-  }
-  return static_cast<pid_t>(::syscall(SYS_clone3, &args, sizeof args));
+// The plan for the init, in a memfd it reads with pread.
+UniqueFd make_plan_fd(const std::string& bytes) {
+  UniqueFd fd(::memfd_create("cellblock-plan", MFD_CLOEXEC));
+  if (!fd) throw_sys("memfd_create for the cell plan");
+  write_all(fd.get(), bytes, "the cell plan memfd");
+  return fd;
+}
+
+// What the vfork child needs; everything prepared by the parent, nothing allocated in the child.
+struct InitExec {
+  const std::vector<int>* join_fds;  // v1: the job's tasks files
+  int pass_fds[5];                   // stay open across exec for the init
+  int image_fd;
+  char* const* argv;
+  int report_fd;
+};
+
+// The child between clone3 and the init's exec: join the cgroup (v1), let the init's
+// descriptors survive exec, exec the init. Shares the parent's memory: system calls only.
+int exec_init(void* arg) {
+  const InitExec& x = *static_cast<const InitExec*>(arg);
+  for (int fd : *x.join_fds)
+    if (::write(fd, "0", 1) != 1) {
+      // A task moving itself into a v1 cgroup skips the global threadgroup lock (and its RCU
+      // grace period) that moving another process takes.
+      send_setup_error(x.report_fd, "join the job's cgroup (write \"0\" to tasks)", errno);
+      return 1;
+    }
+  for (int fd : x.pass_fds)
+    if (::fcntl(fd, F_SETFD, 0) != 0) {
+      send_setup_error(x.report_fd, "clear FD_CLOEXEC for the cell's init", errno);
+      return 1;
+    }
+  static char* const no_env[] = {nullptr};
+  ::syscall(SYS_execveat, x.image_fd, "", x.argv, no_env, AT_EMPTY_PATH);
+  send_setup_error(x.report_fd, "exec the cell's init (cellblock-init)", errno);
+  return 127;
 }
 
 }  // namespace
 
-LaunchedCell launch_cell(const LaunchPlan& plan, const std::string& stdin_data, int dev_null, JobCgroup* cgroup) {
+LaunchedCell launch_cell(const LaunchPlan& plan, const std::string& stdin_data, int dev_null, int init_image,
+                         JobCgroup* cgroup) {
   Pipe report = make_pipe("report");
   Pipe out = make_pipe("stdout");
   Pipe err = make_pipe("stderr");
@@ -83,27 +114,34 @@ LaunchedCell launch_cell(const LaunchPlan& plan, const std::string& stdin_data, 
   set_nonblocking(out.read.get());
   set_nonblocking(err.read.get());
 
-  InitOptions options;
-  find_supervisor_strings(options);
   // v2: the kernel places the child in the job cgroup at clone (CLONE_INTO_CGROUP), so the
-  // cgroup namespace can be made right there. v1: the child joins by itself first thing.
+  // cgroup namespace can be made right there. v1: the child joins by itself before exec.
   int into_fd = cgroup ? cgroup->clone_into_fd() : -1;
-  bool placed_at_clone = into_fd >= 0;
-  options.unshare_cgroup_ns = !placed_at_clone;
-  if (cgroup && !placed_at_clone) {
-    std::vector<int> join = cgroup->join_fds();
-    if (join.size() > InitOptions::kMaxJoinFds) throw std::runtime_error("too many cgroup hierarchies to join");
-    for (int fd : join) options.cgroup_join_fds[options.cgroup_join_count++] = fd;
-  }
+  const bool placed_at_clone = into_fd >= 0;
+  const std::vector<int> join_fds = cgroup && !placed_at_clone ? cgroup->join_fds() : std::vector<int>{};
 
   CellFds fds{report.write.get(), in.get(), out.write.get(), err.write.get()};
-  unsigned long long flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS;
-  if (placed_at_clone) flags |= CLONE_NEWCGROUP;
+  UniqueFd plan_fd = make_plan_fd(encode_cell_plan(plan, fds, !placed_at_clone));
+  std::string plan_arg = std::to_string(plan_fd.get());
+  std::string init_name = "cellblock-init";
+  char* init_argv[] = {init_name.data(), plan_arg.data(), nullptr};
+  InitExec x{&join_fds,
+             {fds.report_write, fds.stdin_read, fds.stdout_write, fds.stderr_write, plan_fd.get()},
+             init_image,
+             init_argv,
+             fds.report_write};
 
+  clone_args args{};
+  args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
   int pidfd = -1;
-  pid_t pid = clone3(flags, &pidfd, into_fd);
+  args.pidfd = reinterpret_cast<uintptr_t>(&pidfd);
+  args.exit_signal = SIGCHLD;
+  if (placed_at_clone) {
+    args.flags |= CLONE_INTO_CGROUP | CLONE_NEWCGROUP;
+    args.cgroup = static_cast<uint64_t>(into_fd);
+  }
+  pid_t pid = clone3_vfork(args, exec_init, &x);
   if (pid < 0) throw_sys("clone3(CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS)");
-  if (pid == 0) run_cell_init(plan, fds, options);
 
   LaunchedCell cell;
   cell.pid = pid;

@@ -20,9 +20,12 @@ struct LaunchedCell {
 };
 
 // Clones the cell's init into new pid, mount, network, ipc, uts and cgroup namespaces, in
-// `cgroup` (may be null): on v2 placed there by clone3, on v1 the child joins it by itself.
+// `cgroup` (may be null): on v2 placed there by clone3, on v1 the child joins it by itself;
+// the child then execs cellblock-init, handing it the plan in a memfd.
 // `stdin_data` becomes the command's fd 0.
 // Throws SysError when a host resource (pipe, clone) cannot be had.
-LaunchedCell launch_cell(const LaunchPlan& plan, const std::string& stdin_data, int dev_null, JobCgroup* cgroup);
+// `init_image` is the cellblock-init executable (cell_image.h).
+LaunchedCell launch_cell(const LaunchPlan& plan, const std::string& stdin_data, int dev_null, int init_image,
+                         JobCgroup* cgroup);
 
 }  // namespace cellblock

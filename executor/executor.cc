@@ -12,6 +12,7 @@
 #include <filesystem>
 
 #include "executor/block_device.h"
+#include "executor/cell_image.h"
 #include "executor/cell_launch.h"
 #include "executor/cell_supervisor.h"
 #include "executor/launch_plan.h"
@@ -100,6 +101,7 @@ Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
   ::chmod(host_.stage_dir.c_str(), 0700);
   dev_null_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!dev_null_) throw_sys("open /dev/null");
+  init_image_ = make_cell_image(config_.state_dir);
   cgroups_ = make_cgroup_driver(config_.cgroup);
   for (const std::string& path : cgroups_->remove_leftovers())
     spdlog::info("removed leftover cgroup {} of a supervisor that is gone", path);
@@ -137,7 +139,7 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, Result& re
       cgroups_->create("job-" + std::to_string(next_job_.fetch_add(1)), limits);
   // 3. launch
   const Clock::time_point started = Clock::now();
-  LaunchedCell cell = launch_cell(plan, job.stdin_data, dev_null_.get(), cgroup.get());
+  LaunchedCell cell = launch_cell(plan, job.stdin_data, dev_null_.get(), init_image_.get(), cgroup.get());
   // 4. supervise
   SupervisedCell supervised = supervise_cell(cell, job.limits, cgroup.get(), stop, started);
   // 5. collect: every process of the cell is gone once its init has exited; the cgroup's own

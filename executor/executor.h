@@ -53,6 +53,7 @@ class Executor {
   ExecutorConfig config_;
   HostLayout host_;
   UniqueFd dev_null_;
+  UniqueFd init_image_;  // cellblock-init, exec'd as every cell's PID 1
   std::unique_ptr<CgroupDriver> cgroups_;
   std::atomic<uint64_t> next_job_{0};
 };

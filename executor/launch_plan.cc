@@ -96,11 +96,8 @@ LaunchPlan make_launch_plan(const JobSpec& job, const HostLayout& host) {
   plan.cwd = normalize_cell_path("cwd", job.cwd);
 
   plan.argv_storage = job.command;
-  for (auto& a : plan.argv_storage) plan.argv.push_back(a.data());
-  plan.argv.push_back(nullptr);
   for (auto& [k, v] : job.env) plan.env_storage.push_back(k + "=" + v);
-  for (auto& e : plan.env_storage) plan.envp.push_back(e.data());
-  plan.envp.push_back(nullptr);
+  plan.finish_arrays();
 
   const std::string& cmd = job.command[0];
   if (cmd.empty()) throw SetupError("command[0]: must not be empty");
@@ -129,13 +126,17 @@ LaunchPlan make_launch_plan(const JobSpec& job, const HostLayout& host) {
 
   if (job.security) {
     const SecurityPolicy& policy = job.security->policy;
-    plan.security = job.security.get();
+    PlannedSecurity security;
+    security.policy_name = policy.name;
     plan.user_namespace = job.user_namespace.value_or(policy.user_namespace);
     const Identity* user = job.user ? &*job.user : policy.user ? &*policy.user : nullptr;
-    plan.capabilities = plan_capabilities(policy.capabilities, user);
+    security.capabilities = plan_capabilities(policy.capabilities, user);
     // The command clears its supplementary groups before it enters the user namespace, whose
     // setgroups is denied (CVE-2014-8989); the switch inside must not try again.
-    if (plan.user_namespace) plan.capabilities.set_groups = false;
+    if (plan.user_namespace) security.capabilities.set_groups = false;
+    security.no_new_privs = policy.no_new_privs;
+    security.seccomp = job.security->seccomp.code();
+    plan.security = std::move(security);
   }
   if (plan.user_namespace) {
     std::string map = "0 " + std::to_string(host.userns_base) + " " + std::to_string(host.userns_size);

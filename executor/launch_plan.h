@@ -5,6 +5,9 @@
 
 #include <sys/resource.h>
 
+#include <linux/filter.h>
+
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -32,6 +35,13 @@ struct PlannedRlimit {
   rlimit value;
 };
 
+struct PlannedSecurity {
+  std::string policy_name;
+  CapabilityPlan capabilities;         // the policy's, adjusted for the job's user and userns
+  bool no_new_privs = true;
+  std::vector<sock_filter> seccomp;    // the policy's compiled filter (a copy: it crosses to the init)
+};
+
 struct LaunchPlan {
   // The writable layer: one tmpfs of writable_bytes holding the overlay's upper and work
   // directories and the cell's /tmp and /dev/shm, mounted over `stage_dir` inside the cell's
@@ -56,13 +66,21 @@ struct LaunchPlan {
 
   std::vector<PlannedRlimit> rlimits;
 
-  // Security: the job's compiled policy (shared and immutable; may be null in unit tests) and
-  // its capability plan, adjusted for the job's user and for a user namespace.
-  const CompiledPolicy* security = nullptr;
-  CapabilityPlan capabilities;
+  // The job's security policy as the command applies it (none only in unit tests).
+  std::optional<PlannedSecurity> security;
   // A user namespace for the command: cell uids/gids 0..n-1 are host base..base+n-1.
   bool user_namespace = false;
   std::string uid_map, gid_map;  // "0 <base> <n>"
+
+  // Points argv and envp at argv_storage and env_storage (after they are filled or moved).
+  void finish_arrays() {
+    argv.clear();
+    envp.clear();
+    for (auto& a : argv_storage) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    for (auto& e : env_storage) envp.push_back(e.data());
+    envp.push_back(nullptr);
+  }
 };
 
 // Where the host puts things for cells.

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/prctl.h>
 #include <linux/close_range.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -13,7 +14,8 @@
 
 #include "executor/cell_report.h"
 #include "executor/child_error.h"
-#include "executor/security_policy.h"
+#include "executor/capabilities.h"
+#include "executor/seccomp_filter.h"
 
 namespace cellblock {
 namespace {
@@ -73,6 +75,25 @@ bool enter_user_namespace(const UsernsSync& sync, ChildError& e) noexcept {
   return true;
 }
 
+// The policy, in the order the kernel needs: capabilities and user (while CAP_SETPCAP and
+// CAP_SETUID are still there), no_new_privs (so the filter may be loaded unprivileged), and the
+// seccomp filter last, after which the only call left is execve.
+bool apply_security(const PlannedSecurity& s, ChildError& e) noexcept {
+  const char* failed_call = "apply capabilities";
+  if (int err = apply_capabilities(s.capabilities, &failed_call)) {
+    errno = err;
+    return e.fail([&](ChildText& t) { t.add(failed_call).add(" (policy ").quoted(s.policy_name.c_str()).add(")"); });
+  }
+  if (s.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    return e.fail([](ChildText& t) { t.add("prctl(PR_SET_NO_NEW_PRIVS)"); });
+  sock_fprog prog{static_cast<unsigned short>(s.seccomp.size()), const_cast<sock_filter*>(s.seccomp.data())};
+  if (int err = load_seccomp(&prog)) {
+    errno = err;
+    return e.fail([&](ChildText& t) { t.add("seccomp(SECCOMP_SET_MODE_FILTER) (policy ").quoted(s.policy_name.c_str()).add(")"); });
+  }
+  return true;
+}
+
 }  // namespace
 
 void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& userns) noexcept {
@@ -112,14 +133,7 @@ void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& 
   }
 
   // Last before exec: from here on the seccomp filter judges every call.
-  if (plan.security) {
-    const char* failed_call = "apply the security policy";
-    if (int err = apply_security_policy(*plan.security, plan.capabilities, &failed_call)) {
-      errno = err;
-      e.fail([&](ChildText& t) { t.add(failed_call).add(" (policy ").quoted(plan.security->policy.name.c_str()).add(")"); });
-      die(fds, e);
-    }
-  }
+  if (plan.security && !apply_security(*plan.security, e)) die(fds, e);
 
   // Like execvp: try each candidate; remember EACCES, keep looking past ENOENT/ENOTDIR.
   int first_err = 0;

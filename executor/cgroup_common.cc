@@ -138,6 +138,17 @@ int remove_dir_retrying(const CgroupFsOps& ops, int dirfd, const char* name) {
   }
 }
 
+void remove_subtree_if_empty(const CgroupFsOps& ops, const std::string& base,
+                             const std::string& name, int subtree_fd) {
+  try {
+    if (!list_subdirs(subtree_fd, join_path(base, name)).empty()) return;
+  } catch (const std::exception&) {
+    return;
+  }
+  UniqueFd base_fd(::open(base.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (base_fd) remove_dir_retrying(ops, base_fd.get(), name.c_str());
+}
+
 bool has_tasks(const CgroupRef& cg) {
   std::string procs = cg.file("cgroup.procs");
   UniqueFd fd(::openat(cg.parent_fd, procs.c_str(), O_RDONLY | O_CLOEXEC));

@@ -69,9 +69,8 @@ struct V1State {
       // Only a subtree we made, and only if no other supervisor is in it (EBUSY otherwise):
       // one that an administrator made, perhaps with limits on it, stays.
       if (vh.created_subtree) {
-        UniqueFd base(::open(vh.h.base.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        std::string name = std::filesystem::path(vh.subtree_path).filename();
-        if (base) ops->remove_dir(base.get(), name.c_str());
+        remove_subtree_if_empty(*ops, vh.h.base, std::filesystem::path(vh.subtree_path).filename(),
+                                vh.subtree_fd.get());
       }
     }
   }

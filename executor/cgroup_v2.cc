@@ -83,10 +83,7 @@ struct V2State {
     }
     // Only a subtree we made, and only when empty: not while another supervisor or this
     // process's own leaf is in it (EBUSY), never one an administrator made.
-    if (created_subtree) {
-      UniqueFd base(::open(base_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      if (base) ops->remove_dir(base.get(), subtree_name.c_str());
-    }
+    if (created_subtree) remove_subtree_if_empty(*ops, base_path, subtree_name, subtree_fd.get());
   }
 };
 

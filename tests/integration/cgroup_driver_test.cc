@@ -38,7 +38,9 @@ using testing::slurp;
 using testing::spit;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kSubtree = "cellblock-test";
+// A subtree of this test process's own: ctest runs tests as parallel processes, and a shared
+// subtree is removed only by the supervisor that made it, which may leave first.
+const std::string kSubtree = "cellblock-test-" + std::to_string(::getpid());
 
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -84,8 +86,14 @@ class CgroupIntegration : public ::testing::Test {
     if (!driver_) return;
     auto dirs = driver_->supervisor_dirs();
     driver_.reset();
-    // Nothing leaks: the driver took its sv- directories with it.
-    for (const auto& d : dirs) EXPECT_FALSE(fs::exists(d)) << d;
+    // Nothing leaks: the driver took its sv- directories with it, and the subtree it made. On v2
+    // a process that moved into <subtree>/supervisor stays there, and so does the subtree.
+    for (const auto& d : dirs) {
+      EXPECT_FALSE(fs::exists(d)) << d;
+      if (!fs::exists(d.parent_path() / "supervisor")) {
+        EXPECT_FALSE(fs::exists(d.parent_path())) << d.parent_path();
+      }
+    }
   }
   bool v2() const { return driver_->mode() == CgroupMode::v2; }
 
@@ -100,7 +108,7 @@ TEST_F(CgroupIntegration, CreatesBelowTheSupervisorsOwnCgroupAndRemoves) {
   for (const auto& p : paths) {
     EXPECT_TRUE(fs::is_directory(p)) << p;
     EXPECT_TRUE(std::find(svs.begin(), svs.end(), p.parent_path()) != svs.end()) << p;
-    EXPECT_EQ(p.parent_path().parent_path().filename(), kSubtree);
+    EXPECT_EQ(p.parent_path().parent_path().filename().string(), kSubtree);
   }
   // On v1 the memory hierarchy's base is where this process's memory cgroup is.
   if (!v2()) {
@@ -636,7 +644,7 @@ TEST_F(CgroupIntegration, DelegatedSupervisorLivesInALeaf_vm) {
   if (path == "/") GTEST_SKIP() << "running in the root cgroup (run-in-vm without --cgroup)";
   // run-in-vm --cgroup NAME: the process was alone in /NAME and moved itself into a leaf, so
   // that /NAME could enable controllers for the jobs.
-  EXPECT_THAT(path, ::testing::EndsWith(std::string("/") + kSubtree + "/supervisor"));
+  EXPECT_THAT(path, ::testing::EndsWith("/" + kSubtree + "/supervisor"));
   fs::path c =
       fs::path("/sys/fs/cgroup") / fs::path(path).relative_path().parent_path().parent_path();
   EXPECT_EQ(slurp(c / "cgroup.procs"), "");

@@ -94,8 +94,9 @@ DeviceThrottle resolve_io_limit(const IoLimit& limit) {
   if (auto dn = parse_devno(device)) {
     std::tie(major, minor) = *dn;
     if (major == 0) {
-      reject(device, "has major 0, which only filesystems without a device (tmpfs, overlay, "
-                     "proc) use, not a block device");
+      reject(device,
+             "has major 0, which only filesystems without a device (tmpfs, overlay, "
+             "proc) use, not a block device");
     }
   } else {
     struct stat st;
@@ -123,8 +124,8 @@ DeviceThrottle resolve_io_limit(const IoLimit& limit) {
           minor = ::minor(src.st_rdev);
         } else {
           std::string fs = m ? m->fs_type : "a filesystem without a block device";
-          reject(device, "is on " + fs + " (" + devno(0, ::minor(st.st_dev)) +
-                             "), not a block device");
+          reject(device,
+                 "is on " + fs + " (" + devno(0, ::minor(st.st_dev)) + "), not a block device");
         }
       }
     }

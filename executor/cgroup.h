@@ -4,6 +4,13 @@
 // supervisor itself is in (per hierarchy on v1), so a service manager's delegation and limits
 // apply. The sv- level lets several supervisors share a host: a new supervisor removes only the
 // sv- directories whose process is gone (a crashed predecessor), never a live one's.
+//
+// One driver per supervisor process: the sv- name is the process's identity. <subtree> is shared;
+// a supervisor that made it removes it at exit when it is empty, one made by someone else stays.
+// On v2 a supervisor alone in a non-root cgroup C first moves itself into C/<subtree>/supervisor,
+// so that C may enable controllers for its children (see cgroup_v2.cc).
+// Tests: tests/unit/cgroup_*_test.cc (fake tree), tests/integration/cgroup_driver_test.cc (this
+// host's cgroups), ci/test-cgroup-v2 (the same on cgroup v2, in a VM).
 #pragma once
 
 #include <sys/types.h>
@@ -58,8 +65,8 @@ struct CgroupConfig {
   std::filesystem::path mountinfo = "/proc/self/mountinfo";
   std::filesystem::path self_cgroup = "/proc/self/cgroup";
   std::optional<CgroupMode> force_mode;  // skip detection (tests)
-  // How directories are made and removed: nullptr is the kernel's cgroupfs. Unit tests pass a fake
-  // that fills new directories with interface files, since a temp dir is not a cgroupfs.
+  // mkdir, rmdir and writes: nullptr is the kernel's cgroupfs. Unit tests pass a fake that acts
+  // like it on a temp dir (fills new directories with interface files, moves written pids).
   std::shared_ptr<const CgroupFsOps> fs_ops;
 };
 
@@ -76,9 +83,9 @@ class JobCgroup {
   // v1: the job's `tasks` file in each hierarchy, open for writing (O_CLOEXEC, owned by this
   // object, opened on the first call). A freshly cloned child, still single-threaded, joins the
   // job by writing "0" to each of them: async-signal-safe, and about 4x cheaper than
-  // add_process() (~40 vs ~170 us for 5 hierarchies here), because the kernel skips the global
-  // threadgroup lock when a task moves itself (cgroup_procs_write_start). Do it before
-  // unsharing the cgroup namespace. v2: empty (use clone_into_fd()).
+  // add_process() (~50 vs ~200-300 us for 5 hierarchies on the build host), because the kernel
+  // skips the global threadgroup rwsem when a task moves itself (cgroup_procs_write_start).
+  // Do it before unsharing the cgroup namespace. v2: empty (use clone_into_fd()).
   virtual std::vector<int> join_fds() = 0;
   // Total CPU time used so far; cheap enough to poll every few milliseconds.
   virtual uint64_t cpu_usage_ns() = 0;

@@ -39,7 +39,8 @@ std::optional<std::pair<pid_t, uint64_t>> parse_supervisor_dir_name(std::string_
   size_t dash = name.find('-');
   if (dash == std::string_view::npos) return std::nullopt;
   auto all_digits = [](std::string_view s) {
-    return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    return !s.empty() &&
+           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
   };
   std::string_view pid_text = name.substr(0, dash), start_text = name.substr(dash + 1);
   if (!all_digits(pid_text) || !all_digits(start_text)) return std::nullopt;
@@ -137,10 +138,22 @@ int remove_dir_retrying(const CgroupFsOps& ops, int dirfd, const char* name) {
   }
 }
 
+void remove_subtree_if_empty(const CgroupFsOps& ops, const std::string& base,
+                             const std::string& name, int subtree_fd) {
+  try {
+    if (!list_subdirs(subtree_fd, join_path(base, name)).empty()) return;
+  } catch (const std::exception&) {
+    return;
+  }
+  UniqueFd base_fd(::open(base.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (base_fd) remove_dir_retrying(ops, base_fd.get(), name.c_str());
+}
+
 bool has_tasks(const CgroupRef& cg) {
   std::string procs = cg.file("cgroup.procs");
   UniqueFd fd(::openat(cg.parent_fd, procs.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) throw_sys("open(" + cellblock::quoted(join_path(cg.parent_shown, procs)) + ", O_RDONLY)");
+  if (!fd)
+    throw_sys("open(" + cellblock::quoted(join_path(cg.parent_shown, procs)) + ", O_RDONLY)");
   char buf[64];
   ssize_t n;
   do {

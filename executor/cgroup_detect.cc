@@ -71,8 +71,9 @@ CgroupLayout detect_cgroup_layout(const std::vector<MountInfo>& mounts,
   layout.mode = force_mode ? *force_mode : detect_cgroup_mode(mounts);
 
   if (layout.mode == CgroupMode::v2) {
-    auto line = std::find_if(self.begin(), self.end(),
-                             [](const ProcCgroup& pc) { return pc.id == 0 && pc.controllers.empty(); });
+    auto line = std::find_if(self.begin(), self.end(), [](const ProcCgroup& pc) {
+      return pc.id == 0 && pc.controllers.empty();
+    });
     if (line == self.end()) {
       throw std::runtime_error("cgroup v2: /proc/self/cgroup has no \"0::\" line");
     }

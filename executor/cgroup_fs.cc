@@ -93,7 +93,9 @@ std::string read_fd(int fd, std::string_view shown) {
 
 }  // namespace
 
-int CgroupFsOps::make_dir(int dirfd, const char* name) const { return ::mkdirat(dirfd, name, 0755); }
+int CgroupFsOps::make_dir(int dirfd, const char* name) const {
+  return ::mkdirat(dirfd, name, 0755);
+}
 
 int CgroupFsOps::remove_dir(int dirfd, const char* name) const {
   return ::unlinkat(dirfd, name, AT_REMOVEDIR);
@@ -143,8 +145,8 @@ uint64_t read_u64_at(int dirfd, const char* name, std::string_view shown) {
   std::string text = *read_file_at(dirfd, name, shown);
   auto v = parse_u64(text);
   if (!v) {
-    throw std::runtime_error(cellblock::quoted(join_path(shown, name)) + ": expected a number, read " +
-                             cellblock::quoted(trim(text)));
+    throw std::runtime_error(cellblock::quoted(join_path(shown, name)) +
+                             ": expected a number, read " + cellblock::quoted(trim(text)));
   }
   return *v;
 }
@@ -170,7 +172,8 @@ int try_write_file_at(int dirfd, const char* name, std::string_view value, const
 void write_file_at(int dirfd, const char* name, std::string_view value, std::string_view shown,
                    const CgroupFsOps& ops) {
   if (int err = try_write_file_at(dirfd, name, value, ops)) {
-    throw SysError(err, "write(" + cellblock::quoted(join_path(shown, name)) + ", " + cellblock::quoted(value) + ")");
+    throw SysError(err, "write(" + cellblock::quoted(join_path(shown, name)) + ", " +
+                            cellblock::quoted(value) + ")");
   }
 }
 

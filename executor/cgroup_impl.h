@@ -98,6 +98,12 @@ struct CgroupRef {
   std::string shown() const { return join_path(parent_shown, rel); }
 };
 
+// At exit: removes <base>/<name> if this supervisor made it and no cgroup is left in it (another
+// supervisor's sv- directory, or v2's supervisor leaf). Retries EBUSY briefly, since a child
+// cgroup rmdir'ed a moment ago stays online until an RCU grace period has passed. Never throws.
+void remove_subtree_if_empty(const CgroupFsOps& ops, const std::string& base,
+                             const std::string& name, int subtree_fd);
+
 // True when the cgroup's cgroup.procs lists a task. One read.
 bool has_tasks(const CgroupRef& cg);
 

@@ -20,6 +20,7 @@
 // enabled, so it admits no process), and systemd removes C with the unit.
 #include <fcntl.h>
 #include <poll.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -27,8 +28,6 @@
 #include <cstring>
 #include <set>
 #include <stdexcept>
-
-#include <spdlog/spdlog.h>
 
 #include "executor/cgroup.h"
 #include "executor/cgroup_fs.h"
@@ -56,7 +55,7 @@ bool contains(const std::vector<std::string>& v, std::string_view s) {
 struct V2State {
   std::shared_ptr<const CgroupFsOps> ops_owner;
   const CgroupFsOps* ops = &kernel_cgroup_fs();
-  std::string base_path;     // C
+  std::string base_path;  // C
   std::string subtree_name;
   std::string subtree_path;  // C/<subtree>
   bool created_subtree = false;
@@ -84,10 +83,7 @@ struct V2State {
     }
     // Only a subtree we made, and only when empty: not while another supervisor or this
     // process's own leaf is in it (EBUSY), never one an administrator made.
-    if (created_subtree) {
-      UniqueFd base(::open(base_path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-      if (base) ops->remove_dir(base.get(), subtree_name.c_str());
-    }
+    if (created_subtree) remove_subtree_if_empty(*ops, base_path, subtree_name, subtree_fd.get());
   }
 };
 
@@ -106,6 +102,16 @@ bool wait_unpopulated(const PolledFile& events, steady_clock::time_point deadlin
   }
 }
 
+// kill_listed_tasks() on the cgroup and every cgroup below it.
+void kill_listed_tasks_below(const CgroupRef& cg) {
+  kill_listed_tasks(cg);
+  UniqueFd dir(::openat(cg.parent_fd, cg.rel.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return;  // gone meanwhile
+  for (const auto& child : list_subdirs(dir.get(), cg.shown())) {
+    kill_listed_tasks_below(CgroupRef{cg.parent_fd, cg.rel + "/" + child, cg.parent_shown});
+  }
+}
+
 // Kills every task in the cgroup and its descendants and waits until they are gone.
 // `events` is the cgroup's cgroup.events, open.
 void kill_v2(const CgroupFsOps& ops, const CgroupRef& cg, bool has_kill, const PolledFile& events) {
@@ -118,19 +124,19 @@ void kill_v2(const CgroupFsOps& ops, const CgroupRef& cg, bool has_kill, const P
     write_file_at(cg.parent_fd, kill_file.c_str(), "1", cg.parent_shown, ops);
     if (wait_unpopulated(events, deadline)) return;
   } else {
-    // Without cgroup.kill: kill what is listed until nothing is. cgroup.procs lists this cgroup
-    // only; a job cannot make sub-cgroups without cgroup.kill's kernel anyway (no nsdelegate
-    // rights to its cgroup).
+    // Before 5.14, without cgroup.kill: kill what is listed, here and in every cgroup below
+    // (cgroup.procs lists one cgroup only), until nothing is left.
     while (steady_clock::now() < deadline) {
-      kill_listed_tasks(cg);
-      if (wait_unpopulated(events,
-                           std::min(deadline, steady_clock::now() + std::chrono::milliseconds(20)))) {
+      kill_listed_tasks_below(cg);
+      if (wait_unpopulated(
+              events, std::min(deadline, steady_clock::now() + std::chrono::milliseconds(20)))) {
         return;
       }
     }
   }
-  throw SysError(ETIMEDOUT, "kill every task in " + cellblock::quoted(cg.shown()) + ": still populated after " +
-                                std::to_string(kKillTimeout.count()) + " ms");
+  throw SysError(ETIMEDOUT, "kill every task in " + cellblock::quoted(cg.shown()) +
+                                ": still populated after " + std::to_string(kKillTimeout.count()) +
+                                " ms");
 }
 
 // Removes <parent>/<rel> and every cgroup below it, killing their tasks first.
@@ -148,7 +154,8 @@ void remove_v2_tree(const V2State& s, const CgroupRef& cg, std::vector<std::stri
   {
     std::string rel = cg.file("cgroup.events");
     int fd = ::openat(cg.parent_fd, rel.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) throw_sys("open(" + cellblock::quoted(join_path(cg.parent_shown, rel)) + ", O_RDONLY)");
+    if (fd < 0)
+      throw_sys("open(" + cellblock::quoted(join_path(cg.parent_shown, rel)) + ", O_RDONLY)");
     PolledFile events(UniqueFd(fd), join_path(cg.parent_shown, rel));
     kill_v2(*s.ops, cg, s.has_kill, events);
   }
@@ -215,13 +222,16 @@ class V2Job final : public JobCgroup {
 
   std::vector<int> join_fds() override { return {}; }
 
-  void add_process(pid_t pid) override { write("cgroup.procs", to_dec(static_cast<uint64_t>(pid))); }
+  void add_process(pid_t pid) override {
+    write("cgroup.procs", to_dec(static_cast<uint64_t>(pid)));
+  }
 
   uint64_t cpu_usage_ns() override {
     if (!cpu_stat_.is_open()) cpu_stat_ = open_polled("cpu.stat");
     char buf[512];
     auto usec = find_key_u64(cpu_stat_.read(buf, sizeof buf), "usage_usec");
-    if (!usec) throw std::runtime_error(cellblock::quoted(join_path(path_, "cpu.stat")) + ": no usage_usec");
+    if (!usec)
+      throw std::runtime_error(cellblock::quoted(join_path(path_, "cpu.stat")) + ": no usage_usec");
     return *usec * 1000;
   }
 
@@ -299,7 +309,7 @@ class V2Job final : public JobCgroup {
   std::string path_;  // sv_path/dir_
   UniqueFd dir_fd_;   // for clone3(CLONE_INTO_CGROUP) and every file of the job
   PolledFile cpu_stat_;
-  PolledFile events_;   // cgroup.events, opened by the first kill_all()
+  PolledFile events_;  // cgroup.events, opened by the first kill_all()
   uint64_t pids_peak_ = 0;
   bool removed_ = false;
 };
@@ -324,7 +334,13 @@ class V2Driver final : public CgroupDriver {
       if (name == s.sv_name) continue;
       auto id = parse_supervisor_dir_name(name);
       if (!id || !supervisor_is_gone(id->first, id->second)) continue;
-      remove_v2_tree(s, CgroupRef{s.subtree_fd.get(), name, s.subtree_path}, &removed);
+      try {
+        remove_v2_tree(s, CgroupRef{s.subtree_fd.get(), name, s.subtree_path}, &removed);
+      } catch (const std::exception& e) {
+        // One stuck leftover must not keep the others: log it, the next start tries again.
+        spdlog::error("cgroup: removing leftover {}: {}",
+                      cellblock::quoted(join_path(s.subtree_path, name)), e.what());
+      }
     }
     return removed;
   }
@@ -378,8 +394,9 @@ std::unique_ptr<CgroupDriver> make_cgroup_v2_driver(const CgroupLayout& layout,
   // C/<subtree>/supervisor, C.
   std::string base = h.base;
   const std::string leaf_suffix = "/" + config.subtree + "/supervisor";
-  bool in_leaf = base.size() > leaf_suffix.size() &&
-                 base.compare(base.size() - leaf_suffix.size(), leaf_suffix.size(), leaf_suffix) == 0;
+  bool in_leaf =
+      base.size() > leaf_suffix.size() &&
+      base.compare(base.size() - leaf_suffix.size(), leaf_suffix.size(), leaf_suffix) == 0;
   if (in_leaf) base.resize(base.size() - leaf_suffix.size());
   UniqueFd base_fd = open_dir(base);
 
@@ -388,8 +405,8 @@ std::unique_ptr<CgroupDriver> make_cgroup_v2_driver(const CgroupLayout& layout,
   for (const char* c : {"memory", "cpu", "pids"}) {
     if (!contains(available, c)) {
       throw std::runtime_error(
-          "cgroup v2: the " + std::string(c) + " controller is not available in " + cellblock::quoted(base) +
-          " (cgroup.controllers: " +
+          "cgroup v2: the " + std::string(c) + " controller is not available in " +
+          cellblock::quoted(base) + " (cgroup.controllers: " +
           cellblock::quoted(*read_file_at(base_fd.get(), "cgroup.controllers", base)) +
           "); its parent must enable it for this cgroup (systemd: Delegate=yes)");
     }
@@ -422,15 +439,15 @@ std::unique_ptr<CgroupDriver> make_cgroup_v2_driver(const CgroupLayout& layout,
       throw_sys("mkdir(" + cellblock::quoted(join_path(base, leaf)) + ")");
     }
     // Writing the pid to cgroup.procs moves every thread of this process.
-    write_file_at(base_fd.get(), (leaf + "/cgroup.procs").c_str(), to_dec(static_cast<uint64_t>(self)),
-                  base, ops);
+    write_file_at(base_fd.get(), (leaf + "/cgroup.procs").c_str(),
+                  to_dec(static_cast<uint64_t>(self)), base, ops);
     spdlog::info("cgroup: moved the supervisor (pid {}) into {} to enable controllers in {}", self,
                  cellblock::quoted(join_path(base, leaf)), cellblock::quoted(base));
     err = enable_controllers(ops, base_fd.get(), base, wanted);
   }
   if (err) {
-    throw SysError(err, "write(" + cellblock::quoted(join_path(base, "cgroup.subtree_control")) + ", " +
-                            cellblock::quoted(controllers_text(wanted)) + ")");
+    throw SysError(err, "write(" + cellblock::quoted(join_path(base, "cgroup.subtree_control")) +
+                            ", " + cellblock::quoted(controllers_text(wanted)) + ")");
   }
 
   // 2. C/<subtree>, shared by the supervisors below C, and 3. this supervisor's sv- directory.
@@ -448,9 +465,9 @@ std::unique_ptr<CgroupDriver> make_cgroup_v2_driver(const CgroupLayout& layout,
     }
     st->subtree_fd = open_dir_at(base_fd.get(), config.subtree.c_str(), base);
     if (int e = enable_controllers(ops, st->subtree_fd.get(), st->subtree_path, wanted)) {
-      throw SysError(e, "write(" +
-                            cellblock::quoted(join_path(st->subtree_path, "cgroup.subtree_control")) +
-                            ", " + cellblock::quoted(controllers_text(wanted)) + ")");
+      throw SysError(
+          e, "write(" + cellblock::quoted(join_path(st->subtree_path, "cgroup.subtree_control")) +
+                 ", " + cellblock::quoted(controllers_text(wanted)) + ")");
     }
     if (ops.make_dir(st->subtree_fd.get(), st->sv_name.c_str()) == 0 || errno == EEXIST) break;
     if (errno != ENOENT || attempt == 3) {
@@ -460,8 +477,9 @@ std::unique_ptr<CgroupDriver> make_cgroup_v2_driver(const CgroupLayout& layout,
   st->sv_path = join_path(st->subtree_path, st->sv_name);
   st->sv_fd = open_dir_at(st->subtree_fd.get(), st->sv_name.c_str(), st->subtree_path);
   if (int e = enable_controllers(ops, st->sv_fd.get(), st->sv_path, wanted)) {
-    throw SysError(e, "write(" + cellblock::quoted(join_path(st->sv_path, "cgroup.subtree_control")) + ", " +
-                          cellblock::quoted(controllers_text(wanted)) + ")");
+    throw SysError(e, "write(" +
+                          cellblock::quoted(join_path(st->sv_path, "cgroup.subtree_control")) +
+                          ", " + cellblock::quoted(controllers_text(wanted)) + ")");
   }
 
   int sv = st->sv_fd.get();

@@ -2,6 +2,9 @@
 // build machine) and in the cgroup-v2 VM (ci/test-cgroup-v2). Tests whose name ends in _vm need
 // something only the VM has (cgroup v2, partition tables) and skip elsewhere.
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -10,11 +13,6 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-
-#include <linux/sched.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -35,12 +33,14 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using testing::Child;
+using ::testing::HasSubstr;
 using testing::slurp;
 using testing::spit;
-using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
-constexpr const char* kSubtree = "cellblock-test";
+// A subtree of this test process's own: ctest runs tests as parallel processes, and a shared
+// subtree is removed only by the supervisor that made it, which may leave first.
+const std::string kSubtree = "cellblock-test-" + std::to_string(::getpid());
 
 std::string trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
@@ -86,8 +86,14 @@ class CgroupIntegration : public ::testing::Test {
     if (!driver_) return;
     auto dirs = driver_->supervisor_dirs();
     driver_.reset();
-    // Nothing leaks: the driver took its sv- directories with it.
-    for (const auto& d : dirs) EXPECT_FALSE(fs::exists(d)) << d;
+    // Nothing leaks: the driver took its sv- directories with it, and the subtree it made. On v2
+    // a process that moved into <subtree>/supervisor stays there, and so does the subtree.
+    for (const auto& d : dirs) {
+      EXPECT_FALSE(fs::exists(d)) << d;
+      if (!fs::exists(d.parent_path() / "supervisor")) {
+        EXPECT_FALSE(fs::exists(d.parent_path())) << d.parent_path();
+      }
+    }
   }
   bool v2() const { return driver_->mode() == CgroupMode::v2; }
 
@@ -102,13 +108,14 @@ TEST_F(CgroupIntegration, CreatesBelowTheSupervisorsOwnCgroupAndRemoves) {
   for (const auto& p : paths) {
     EXPECT_TRUE(fs::is_directory(p)) << p;
     EXPECT_TRUE(std::find(svs.begin(), svs.end(), p.parent_path()) != svs.end()) << p;
-    EXPECT_EQ(p.parent_path().parent_path().filename(), kSubtree);
+    EXPECT_EQ(p.parent_path().parent_path().filename().string(), kSubtree);
   }
   // On v1 the memory hierarchy's base is where this process's memory cgroup is.
   if (!v2()) {
     auto self = parse_proc_cgroup(slurp("/proc/self/cgroup"));
     for (const auto& pc : self) {
-      if (std::find(pc.controllers.begin(), pc.controllers.end(), "memory") == pc.controllers.end()) {
+      if (std::find(pc.controllers.begin(), pc.controllers.end(), "memory") ==
+          pc.controllers.end()) {
         continue;
       }
       fs::path mem = dir_with(*job, "memory.limit_in_bytes");
@@ -230,11 +237,11 @@ TEST_F(CgroupIntegration, CpuStatsCountABusyChild) {
   EXPECT_EQ(job->cpu_usage_ns(), s.cpu_usage_ns);
   EXPECT_GE(s.cpu_usage_ns, 550'000'000u);
   EXPECT_LT(s.cpu_usage_ns, 2'000'000'000u);
-  EXPECT_GE(s.cpu_user_ns, 150'000'000u);
+  // The split is tick-sampled (and scaled to the exact total), so only roughly half and half.
+  EXPECT_GE(s.cpu_user_ns, 100'000'000u);
   EXPECT_GE(s.cpu_system_ns, 100'000'000u);
-  // user and system are tick-sampled on some kernels; they add up to about the total.
   double sum = static_cast<double>(s.cpu_user_ns + s.cpu_system_ns);
-  EXPECT_NEAR(sum / static_cast<double>(s.cpu_usage_ns), 1.0, 0.25);
+  EXPECT_NEAR(sum / static_cast<double>(s.cpu_usage_ns), 1.0, 0.02);
 }
 
 TEST_F(CgroupIntegration, MemoryPeakCountsTouchedPages) {
@@ -588,8 +595,8 @@ TEST_F(CgroupIntegration, CostPerJob) {
   double poll_us = us(Clock::now() - p0, 10000);
   std::cout << "cgroup v" << driver_->version() << ", " << job->paths().size()
             << " hierarchies: create " << us(create, kJobs) << " us, remove (empty) "
-            << us(remove, kJobs) << " us, add_process " << us(add, kWithChild) << " us, self-join " << self_join_us
-            << " us, stats+remove after exit " << us(remove_after_exit, kWithChild)
+            << us(remove, kJobs) << " us, add_process " << us(add, kWithChild) << " us, self-join "
+            << self_join_us << " us, stats+remove after exit " << us(remove_after_exit, kWithChild)
             << " us, cpu_usage_ns() " << poll_us << " us\n";
   RecordProperty("create_us", std::to_string(us(create, kJobs)));
   RecordProperty("remove_us", std::to_string(us(remove, kJobs)));
@@ -637,8 +644,9 @@ TEST_F(CgroupIntegration, DelegatedSupervisorLivesInALeaf_vm) {
   if (path == "/") GTEST_SKIP() << "running in the root cgroup (run-in-vm without --cgroup)";
   // run-in-vm --cgroup NAME: the process was alone in /NAME and moved itself into a leaf, so
   // that /NAME could enable controllers for the jobs.
-  EXPECT_THAT(path, ::testing::EndsWith(std::string("/") + kSubtree + "/supervisor"));
-  fs::path c = fs::path("/sys/fs/cgroup") / fs::path(path).relative_path().parent_path().parent_path();
+  EXPECT_THAT(path, ::testing::EndsWith("/" + kSubtree + "/supervisor"));
+  fs::path c =
+      fs::path("/sys/fs/cgroup") / fs::path(path).relative_path().parent_path().parent_path();
   EXPECT_EQ(slurp(c / "cgroup.procs"), "");
   for (const char* ctl : {"memory", "cpu", "pids"}) {
     EXPECT_THAT(slurp(c / "cgroup.subtree_control"), HasSubstr(ctl));
@@ -656,7 +664,8 @@ TEST_F(CgroupIntegration, PartitionIsThrottledThroughItsDisk_vm) {
   mbr[511] = '\xaa';
   testing::LoopDevice loop(16 << 20, /*partscan=*/true, mbr);
   if (!loop.ok()) GTEST_SKIP() << "no loop device: " << loop.why();
-  fs::path part_sys = fs::path("/sys/class/block") / (fs::path(loop.path()).filename().string() + "p1");
+  fs::path part_sys =
+      fs::path("/sys/class/block") / (fs::path(loop.path()).filename().string() + "p1");
   for (int i = 0; i < 200 && !fs::exists(part_sys); ++i) std::this_thread::sleep_for(10ms);
   if (!fs::exists(part_sys)) {
     GTEST_SKIP() << "no partition appeared on " << loop.path()

@@ -107,8 +107,8 @@ class LoopDevice {
     if (!file) return;
     backing_ = tmpl;
     if (::ftruncate(file.get(), static_cast<off_t>(size)) != 0) return;
-    if (!head.empty() && ::pwrite(file.get(), head.data(), head.size(), 0) !=
-                             static_cast<ssize_t>(head.size())) {
+    if (!head.empty() &&
+        ::pwrite(file.get(), head.data(), head.size(), 0) != static_cast<ssize_t>(head.size())) {
       return;
     }
     UniqueFd ctl(::open("/dev/loop-control", O_RDWR | O_CLOEXEC));

@@ -1,11 +1,10 @@
 // resolve_io_limit(): what it accepts, what it rejects and how it says why.
-#include "executor/block_device.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 
+#include "executor/block_device.h"
 #include "tests/unit/fake_cgroup_fs.h"
 
 namespace cellblock {
@@ -31,7 +30,8 @@ TEST(BlockDevice, TmpfsPathSaysWhatItIsOn) {
   if (::major(st.st_dev) != 0) GTEST_SKIP() << "/dev/shm is not on a virtual filesystem here";
   std::string msg = rejection("/dev/shm");
   std::string devno = "0:" + std::to_string(::minor(st.st_dev));
-  EXPECT_THAT(msg, HasSubstr("\"/dev/shm\" is on tmpfs (" + devno + "), not a block device; "
+  EXPECT_THAT(msg, HasSubstr("\"/dev/shm\" is on tmpfs (" + devno +
+                             "), not a block device; "
                              "throttling applies to block devices only"));
 }
 
@@ -50,7 +50,8 @@ TEST(BlockDevice, MajorZeroNumberIsRejected) {
 
 TEST(BlockDevice, UnknownNumberAndMissingPathAreRejected) {
   EXPECT_THAT(rejection("4095:1048575"), HasSubstr("no block device 4095:1048575"));
-  EXPECT_THAT(rejection("/no/such/path"), HasSubstr("\"/no/such/path\": No such file or directory"));
+  EXPECT_THAT(rejection("/no/such/path"),
+              HasSubstr("\"/no/such/path\": No such file or directory"));
   EXPECT_THAT(rejection(""), HasSubstr("io device \"\""));
 }
 
@@ -61,8 +62,8 @@ TEST(BlockDevice, PathOnADiskResolvesToThatDisk) {
   ASSERT_EQ(::stat(fs::read_symlink("/proc/self/exe").c_str(), &st), 0);
   if (::major(st.st_dev) == 0) GTEST_SKIP() << "the build tree is not on a block device";
   auto expected = whole_disk(::major(st.st_dev), ::minor(st.st_dev));
-  DeviceThrottle t = resolve_io_limit(
-      IoLimit{fs::read_symlink("/proc/self/exe").string(), 100, 200, 300, 400});
+  DeviceThrottle t =
+      resolve_io_limit(IoLimit{fs::read_symlink("/proc/self/exe").string(), 100, 200, 300, 400});
   EXPECT_EQ(t.major, expected.first);
   EXPECT_EQ(t.minor, expected.second);
   EXPECT_EQ(t.read_bps, 100u);

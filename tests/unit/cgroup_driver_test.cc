@@ -16,10 +16,10 @@ namespace cellblock {
 namespace {
 
 namespace fs = std::filesystem;
-using testing::slurp;
-using testing::spit;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using testing::slurp;
+using testing::spit;
 using ::testing::UnorderedElementsAre;
 
 // A process that sleeps until the test ends: a live "other supervisor".
@@ -91,8 +91,8 @@ class FakeV1 : public ::testing::Test {
     spit(base("pids") / "pids.max", "max\n");
     spit(base("pids") / "pids.current", "0\n");
     spit(base("pids") / "pids.peak", "0\n");
-    for (const char* f : {"read_bps_device", "write_bps_device", "read_iops_device",
-                          "write_iops_device"}) {
+    for (const char* f :
+         {"read_bps_device", "write_bps_device", "read_iops_device", "write_iops_device"}) {
       spit(base("blkio") / (std::string("blkio.throttle.") + f), "");
     }
     spit(base("blkio") / "blkio.throttle.io_service_bytes_recursive", "Total 0\n");
@@ -109,7 +109,9 @@ class FakeV1 : public ::testing::Test {
   }
 
   fs::path& base(const std::string& name) { return bases_[name]; }
-  fs::path sv(const std::string& name) { return base(name) / "cellblock" / own_supervisor_dir_name(); }
+  fs::path sv(const std::string& name) {
+    return base(name) / "cellblock" / own_supervisor_dir_name();
+  }
 
   testing::TempDir tmp_;
   std::shared_ptr<testing::FakeCgroupFs> ops_;
@@ -225,8 +227,9 @@ TEST_F(FakeV1, StatsComeFromTheV1Files) {
   EXPECT_EQ(job->oom_kills(), 2u);
   CgroupStats s = job->stats();
   EXPECT_EQ(s.cpu_usage_ns, 3500000000u);
-  EXPECT_EQ(s.cpu_user_ns, 2000000000u);
-  EXPECT_EQ(s.cpu_system_ns, 1000000000u);
+  // The tick-sampled 2:1 split applied to the exact total (see split_cpu_time).
+  EXPECT_EQ(s.cpu_user_ns, 2333333333u);
+  EXPECT_EQ(s.cpu_system_ns, 1166666667u);
   EXPECT_EQ(s.memory_peak_bytes, 52428800u);
   EXPECT_EQ(s.oom_kills, 2u);
   EXPECT_EQ(s.pids_peak, 17u);
@@ -243,13 +246,15 @@ TEST_F(FakeV1, OldKernelsUseTicksAndSampledPids) {
   auto job = driver->create("e", {});
   long hz = ::sysconf(_SC_CLK_TCK);
   spit(sv("cpuacct") / "job-e/cpuacct.stat", "user " + std::to_string(hz) + "\nsystem 5\n");
+  spit(sv("cpuacct") / "job-e/cpuacct.usage", "2000000000\n");
   spit(sv("pids") / "job-e/pids.current", "9\n");
   job->sample();
   spit(sv("pids") / "job-e/pids.current", "3\n");
   job->sample();
   CgroupStats s = job->stats();
-  EXPECT_EQ(s.cpu_user_ns, 1'000'000'000u);  // hz ticks = 1 s
-  EXPECT_EQ(s.cpu_system_ns, 5 * (1'000'000'000u / hz));
+  // hz ticks of user time and 5 of system time: the exact 2 s of cpuacct.usage in that ratio.
+  EXPECT_EQ(s.cpu_user_ns, 2'000'000'000u * hz / (hz + 5));
+  EXPECT_EQ(s.cpu_user_ns + s.cpu_system_ns, 2'000'000'000u);
   EXPECT_EQ(s.pids_peak, 9u);
 }
 
@@ -263,8 +268,8 @@ TEST_F(FakeV1, FailedLimitLeavesNothingBehind) {
     FAIL() << "no exception";
   } catch (const SysError& e) {
     EXPECT_EQ(e.err(), ENOENT);
-    EXPECT_THAT(e.what(), HasSubstr("write(\"" + (sv("pids") / "job-f/pids.max").string() +
-                                    "\", \"10\")"));
+    EXPECT_THAT(e.what(),
+                HasSubstr("write(\"" + (sv("pids") / "job-f/pids.max").string() + "\", \"10\")"));
   }
   for (const char* h : {"memory", "cpuacct", "pids", "blkio", "freezer"}) {
     EXPECT_FALSE(fs::exists(sv(h) / "job-f")) << h;
@@ -317,15 +322,16 @@ TEST_F(FakeV1, RemovesLeftoversOfGoneSupervisorsOnly) {
   for (const char* h : {"memory", "cpuacct", "pids", "blkio", "freezer"}) {
     fs::path subtree = base(h) / "cellblock";
     UniqueFd fd = open_dir(subtree);
-    for (const auto& n : {live_name, dead_name, reused_name, std::string("sv-notanumber"),
-                          std::string("other")}) {
+    for (const auto& n :
+         {live_name, dead_name, reused_name, std::string("sv-notanumber"), std::string("other")}) {
       ASSERT_EQ(ops_->make_dir(fd.get(), n.c_str()), 0) << n;
     }
     ASSERT_EQ(ops_->make_dir(fd.get(), (dead_name + "/job-1").c_str()), 0);
   }
   auto removed = driver->remove_leftovers();
   EXPECT_EQ(removed.size(), 15u);  // dead/job-1, dead, reused in 5 hierarchies
-  EXPECT_THAT(removed, ::testing::Contains((base("memory") / "cellblock" / dead_name / "job-1").string()));
+  EXPECT_THAT(removed,
+              ::testing::Contains((base("memory") / "cellblock" / dead_name / "job-1").string()));
   for (const char* h : {"memory", "cpuacct", "pids", "blkio", "freezer"}) {
     fs::path subtree = base(h) / "cellblock";
     EXPECT_FALSE(fs::exists(subtree / dead_name)) << h;

@@ -87,8 +87,7 @@ TEST(CgroupFs, ParsesNumbersAndMax) {
 }
 
 TEST(CgroupFs, FindsKeysInFlatKeyedFiles) {
-  const char* cpu_stat =
-      "usage_usec 123456\nuser_usec 100000\nsystem_usec 23456\nnr_periods 0\n";
+  const char* cpu_stat = "usage_usec 123456\nuser_usec 100000\nsystem_usec 23456\nnr_periods 0\n";
   EXPECT_EQ(find_key_u64(cpu_stat, "usage_usec"), 123456u);
   EXPECT_EQ(find_key_u64(cpu_stat, "system_usec"), 23456u);
   EXPECT_EQ(find_key_u64(cpu_stat, "user"), std::nullopt);  // whole keys only
@@ -124,8 +123,9 @@ TEST(CgroupFs, SplitsWordsAndPids) {
 
 TEST(CgroupFs, StartTimeSurvivesParensInComm) {
   // comm "a) b (c" shows as "(a) b (c)"; starttime is field 22.
-  std::string stat = "1234 (a) b (c) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 6 0 0 20 0 1 0 "
-                     "987654 1000000 100 18446744073709551615";
+  std::string stat =
+      "1234 (a) b (c) S 1 1234 1234 0 -1 4194560 100 0 0 0 5 6 0 0 20 0 1 0 "
+      "987654 1000000 100 18446744073709551615";
   EXPECT_EQ(parse_stat_start_time(stat), 987654u);
   EXPECT_EQ(parse_stat_start_time("1234 (x) S 1"), std::nullopt);
 }
@@ -150,7 +150,8 @@ TEST(CgroupFs, WriteErrorNamesPathAndValue) {
     FAIL() << "no exception";
   } catch (const SysError& e) {
     EXPECT_EQ(e.err(), ENOENT);
-    EXPECT_THAT(e.what(), HasSubstr("write(\"" + (dir.path() / "pids.max").string() + "\", \"64\")"));
+    EXPECT_THAT(e.what(),
+                HasSubstr("write(\"" + (dir.path() / "pids.max").string() + "\", \"64\")"));
     EXPECT_THAT(e.what(), HasSubstr("No such file or directory"));
   }
 }

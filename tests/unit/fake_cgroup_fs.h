@@ -117,7 +117,8 @@ class FakeCgroupFs : public CgroupFsOps {
     auto [root, kind] = hierarchy_of(dir);
     bool is_root = fs::weakly_canonical(dir) == root;
     if (f == "cgroup.procs") {
-      if (kind == Kind::v2 && !is_root && !slurp(dir / "cgroup.subtree_control").empty()) return EBUSY;
+      if (kind == Kind::v2 && !is_root && !slurp(dir / "cgroup.subtree_control").empty())
+        return EBUSY;
       std::string pid(value);
       for (const auto& e : fs::recursive_directory_iterator(root)) {
         if (e.path().filename() != "cgroup.procs") continue;
@@ -139,7 +140,10 @@ class FakeCgroupFs : public CgroupFsOps {
       std::istringstream in{std::string(value)};
       for (std::string w; in >> w;) {
         if (w.size() < 2 || (w[0] != '+' && w[0] != '-')) return EINVAL;
-        if (w[0] == '+') on.insert(w.substr(1)); else on.erase(w.substr(1));
+        if (w[0] == '+')
+          on.insert(w.substr(1));
+        else
+          on.erase(w.substr(1));
       }
       std::string out;
       for (const auto& c : on) out += (out.empty() ? "" : " ") + c;

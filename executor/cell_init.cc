@@ -131,6 +131,8 @@ void kill_and_reap_all() noexcept {
 void run_cell_init(const CellPlan& cell) noexcept {
   const LaunchPlan& plan = cell.plan;
   const CellFds& fds = cell.fds;
+  CellTimings steps{};
+  steps.at[init_started] = monotonic_ns();
   ChildError e;
   int keep[] = {fds.report_write, fds.stdin_read, fds.stdout_write, fds.stderr_write};
   close_all_except(keep, 4);
@@ -145,11 +147,13 @@ void run_cell_init(const CellPlan& cell) noexcept {
 
   ::umask(0);  // modes below are exact; the command gets 022
   if (!build_rootfs(plan, e)) die(fds, e);
+  steps.at[rootfs_built] = monotonic_ns();
   if (::sethostname(plan.hostname.data(), plan.hostname.size()) != 0) {
     e.fail([&](ChildText& t) { t.add("sethostname ").quoted(plan.hostname.c_str()); });
     die(fds, e);
   }
   if (!bring_up_loopback(e)) die(fds, e);
+  steps.at[network_up] = monotonic_ns();
 
   ::prctl(PR_SET_DUMPABLE, 0);
 
@@ -169,6 +173,7 @@ void run_cell_init(const CellPlan& cell) noexcept {
     die(fds, e);
   }
   if (payload == 0) exec_payload(plan, fds, userns);
+  steps.at[payload_forked] = monotonic_ns();
 
   ::close(fds.stdin_read);
   ::close(fds.stdout_write);
@@ -188,10 +193,13 @@ void run_cell_init(const CellPlan& cell) noexcept {
       pid_t p;
       while ((p = ::waitpid(-1, &status, WNOHANG)) > 0) {
         if (p != payload) continue;  // an orphan or zombie re-parented to us: reaped, done
+        steps.at[payload_exited] = monotonic_ns();
         kill_and_reap_all();
+        steps.at[all_reaped] = monotonic_ns();
         CellReport r{};
         r.kind = CellReport::payload_exit;
         r.wait_status = status;
+        if (plan.breakdown) r.steps = steps;
         send_report(fds.report_write, r);
         ::_exit(0);
       }

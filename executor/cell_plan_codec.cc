@@ -112,6 +112,7 @@ std::string encode_cell_plan(const LaunchPlan& p, const CellFds& fds, bool unsha
     w.raw(p.security->seccomp.data(), p.security->seccomp.size() * sizeof(sock_filter));
   }
   w.u64(p.user_namespace);
+  w.u64(p.breakdown);
   w.raw(&fds, sizeof fds);
   w.u64(unshare_cgroup_ns);
   return w.take();
@@ -150,6 +151,7 @@ CellPlan decode_cell_plan(std::string_view bytes) {
     p.security = std::move(s);
   }
   p.user_namespace = r.u64();
+  p.breakdown = r.u64();
   r.raw(&c.fds, sizeof c.fds);
   c.unshare_cgroup_ns = r.u64();
   if (!r.done()) throw std::runtime_error("cell plan: trailing bytes");

@@ -2,20 +2,27 @@
 // Each record is smaller than PIPE_BUF, so a write is atomic and never interleaves.
 //   setup_error:   a step of building the cell or starting the command failed; `err` is the
 //                  errno and `what` names the step and its arguments, e.g. exec "/bin/nope".
-//   payload_exit:  the command ended; `wait_status` is its raw waitpid() status.
+//   payload_exit:  the command ended; `wait_status` is its raw waitpid() status; with a
+//                  breakdown requested, `timings` holds the init's step stamps.
+//   timings:       the command's own step stamps, sent just before execve (breakdown only).
 // The supervisor reads until end-of-file, which comes when the cell's init exits.
 #pragma once
 
 #include <cstdint>
 
+#include "executor/step_clock.h"
+
 namespace cellblock {
 
 struct CellReport {
-  enum Kind : uint32_t { setup_error = 1, payload_exit = 2 };
+  enum Kind : uint32_t { setup_error = 1, payload_exit = 2, timings = 3 };
   Kind kind;
   int32_t err;
   int32_t wait_status;
-  char what[500];
+  union {
+    char what[496];
+    CellTimings steps;
+  };
 };
 static_assert(sizeof(CellReport) <= 512, "a report must be written atomically");
 

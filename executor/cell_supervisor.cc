@@ -41,7 +41,7 @@ bool drain(int fd, CappedOutput& sink, bool& over_cap) {
 }
 
 bool read_report(int fd, SupervisedCell& cell) {
-  CellReport r;
+  CellReport r{};
   ssize_t n;
   do n = ::read(fd, &r, sizeof r); while (n < 0 && errno == EINTR);
   if (n < 0) throw_sys("read cell report");
@@ -49,6 +49,10 @@ bool read_report(int fd, SupervisedCell& cell) {
   if (static_cast<size_t>(n) != sizeof r) return true;  // a torn record cannot happen below PIPE_BUF
   if (r.kind == CellReport::setup_error && !cell.setup_error) cell.setup_error = r;
   if (r.kind == CellReport::payload_exit) cell.payload_wait_status = r.wait_status;
+  // Each process stamps only its own steps; the others are zero.
+  if (r.kind == CellReport::payload_exit || r.kind == CellReport::timings)
+    for (int i = 0; i < kCellSteps; ++i)
+      if (r.steps.at[i]) cell.steps.at[i] = r.steps.at[i];
   return true;
 }
 

@@ -25,6 +25,7 @@ struct SupervisedCell {
   std::optional<Status> stopped_for;        // the limit (or cancel) we killed the cell for
   std::optional<CellReport> setup_error;    // a step of building the cell failed
   std::optional<int> payload_wait_status;   // the command ended; raw waitpid() status
+  CellTimings steps{};                      // stamps from the cell (breakdown only)
   siginfo_t init_exit{};                    // how the init itself ended
   CappedOutput out{0}, err{0};
   std::chrono::steady_clock::time_point ended;

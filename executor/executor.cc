@@ -16,6 +16,7 @@
 #include "executor/cell_launch.h"
 #include "executor/cell_supervisor.h"
 #include "executor/launch_plan.h"
+#include "executor/step_clock.h"
 #include "executor/sys_error.h"
 
 namespace cellblock {
@@ -89,6 +90,20 @@ void decide(Result& r, const SupervisedCell& cell, uint64_t oom_kills) {
                                      : "signal " + std::to_string(i.si_status)) + ")";
 }
 
+// Durations between consecutive stamps (supervisor's and the cell's), in launch order.
+std::vector<StepTime> breakdown_of(const std::vector<std::pair<const char*, uint64_t>>& stamps) {
+  std::vector<StepTime> steps;
+  uint64_t prev = 0;
+  for (auto& [name, at] : stamps) {
+    if (!at) continue;  // a step that did not happen (e.g. the command never started)
+    if (prev) steps.push_back({name, static_cast<double>(at - prev) / 1e6});
+    prev = at;
+  }
+  if (stamps.size() > 1 && stamps.front().second && prev)
+    steps.push_back({"total", static_cast<double>(prev - stamps.front().second) / 1e6});
+  return steps;
+}
+
 }  // namespace
 
 Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
@@ -130,13 +145,16 @@ Result Executor::run(const JobSpec& job, const StopToken* stop) {
 }
 
 void Executor::run_checked(const JobSpec& job, const StopToken* stop, Result& result) {
+  const uint64_t t_start = monotonic_ns();
   // 1. plan
   if (!job.security) throw SetupError("policy " + cellblock::quoted(job.policy) + ": not loaded (no security policy, no cell)");
   const LaunchPlan plan = make_launch_plan(job, host_);
   const CgroupLimits limits = cgroup_limits(job.limits);
   // 2. cgroup
+  const uint64_t t_planned = monotonic_ns();
   std::unique_ptr<JobCgroup> cgroup =
       cgroups_->create("job-" + std::to_string(next_job_.fetch_add(1)), limits);
+  const uint64_t t_cgroup = monotonic_ns();
   // 3. launch
   const Clock::time_point started = Clock::now();
   LaunchedCell cell = launch_cell(plan, job.stdin_data, dev_null_.get(), init_image_.get(), cgroup.get());
@@ -145,9 +163,30 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, Result& re
   // 5. collect: every process of the cell is gone once its init has exited; the cgroup's own
   //    kill makes sure of it before the directory is removed.
   result.stats.wall_time_ms = ms_between(started, supervised.ended);
+  // steady_clock is CLOCK_MONOTONIC on Linux: the same clock as the cell's stamps.
+  const auto t_ended = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(supervised.ended.time_since_epoch()).count());
   CgroupStats stats = cgroup->stats();
   fill_stats(result.stats, stats);
+  const uint64_t t_stats = monotonic_ns();
   cgroup->remove();
+  if (job.breakdown) {
+    const CellTimings& c = supervised.steps;
+    result.breakdown = breakdown_of({{"start", t_start},
+                                     {"plan", t_planned},
+                                     {"cgroup_create", t_cgroup},
+                                     {"launch_init", c.at[init_started]},
+                                     {"rootfs", c.at[rootfs_built]},
+                                     {"network", c.at[network_up]},
+                                     {"fork_command", c.at[payload_started]},
+                                     {"command_setup", c.at[security_started]},
+                                     {"security", c.at[exec_called]},
+                                     {"exec_and_run", c.at[payload_exited]},
+                                     {"reap", c.at[all_reaped]},
+                                     {"teardown", t_ended},
+                                     {"stats", t_stats},
+                                     {"cgroup_remove", monotonic_ns()}});
+  }
   // 6. verdict
   result.stdout_truncated = supervised.out.truncated();
   result.stderr_truncated = supervised.err.truncated();

@@ -138,6 +138,7 @@ LaunchPlan make_launch_plan(const JobSpec& job, const HostLayout& host) {
     security.seccomp = job.security->seccomp.code();
     plan.security = std::move(security);
   }
+  plan.breakdown = job.breakdown;
   if (plan.user_namespace) {
     std::string map = "0 " + std::to_string(host.userns_base) + " " + std::to_string(host.userns_size);
     plan.uid_map = map;

@@ -71,6 +71,7 @@ struct LaunchPlan {
   // A user namespace for the command: cell uids/gids 0..n-1 are host base..base+n-1.
   bool user_namespace = false;
   std::string uid_map, gid_map;  // "0 <base> <n>"
+  bool breakdown = false;        // stamp each step (step_clock.h)
 
   // Points argv and envp at argv_storage and env_storage (after they are filled or moved).
   void finish_arrays() {

@@ -97,6 +97,9 @@ bool apply_security(const PlannedSecurity& s, ChildError& e) noexcept {
 }  // namespace
 
 void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& userns) noexcept {
+  CellReport stamps{};
+  stamps.kind = CellReport::timings;
+  stamps.steps.at[payload_started] = monotonic_ns();
   ChildError e;
   reset_signals();
   ::setsid();
@@ -133,7 +136,10 @@ void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& 
   }
 
   // Last before exec: from here on the seccomp filter judges every call.
+  stamps.steps.at[security_started] = monotonic_ns();
   if (plan.security && !apply_security(*plan.security, e)) die(fds, e);
+  stamps.steps.at[exec_called] = monotonic_ns();
+  if (plan.breakdown) send_report(fds.report_write, stamps);
 
   // Like execvp: try each candidate; remember EACCES, keep looking past ENOENT/ENOTDIR.
   int first_err = 0;

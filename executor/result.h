@@ -5,6 +5,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace cellblock {
 
@@ -39,6 +40,12 @@ struct Stats {
   int cgroup_version = 0;
 };
 
+// One launch step and how long it took, in the order they happen (JobSpec::breakdown).
+struct StepTime {
+  std::string step;
+  double ms;
+};
+
 struct Result {
   std::string id;
   Status status = Status::internal_error;
@@ -50,6 +57,7 @@ struct Result {
   bool stdout_truncated = false;
   bool stderr_truncated = false;
   Stats stats;
+  std::vector<StepTime> breakdown;  // empty unless the job asked for it
 };
 
 }  // namespace cellblock

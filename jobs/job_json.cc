@@ -332,6 +332,12 @@ json result_to_json(const Result& r) {
   j["stdout_truncated"] = r.stdout_truncated;
   j["stderr_truncated"] = r.stderr_truncated;
   j["stats"] = stats;
+  if (!r.breakdown.empty()) {
+    // An array, not an object: the steps keep their launch order.
+    json steps = json::array();
+    for (const StepTime& s : r.breakdown) steps.push_back({{"step", s.step}, {"ms", s.ms}});
+    j["breakdown"] = steps;
+  }
   return j;
 }
 

@@ -31,6 +31,7 @@ void add_run_command(CLI::App& app, RunOptions& options) {
   CLI::App* run = app.add_subcommand("run", "Run one job and print its result as JSON");
   run->add_option("--job,-j", options.job_file, "Job file (JSON); flags given too override its fields");
   run->add_flag("--pretty", options.pretty, "Indent the result JSON");
+  run->add_flag("--breakdown", options.breakdown, "Add breakdown_ms: how long each launch step took");
   options.flags.add_to(*run);
 }
 
@@ -42,6 +43,7 @@ int run_command(const RunOptions& options, const std::function<Executor&()>& exe
       j["rootfs"] = absolute_host_path(j["rootfs"].get<std::string>());
     job = job_from_json(options.flags.apply(std::move(j)));
     attach_policy(job, policies);
+    job.breakdown = options.breakdown;
   } catch (const JobError& e) {
     std::cerr << "cellblock run: invalid job: " << e.what() << "\n";
     return 2;

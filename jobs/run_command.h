@@ -15,6 +15,7 @@ class PolicyRegistry;
 struct RunOptions {
   std::optional<std::string> job_file;
   bool pretty = false;
+  bool breakdown = false;
   JobFlags flags;
 };
 

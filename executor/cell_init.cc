@@ -110,6 +110,17 @@ bool map_user_namespace(const LaunchPlan& plan, pid_t payload, const UsernsSync&
   return ok || e.fail([](ChildText& t) { t.add("tell the command its ids are mapped"); });
 }
 
+pid_t fork_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& userns, int cell_ready,
+                   ChildError& e) noexcept {
+  pid_t payload = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+  if (payload < 0) {
+    e.fail([](ChildText& t) { t.add("fork the command"); });
+    die(fds, e);
+  }
+  if (payload == 0) exec_payload(plan, fds, userns, cell_ready);
+  return payload;
+}
+
 bool is_forwarded(int sig) noexcept {
   return sig == SIGTERM || sig == SIGINT || sig == SIGHUP || sig == SIGQUIT || sig == SIGUSR1 || sig == SIGUSR2;
 }
@@ -145,35 +156,51 @@ void run_cell_init(const CellPlan& cell) noexcept {
     die(fds, e);
   }
 
-  ::umask(0);  // modes below are exact; the command gets 022
-  if (!build_rootfs(plan, e)) die(fds, e);
-  steps.at[rootfs_built] = monotonic_ns();
-  if (::sethostname(plan.hostname.data(), plan.hostname.size()) != 0) {
-    e.fail([&](ChildText& t) { t.add("sethostname ").quoted(plan.hostname.c_str()); });
-    die(fds, e);
-  }
-  if (!bring_up_loopback(e)) die(fds, e);
-  steps.at[network_up] = monotonic_ns();
-
-  ::prctl(PR_SET_DUMPABLE, 0);
-
   // Every signal is blocked and taken with sigwaitinfo(): nothing can interrupt the loop, and
   // a blocked signal from the supervisor still reaches a namespace init (it is not "ignored").
   sigset_t all;
   sigfillset(&all);
   ::sigprocmask(SIG_SETMASK, &all, nullptr);
 
-  // A raw clone, not fork(): glibc's fork runs atfork handlers that take locks another thread
-  // of the supervisor may have held when we were cloned.
-  UsernsSync userns;
-  if (plan.user_namespace && !make_userns_pipes(userns, e)) die(fds, e);
-  pid_t payload = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
-  if (payload < 0) {
-    e.fail([](ChildText& t) { t.add("fork the command"); });
+  // Without a user namespace the command is forked now, so that its set-up (the seccomp load
+  // costs as much as the mounts) runs beside the file system's; it waits for `ready` below.
+  pid_t payload = -1;
+  int ready[2] = {-1, -1};
+  if (!plan.user_namespace) {
+    if (!pipe_above_stdio(ready)) {
+      e.fail([](ChildText& t) { t.add("pipe2 for the cell-ready signal"); });
+      die(fds, e);
+    }
+    payload = fork_payload(plan, fds, UsernsSync{}, ready[0], e);
+    steps.at[payload_forked] = monotonic_ns();
+    ::close(ready[0]);
+  }
+
+  ::umask(0);  // modes below are exact; the command sets 022 for itself
+  if (!build_rootfs(plan, e)) die(fds, e);
+  steps.at[rootfs_built] = monotonic_ns();
+  if (::sethostname(plan.hostname.data(), plan.hostname.size()) != 0) {
+    e.fail([&](ChildText& t) { t.add("sethostname ").quoted(plan.hostname.c_str()); });
     die(fds, e);
   }
-  if (payload == 0) exec_payload(plan, fds, userns);
-  steps.at[payload_forked] = monotonic_ns();
+  if (!cell.loopback_up && !bring_up_loopback(e)) die(fds, e);
+  steps.at[network_up] = monotonic_ns();
+
+  ::prctl(PR_SET_DUMPABLE, 0);
+
+  UsernsSync userns;
+  if (payload > 0) {
+    char byte = 'r';
+    if (::write(ready[1], &byte, 1) != 1) {
+      e.fail([](ChildText& t) { t.add("tell the command the cell is ready"); });
+      die(fds, e);
+    }
+    ::close(ready[1]);
+  } else {
+    if (!make_userns_pipes(userns, e)) die(fds, e);
+    payload = fork_payload(plan, fds, userns, -1, e);
+    steps.at[payload_forked] = monotonic_ns();
+  }
 
   ::close(fds.stdin_read);
   ::close(fds.stdout_write);

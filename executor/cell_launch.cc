@@ -74,6 +74,7 @@ UniqueFd make_plan_fd(const std::string& bytes) {
 
 // What the vfork child needs; everything prepared by the parent, nothing allocated in the child.
 struct InitExec {
+  int netns_fd;                      // a fresh network namespace from the pool, or -1
   const std::vector<int>* join_fds;  // v1: the job's tasks files
   int pass_fds[5];                   // stay open across exec for the init
   int image_fd;
@@ -85,6 +86,10 @@ struct InitExec {
 // descriptors survive exec, exec the init. Shares the parent's memory: system calls only.
 int exec_init(void* arg) {
   const InitExec& x = *static_cast<const InitExec*>(arg);
+  if (x.netns_fd >= 0 && ::setns(x.netns_fd, CLONE_NEWNET) != 0) {
+    send_setup_error(x.report_fd, "setns to a fresh network namespace", errno);
+    return 1;
+  }
   for (int fd : *x.join_fds)
     if (::write(fd, "0", 1) != 1) {
       // A task moving itself into a v1 cgroup skips the global threadgroup lock (and its RCU
@@ -106,7 +111,7 @@ int exec_init(void* arg) {
 }  // namespace
 
 LaunchedCell launch_cell(const LaunchPlan& plan, const std::string& stdin_data, int dev_null, int init_image,
-                         JobCgroup* cgroup) {
+                         JobCgroup* cgroup, UniqueFd netns) {
   Pipe report = make_pipe("report");
   Pipe out = make_pipe("stdout");
   Pipe err = make_pipe("stderr");
@@ -121,18 +126,20 @@ LaunchedCell launch_cell(const LaunchPlan& plan, const std::string& stdin_data, 
   const std::vector<int> join_fds = cgroup && !placed_at_clone ? cgroup->join_fds() : std::vector<int>{};
 
   CellFds fds{report.write.get(), in.get(), out.write.get(), err.write.get()};
-  UniqueFd plan_fd = make_plan_fd(encode_cell_plan(plan, fds, !placed_at_clone));
+  UniqueFd plan_fd = make_plan_fd(encode_cell_plan(plan, fds, !placed_at_clone, netns.valid()));
   std::string plan_arg = std::to_string(plan_fd.get());
   std::string init_name = "cellblock-init";
   char* init_argv[] = {init_name.data(), plan_arg.data(), nullptr};
-  InitExec x{&join_fds,
+  InitExec x{netns.get(),
+             &join_fds,
              {fds.report_write, fds.stdin_read, fds.stdout_write, fds.stderr_write, plan_fd.get()},
              init_image,
              init_argv,
              fds.report_write};
 
   clone_args args{};
-  args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
+  args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
+  if (!netns) args.flags |= CLONE_NEWNET;
   int pidfd = -1;
   args.pidfd = reinterpret_cast<uintptr_t>(&pidfd);
   args.exit_signal = SIGCHLD;

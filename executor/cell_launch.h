@@ -25,7 +25,9 @@ struct LaunchedCell {
 // `stdin_data` becomes the command's fd 0.
 // Throws SysError when a host resource (pipe, clone) cannot be had.
 // `init_image` is the cellblock-init executable (cell_image.h).
+// `netns`, when valid, is a fresh network namespace (netns_pool.h) the cell enters instead of
+// creating one.
 LaunchedCell launch_cell(const LaunchPlan& plan, const std::string& stdin_data, int dev_null, int init_image,
-                         JobCgroup* cgroup);
+                         JobCgroup* cgroup, UniqueFd netns = {});
 
 }  // namespace cellblock

@@ -82,7 +82,7 @@ class Reader {
 
 }  // namespace
 
-std::string encode_cell_plan(const LaunchPlan& p, const CellFds& fds, bool unshare_cgroup_ns) {
+std::string encode_cell_plan(const LaunchPlan& p, const CellFds& fds, bool unshare_cgroup_ns, bool loopback_up) {
   Writer w;
   for (const std::string* s : {&p.stage_dir, &p.tmpfs_options, &p.upper_dir, &p.work_dir, &p.root_dir, &p.tmp_dir,
                                &p.shm_dir, &p.overlay_options, &p.hostname, &p.cwd, &p.exec_display, &p.uid_map,
@@ -115,6 +115,7 @@ std::string encode_cell_plan(const LaunchPlan& p, const CellFds& fds, bool unsha
   w.u64(p.breakdown);
   w.raw(&fds, sizeof fds);
   w.u64(unshare_cgroup_ns);
+  w.u64(loopback_up);
   return w.take();
 }
 
@@ -154,6 +155,7 @@ CellPlan decode_cell_plan(std::string_view bytes) {
   p.breakdown = r.u64();
   r.raw(&c.fds, sizeof c.fds);
   c.unshare_cgroup_ns = r.u64();
+  c.loopback_up = r.u64();
   if (!r.done()) throw std::runtime_error("cell plan: trailing bytes");
   p.finish_arrays();
   return c;

@@ -18,9 +18,10 @@ struct CellPlan {
   LaunchPlan plan;
   CellFds fds;
   bool unshare_cgroup_ns = true;
+  bool loopback_up = false;  // the network namespace came from the pool, loopback already up
 };
 
-std::string encode_cell_plan(const LaunchPlan& plan, const CellFds& fds, bool unshare_cgroup_ns);
+std::string encode_cell_plan(const LaunchPlan& plan, const CellFds& fds, bool unshare_cgroup_ns, bool loopback_up);
 // Throws std::runtime_error on a truncated or malformed buffer.
 CellPlan decode_cell_plan(std::string_view bytes);
 

@@ -90,17 +90,17 @@ void decide(Result& r, const SupervisedCell& cell, uint64_t oom_kills) {
                                      : "signal " + std::to_string(i.si_status)) + ")";
 }
 
-// Durations between consecutive stamps (supervisor's and the cell's), in launch order.
-std::vector<StepTime> breakdown_of(const std::vector<std::pair<const char*, uint64_t>>& stamps) {
+// The launch as a timeline: stamps from the supervisor and the cell sorted by time, each entry
+// the time from the previous event to this one. Parts of the cell run side by side (the
+// command's set-up beside the init's mounts), so this is the critical path, not a sum of steps.
+std::vector<StepTime> breakdown_of(std::vector<std::pair<const char*, uint64_t>> stamps) {
+  std::erase_if(stamps, [](const auto& s) { return s.second == 0; });  // steps that did not happen
+  std::stable_sort(stamps.begin(), stamps.end(), [](const auto& a, const auto& b) { return a.second < b.second; });
   std::vector<StepTime> steps;
-  uint64_t prev = 0;
-  for (auto& [name, at] : stamps) {
-    if (!at) continue;  // a step that did not happen (e.g. the command never started)
-    if (prev) steps.push_back({name, static_cast<double>(at - prev) / 1e6});
-    prev = at;
-  }
-  if (stamps.size() > 1 && stamps.front().second && prev)
-    steps.push_back({"total", static_cast<double>(prev - stamps.front().second) / 1e6});
+  for (size_t i = 1; i < stamps.size(); ++i)
+    steps.push_back({stamps[i].first, static_cast<double>(stamps[i].second - stamps[i - 1].second) / 1e6});
+  if (stamps.size() > 1)
+    steps.push_back({"total", static_cast<double>(stamps.back().second - stamps.front().second) / 1e6});
   return steps;
 }
 
@@ -117,6 +117,7 @@ Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
   dev_null_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!dev_null_) throw_sys("open /dev/null");
   init_image_ = make_cell_image(config_.state_dir);
+  netns_pool_ = std::make_unique<NetnsPool>(config_.netns_pool);
   cgroups_ = make_cgroup_driver(config_.cgroup);
   for (const std::string& path : cgroups_->remove_leftovers())
     spdlog::info("removed leftover cgroup {} of a supervisor that is gone", path);
@@ -157,7 +158,8 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, Result& re
   const uint64_t t_cgroup = monotonic_ns();
   // 3. launch
   const Clock::time_point started = Clock::now();
-  LaunchedCell cell = launch_cell(plan, job.stdin_data, dev_null_.get(), init_image_.get(), cgroup.get());
+  LaunchedCell cell =
+      launch_cell(plan, job.stdin_data, dev_null_.get(), init_image_.get(), cgroup.get(), netns_pool_->take());
   // 4. supervise
   SupervisedCell supervised = supervise_cell(cell, job.limits, cgroup.get(), stop, started);
   // 5. collect: every process of the cell is gone once its init has exited; the cgroup's own
@@ -178,9 +180,12 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, Result& re
                                      {"launch_init", c.at[init_started]},
                                      {"rootfs", c.at[rootfs_built]},
                                      {"network", c.at[network_up]},
+                                     {"init_forked_command", c.at[payload_forked]},
                                      {"fork_command", c.at[payload_started]},
                                      {"command_setup", c.at[security_started]},
-                                     {"security", c.at[exec_called]},
+                                     {"security", c.at[security_done]},
+                                     {"handoff", c.at[cell_ready_seen]},
+                                     {"cwd", c.at[exec_called]},
                                      {"exec_and_run", c.at[payload_exited]},
                                      {"reap", c.at[all_reaped]},
                                      {"teardown", t_ended},

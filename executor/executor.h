@@ -18,6 +18,7 @@
 #include "executor/cgroup.h"
 #include "executor/job_spec.h"
 #include "executor/launch_plan.h"
+#include "executor/netns_pool.h"
 #include "executor/result.h"
 #include "executor/stop_token.h"
 #include "executor/unique_fd.h"
@@ -31,6 +32,9 @@ struct ExecutorConfig {
   // Jobs with a user namespace: cell uid/gid 0..userns_size-1 are host userns_base + that.
   uint32_t userns_base = 200000;
   uint32_t userns_size = 65536;
+  // Fresh network namespaces kept ready by a background thread (netns_pool.h); 0 = make each
+  // at clone. Worth it for a resident queue, not for one job per process.
+  size_t netns_pool = 0;
 };
 
 class Executor {
@@ -55,6 +59,7 @@ class Executor {
   UniqueFd dev_null_;
   UniqueFd init_image_;  // cellblock-init, exec'd as every cell's PID 1
   std::unique_ptr<CgroupDriver> cgroups_;
+  std::unique_ptr<NetnsPool> netns_pool_;
   std::atomic<uint64_t> next_job_{0};
 };
 

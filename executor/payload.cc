@@ -96,7 +96,7 @@ bool apply_security(const PlannedSecurity& s, ChildError& e) noexcept {
 
 }  // namespace
 
-void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& userns) noexcept {
+void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& userns, int cell_ready) noexcept {
   CellReport stamps{};
   stamps.kind = CellReport::timings;
   stamps.steps.at[payload_started] = monotonic_ns();
@@ -126,8 +126,11 @@ void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& 
       die(fds, e);
     }
 
-  if (!enter_cwd(plan, e)) die(fds, e);
-  if (plan.user_namespace && !enter_user_namespace(userns, e)) die(fds, e);
+  const bool early = cell_ready >= 0;
+  if (!early) {
+    if (!enter_cwd(plan, e)) die(fds, e);
+    if (plan.user_namespace && !enter_user_namespace(userns, e)) die(fds, e);
+  }
 
   // Everything above 2 closes at exec; the report pipe stays usable until then.
   if (::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
@@ -138,6 +141,18 @@ void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& 
   // Last before exec: from here on the seccomp filter judges every call.
   stamps.steps.at[security_started] = monotonic_ns();
   if (plan.security && !apply_security(*plan.security, e)) die(fds, e);
+  stamps.steps.at[security_done] = monotonic_ns();
+  if (early) {
+    // Forked before the cell's file system existed: wait for it (the init's pivot_root has moved
+    // our root into it), then take the working directory there. End-of-file: the init failed,
+    // has reported why, and is about to take us with it.
+    char byte;
+    ssize_t n;
+    do n = ::read(cell_ready, &byte, 1); while (n < 0 && errno == EINTR);
+    if (n != 1) ::_exit(127);
+    stamps.steps.at[cell_ready_seen] = monotonic_ns();
+    if (!enter_cwd(plan, e)) die(fds, e);
+  }
   stamps.steps.at[exec_called] = monotonic_ns();
   if (plan.breakdown) send_report(fds.report_write, stamps);
 

@@ -16,6 +16,11 @@
 namespace cellblock {
 
 // Async-signal-safe; never returns.
-[[noreturn]] void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& userns) noexcept;
+// `cell_ready` >= 0: the command was forked early, before the init built the file system, so
+// that its own set-up (the seccomp load above all) runs beside the init's; it applies the policy
+// first, then waits for a byte on `cell_ready` before taking its working directory. -1: the cell
+// is complete (the user-namespace path, whose handshake needs the finished cell).
+[[noreturn]] void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& userns,
+                               int cell_ready) noexcept;
 
 }  // namespace cellblock

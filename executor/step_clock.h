@@ -17,6 +17,8 @@ enum CellStep : int {
   payload_forked,    // the init's fork of the command returned
   payload_started,   // the command's process runs
   security_started,  // before capabilities/no_new_privs/seccomp
+  security_done,     // the seccomp filter is loaded
+  cell_ready_seen,   // a command forked early learned the file system is ready
   exec_called,       // right before execve
   payload_exited,    // the init reaped the command
   all_reaped,        // everything else in the cell killed and reaped

@@ -51,7 +51,7 @@ std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults, P
       j = parse_json_text(text);
       absolutize(j);
       line.request = request_from_json(j, defaults);
-      attach_policy(line.request->job, policies);
+      prepare_job(line.request->job, policies);
     } catch (const JobError& e) {
       line.invalid.status = Status::invalid_job;
       line.invalid.error = e.what();

@@ -1,5 +1,6 @@
 #include "jobs/job_json.h"
 
+#include "executor/block_device.h"
 #include "executor/sys_error.h"
 #include "jobs/policy_json.h"
 
@@ -368,7 +369,14 @@ Result result_from_json(const json& j) {
   return r;
 }
 
-void attach_policy(JobSpec& job, PolicyRegistry& policies) {
+void prepare_job(JobSpec& job, PolicyRegistry& policies) {
+  for (size_t i = 0; i < job.limits.io.size(); ++i) {
+    try {
+      resolve_io_limit(job.limits.io[i]);
+    } catch (const std::invalid_argument& e) {
+      throw JobError("limits.io[" + std::to_string(i) + "].device", e.what());
+    }
+  }
   try {
     job.security = policies.get(job.policy);
   } catch (const PolicyError& e) {

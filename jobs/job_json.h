@@ -46,9 +46,10 @@ nlohmann::json result_to_json(const Result& result);
 Result result_from_json(const nlohmann::json& j);
 
 class PolicyRegistry;
-// Resolves job.policy through the registry into job.security (compiled once per policy).
-// Throws JobError on field "policy" when the policy cannot be loaded.
-void attach_policy(JobSpec& job, PolicyRegistry& policies);
+// The checks that need the host, before anything starts: resolves job.policy through the
+// registry into job.security (compiled once per policy) and checks that each limits.io device
+// is a block device. Throws JobError naming the field ("policy", "limits.io[0].device").
+void prepare_job(JobSpec& job, PolicyRegistry& policies);
 
 // Serialises for output; invalid UTF-8 in captured output is replaced, never fatal.
 std::string dump_json(const nlohmann::json& j, int indent = -1);

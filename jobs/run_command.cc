@@ -42,7 +42,7 @@ int run_command(const RunOptions& options, const std::function<Executor&()>& exe
     if (j.is_object() && j.contains("rootfs") && j["rootfs"].is_string())
       j["rootfs"] = absolute_host_path(j["rootfs"].get<std::string>());
     job = job_from_json(options.flags.apply(std::move(j)));
-    attach_policy(job, policies);
+    prepare_job(job, policies);
     job.breakdown = options.breakdown;
   } catch (const JobError& e) {
     std::cerr << "cellblock run: invalid job: " << e.what() << "\n";

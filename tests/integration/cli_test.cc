@@ -90,3 +90,26 @@ TEST(Cli, ABadFlagValueNamesTheFlag) {
 
 }  // namespace
 }  // namespace cellblock::test
+
+namespace cellblock::test {
+namespace {
+
+TEST(Cli, AnIoDeviceThatIsNotABlockDeviceIsRejectedBeforeAnythingStarts) {
+  Output o = run_cli(std::string("run --rootfs ") + kRootfs + " --io /proc:write_bps=16M -- /bin/true");
+  EXPECT_EQ(o.exit_code, 2) << o.out;
+  EXPECT_EQ(o.out, "");
+  EXPECT_THAT(o.err, ::testing::HasSubstr("limits.io[0].device: "));
+  EXPECT_THAT(o.err, ::testing::HasSubstr("block device"));
+}
+
+TEST(Cli, AnUnknownPolicyIsRejectedBeforeAnythingStarts) {
+  std::string path = std::filesystem::temp_directory_path() / ("cellblock-pol-" + std::to_string(getpid()) + ".json");
+  std::ofstream(path) << R"({"rootfs": "/", "command": ["true"], "policy": "no-such-policy"})";
+  Output o = run_cli("run --job " + path);
+  std::filesystem::remove(path);
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_THAT(o.err, ::testing::HasSubstr("no-such-policy"));
+}
+
+}  // namespace
+}  // namespace cellblock::test

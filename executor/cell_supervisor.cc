@@ -75,6 +75,10 @@ SupervisedCell supervise_cell(LaunchedCell& cell, const Limits& limits, JobCgrou
   const Clock::time_point deadline = started + std::chrono::milliseconds(limits.wall_time_ms);
   const uint64_t cpu_limit_ns = limits.cpu_time_ms ? *limits.cpu_time_ms * 1'000'000ull : 0;
   Clock::time_point next_cpu = started;
+  // Kernels without pids.peak: the peak is the highest pids.current seen, every 10 ms.
+  const bool sample_pids = cgroup && cgroup->needs_sampling();
+  constexpr auto kSampleEvery = std::chrono::milliseconds(10);
+  Clock::time_point next_sample = started;
 
   pollfd fds[kSlots] = {};
   fds[kPidfd] = {cell.pidfd.get(), POLLIN, 0};
@@ -103,6 +107,7 @@ SupervisedCell supervise_cell(LaunchedCell& cell, const Limits& limits, JobCgrou
     if (init_exited && now >= drain_until) break;
     Clock::time_point wake = init_exited ? drain_until : deadline;
     if (cpu_limit_ns && !init_exited && !killed) wake = std::min(wake, next_cpu);
+    if (sample_pids && !init_exited) wake = std::min(wake, next_sample);
     auto wait = std::max(nanoseconds(0), std::chrono::duration_cast<nanoseconds>(wake - now));
     timespec ts{static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
     int n = ::ppoll(fds, kSlots, &ts, nullptr);
@@ -129,6 +134,10 @@ SupervisedCell supervise_cell(LaunchedCell& cell, const Limits& limits, JobCgrou
       drain_until = now + std::chrono::seconds(1);
     }
     if (init_exited) continue;
+    if (sample_pids && now >= next_sample) {
+      cgroup->sample();
+      next_sample = now + kSampleEvery;
+    }
     if (now >= deadline) kill_cell(Status::wall_time_limit);
     if (cpu_limit_ns && cgroup && !killed && now >= next_cpu) {
       uint64_t used = cgroup->cpu_usage_ns();

@@ -92,6 +92,8 @@ class JobCgroup {
   virtual uint64_t oom_kills() = 0;
   // Samples the task count so that pids_peak is right where the kernel has no pids.peak.
   virtual void sample() = 0;
+  // True where the kernel has no pids.peak: the supervisor then calls sample() every few ms.
+  virtual bool needs_sampling() const = 0;
   virtual CgroupStats stats() = 0;
   // Kills every task, including ones forked while killing, and returns when none is left.
   virtual void kill_all() = 0;

@@ -275,6 +275,8 @@ class V1Job final : public JobCgroup {
     return find_key_u64(read(st_->memory, "memory.oom_control"), "oom_kill").value_or(0);
   }
 
+  bool needs_sampling() const override { return !st_->has_pids_peak; }
+
   void sample() override {
     if (st_->has_pids_peak) return;
     pids_peak_ = std::max(pids_peak_, read_u64(st_->pids, "pids.current"));

@@ -239,6 +239,8 @@ class V2Job final : public JobCgroup {
     return find_key_u64(read("memory.events"), "oom_kill").value_or(0);
   }
 
+  bool needs_sampling() const override { return !st_->has_pids_peak; }
+
   void sample() override {
     if (st_->has_pids_peak) return;
     pids_peak_ = std::max(pids_peak_, read_u64_at(dir_fd_.get(), "pids.current", path_));

@@ -57,6 +57,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/in_process.h"
 #include "executor/sys_error.h"
 #include "executor/unique_fd.h"
 
@@ -227,6 +228,11 @@ struct RunOutcome {
   std::optional<std::string> error;
 };
 
+RunOutcome run_in_process(InProcessQueue& queue) {
+  InProcessQueue::Outcome o = queue.run_one();
+  return RunOutcome{o.ns, o.error};
+}
+
 RunOutcome run_once(const Command& cmd, Stdio& io) {
   io.reset();
   RunOutcome out;
@@ -297,6 +303,7 @@ struct ThroughputResult {
 };
 
 struct Tool {
+  std::shared_ptr<InProcessQueue> queue;  // "@queue ROOTFS [POLICY]": cellblock's queue in this process
   std::string name;
   std::string command_line;
   std::vector<std::string> words;
@@ -346,7 +353,7 @@ int64_t run_block(Tool& tool, size_t jobs, int parallel, std::vector<int64_t>& l
         size_t i = next.fetch_add(1);
         if (i >= jobs) break;
         cmds[size_t(w)].set_id(fresh_id(tool.name));
-        RunOutcome r = run_once(cmds[size_t(w)], *io[size_t(w)]);
+        RunOutcome r = tool.queue ? run_in_process(*tool.queue) : run_once(cmds[size_t(w)], *io[size_t(w)]);
         if (r.error) {
           std::lock_guard lock(mu);
           if (!first_error) first_error = "job " + std::to_string(i) + ": " + *r.error;
@@ -816,6 +823,14 @@ int run(int argc, char** argv) {
     t.name = name;
     t.command_line = line;
     t.words = split_words(line);
+    if (t.words[0] == "@queue") {
+      if (t.words.size() < 2 || t.words.size() > 3) throw std::invalid_argument(name + ": @queue ROOTFS [POLICY]");
+      size_t parallel = s.parallel.empty() ? 1 : size_t(*std::max_element(s.parallel.begin(), s.parallel.end()));
+      t.queue = std::make_shared<InProcessQueue>(t.words[1], t.words.size() == 3 ? t.words[2] : "default", parallel);
+      t.program = "@queue";
+      tools.push_back(std::move(t));
+      return;
+    }
     if (t.words[0].find('{') != std::string::npos) throw std::invalid_argument(name + ": the program itself cannot be a template");
     t.program = resolve_program(t.words[0]);
     t.batch = batch;
@@ -876,7 +891,7 @@ int run(int argc, char** argv) {
         Tool& t = tools[i];
         if (t.batch || t.error) continue;
         cmds[i].set_id(fresh_id(t.name));
-        RunOutcome out = run_once(cmds[i], io);
+        RunOutcome out = t.queue ? run_in_process(*t.queue) : run_once(cmds[i], io);
         if (out.error) {
           fail(t, (r < s.warmup ? "warm-up run " + std::to_string(r) : "run " + std::to_string(r - s.warmup)) + ": " +
                       *out.error);

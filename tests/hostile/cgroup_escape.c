@@ -1,12 +1,14 @@
-/* cgroup_escape: try to leave the job's cgroup, which would shed its memory, pids and CPU
- * limits and hide from the supervisor's cgroup-based kill.
+/* cgroup_escape [--force] [CGROUP_DIR...]: try to leave the job's cgroup, which would shed
+ * its memory, pids and CPU limits and hide from the supervisor's cgroup-based kill.
  *
  * Attacks, each reported on its own line:
  *  - cgroup_view: what /proc/self/cgroup shows. In a cgroup namespace every path is "/";
  *    without one the host's cgroup path of the job leaks (and names the tree to attack).
  *  - cgroup_fs: is a cgroup filesystem visible at /sys/fs/cgroup at all?
  *  - cgroup_write: write our pid into cgroup.procs of every ancestor of our cgroup, of the
- *    root of each visible hierarchy and of its first level. Moving a process needs write
+ *    root of each visible hierarchy and of its first level, and of each CGROUP_DIR given
+ *    (a test that binds the host's cgroup tree passes the job cgroup's parents: inside a
+ *    cgroup namespace the program cannot name them itself). Moving a process needs write
  *    access to cgroup.procs of the common ancestor of both cgroups, so a cell must see no
  *    writable cgroup tree above its own.
  *  - cgroup_mount: mount cgroup2, and cgroup v1 hierarchies (rdma, memory), on a fresh
@@ -127,9 +129,10 @@ static int within(const char *before, const char *now)
 
 int main(int argc, char **argv)
 {
-    if (argc > 2 || (argc == 2 && strcmp(argv[1], "--force") != 0))
-        usage("cgroup_escape [--force]   (as root, refuses the host's pid namespace without "
-              "--force)");
+    for (int i = 1; i < argc; i++)
+        if (strcmp(argv[i], "--force") != 0 && argv[i][0] != '/')
+            usage("cgroup_escape [--force] [CGROUP_DIR...]   (as root, refuses the host's pid "
+                  "namespace without --force; CGROUP_DIR absolute)");
     if (geteuid() == 0)
         refuse_on_host("cgroup_escape", argc, argv, "pid");
 
@@ -168,6 +171,10 @@ int main(int argc, char **argv)
                     break;
             }
         }
+        /* The directories we were told about (the job's parents, seen through a bind). */
+        for (int i = 1; i < argc; i++)
+            if (argv[i][0] == '/')
+                add_target(argv[i]);
         /* The root of everything visible, and its first level. */
         add_target("/sys/fs/cgroup");
         DIR *d = opendir("/sys/fs/cgroup");

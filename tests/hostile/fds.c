@@ -1,4 +1,4 @@
-/* fds: which file descriptors did the payload inherit?
+/* fds [FD...]: which file descriptors did the payload inherit?
  *
  * Attacks: leaked descriptors. Any fd the supervisor or init leaves open across execve is a
  * handle to something outside the cell: a directory on the host (CVE-2024-21626 in runc:
@@ -10,10 +10,15 @@
  * RLIMIT_NOFILE (at least 1023, at most 65535), which works without /proc. Then it lists
  * /proc/self/fd (minus the directory's own fd) with each link's target.
  *
- * Expected in a cell: fds CLEAN open=0,1,2 (0 may be /dev/null or closed, depending on the
- * job's stdin).
+ * Each FD argument is a descriptor number the supervisor had open when it started the job (a
+ * test opens a file on the host and passes its number): the program read()s one byte from it
+ * first of all, the way a payload would use a descriptor it guessed.
  *
- * Output: RESULT fd OPEN fd=<n> target=<readlink>        (one per /proc/self/fd entry)
+ * Expected in a cell: fds CLEAN open=0,1,2 (0 may be /dev/null or closed, depending on the
+ * job's stdin); fd_read EBADF for every FD argument.
+ *
+ * Output: RESULT fd_read EBADF|<errno>|OK fd=<n> [bytes=<n> target=<readlink>]   (per FD argument)
+ *         RESULT fd OPEN fd=<n> target=<readlink>        (one per /proc/self/fd entry)
  *         RESULT fd_list <errno>                          (if /proc/self/fd cannot be read)
  *         RESULT fds CLEAN|LEAKED open=<fds found by fstat> scanned_to=<n> [leaked=<fd:target,...>]
  */
@@ -26,8 +31,24 @@
 
 #define MAX_SEEN 256
 
-int main(void)
+int main(int argc, char **argv)
 {
+    /* The supervisor's fd numbers first, before anything of ours can take one of them. */
+    for (int i = 1; i < argc; i++) {
+        int fd = (int)parse_count(argv[i], "fds [FD...]");
+        char c;
+        ssize_t n = read(fd, &c, 1);
+        if (n < 0) {
+            result("fd_read", errno_name(errno), "fd=%d", fd);
+        } else {
+            char path[64], target[512];
+            snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+            ssize_t t = readlink(path, target, sizeof target - 1);
+            target[t > 0 ? t : 0] = '\0';
+            result("fd_read", "OK", "fd=%d bytes=%zd target=%s", fd, n, t > 0 ? target : "?");
+        }
+    }
+
     struct rlimit rl;
     long limit = 1024;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&

@@ -1,4 +1,4 @@
-/* zombies [N] [hold]: leave N zombies for somebody else to reap.
+/* zombies [N] [hold|leave]: leave N zombies (or N live children) for somebody else to reap.
  *
  * Attacks: the cell's PID 1 and the pids limit. A zombie holds a pid (and a pids-cgroup
  * slot) until its parent reaps it. A parent that never calls wait() and then exits hands its
@@ -11,12 +11,16 @@
  * reparented to the cell's init, which must reap them.
  * "hold": the program itself is the parent that never reaps; it reports and then sleeps
  * until killed, so the supervisor must kill a cell full of zombies.
+ * "leave": the program forks N children that sleep forever, reports and exits 0 at once: the
+ * job is over, and the cell's init must kill and reap N live orphans before it can report the
+ * exit. The job's wall time shows what that costs (it should grow linearly with N).
  *
  * Expected in a cell: CREATED n=N (or EAGAIN n=<count> when pids.max stops it first, which
  * is also a pass), then zombies_reaped OK left=0.
  *
  * Output: RESULT zombies CREATED|<fork errno> n=<created> of=<N> seen=<zombies in /proc>
  *         RESULT zombies_reaped OK|LEFT left=<zombies still visible> waited_ms=<ms>
+ *         RESULT zombies_left RUNNING|<fork errno> n=<created> of=<N>     ("leave" only)
  */
 #include "hostile.h"
 
@@ -59,6 +63,25 @@ static int count_zombies(pid_t parent)
     return count;
 }
 
+/* "leave": N children that sleep until killed; the program exits without waiting. */
+static void leave_children(long n)
+{
+    long created = 0;
+    int err = 0;
+    for (long i = 0; i < n; i++) {
+        pid_t pid = fork();
+        if (pid < 0) {
+            err = errno;
+            break;
+        }
+        if (pid == 0)
+            for (;;)
+                pause();
+        created++;
+    }
+    result("zombies_left", err ? errno_name(err) : "RUNNING", "n=%ld of=%ld", created, n);
+}
+
 static void make_zombies(long n)
 {
     long created = 0;
@@ -86,16 +109,24 @@ static void make_zombies(long n)
 
 int main(int argc, char **argv)
 {
-    const char *use = "zombies [N] [hold]   (N defaults to 10000)";
+    const char *use = "zombies [N] [hold|leave]   (N defaults to 10000)";
     long n = 10000;
-    int hold = 0;
+    int hold = 0, leave = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "hold") == 0)
             hold = 1;
+        else if (strcmp(argv[i], "leave") == 0)
+            leave = 1;
         else
             n = parse_count(argv[i], use);
     }
 
+    if (hold && leave)
+        usage(use);
+    if (leave) {
+        leave_children(n);
+        return 0;
+    }
     if (hold) {
         make_zombies(n);
         for (;;)

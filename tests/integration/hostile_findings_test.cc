@@ -29,6 +29,7 @@ using HostileFinding = HostUntouched;
 TEST_F(HostileFinding, DISABLED_InitKillsWhatTheCommandLeftInLinearTime) {
   JobSpec j = hostile_job({"/t/zombies", "4000", "leave"}, "default");
   j.limits.pids = 4100;
+  j.limits.memory_bytes = 1024 * MiB;  // ~90 KiB of kernel memory per live task
   j.limits.wall_time_ms = 30'000;
   Result r = run(j);
   ASSERT_EQ(r.status, Status::exited) << describe(r);

@@ -332,9 +332,11 @@ std::vector<Case> cases() {
            .disk = true});
 
   // 10,000 zombies: a helper forks them, never waits, exits; the orphans go to the cell's init,
-  // which reaps them all.
+  // which reaps them all. Memory: every task costs the job ~30 KiB of kernel memory even as a
+  // zombie, ~90 KiB while alive, and on a busy machine thousands of children are alive at once.
   add_for(c, {"default", "judge"},
-          {.name = "zombies", .argv = {"/t/zombies", "10000"}, .limits = {.wall_ms = 20000, .pids = 10100},
+          {.name = "zombies", .argv = {"/t/zombies", "10000"},
+           .limits = {.wall_ms = 20000, .pids = 10100, .memory = 2048 * MiB},
            .ending = kExitsZero,
            .out = {one("RESULT zombies CREATED n=10000 of=10000 seen=10000"),
                    one(R"(RESULT zombies_reaped OK left=0 waited_ms=\d+)")},
@@ -350,7 +352,8 @@ std::vector<Case> cases() {
                .also = [](const Result& r, const Context&) { EXPECT_EQ(r.stats.pids_peak, 64u); }});
   // 10,000 zombies held by a parent that never reaps: the supervisor kills a cell full of them.
   c.push_back({.name = "zombies_hold", .policy = "default", .argv = {"/t/zombies", "10000", "hold"},
-               .limits = {.wall_ms = 4000, .pids = 10100}, .ending = killed_by(Status::wall_time_limit),
+               .limits = {.wall_ms = 4000, .pids = 10100, .memory = 2048 * MiB},
+               .ending = killed_by(Status::wall_time_limit),
                .out = {one("RESULT zombies CREATED n=10000 of=10000 seen=10000")}});
   // 500 live children left behind when the command exits: init kills and reaps them.
   add_for(c, {"default", "judge"},

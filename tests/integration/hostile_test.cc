@@ -515,8 +515,9 @@ std::vector<Case> cases() {
                          one("RESULT proc1_root EACCES path=/proc/1/root"),
                          one("RESULT proc1_cwd EACCES path=/proc/1/cwd")}});
 
-  // CVE-2019-5736: overwrite /proc/self/exe (read-only bind: EROFS) and init's /proc/1/exe, which
-  // is the host's cellblock binary. Both files are unchanged afterwards.
+  // CVE-2019-5736: overwrite /proc/self/exe (read-only bind: EROFS) and init's /proc/1/exe (a
+  // sealed memfd now; the host's cellblock binary when init was a clone of the supervisor). The
+  // host's files are unchanged afterwards.
   add_for(c, {"default", "judge"},
           {.name = "proc_self_exe", .argv = {"/t/proc_self_exe"}, .needs = kBinaries, .ending = kExitsZero,
            .out = {one("RESULT proc_self_exe_write EROFS target=/t/proc_self_exe"), one("RESULT proc1_exe_link EACCES"),

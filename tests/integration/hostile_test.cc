@@ -349,7 +349,10 @@ std::vector<Case> cases() {
                .limits = {.pids = 64}, .ending = kExitsZero,
                .out = {one(R"(RESULT zombies EAGAIN n=6[0-2] of=10000 seen=6[0-2])"),
                        one(R"(RESULT zombies_reaped OK left=0 waited_ms=\d+)")},
-               .also = [](const Result& r, const Context&) { EXPECT_EQ(r.stats.pids_peak, 64u); }});
+               .also = [](const Result& r, const Context&) {
+                 EXPECT_LE(r.stats.pids_peak, 64u);
+                 EXPECT_GE(r.stats.pids_peak, 60u);  // sampled where the kernel has no pids.peak
+               }});
   // 10,000 zombies held by a parent that never reaps: the supervisor kills a cell full of them.
   c.push_back({.name = "zombies_hold", .policy = "default", .argv = {"/t/zombies", "10000", "hold"},
                .limits = {.wall_ms = 4000, .pids = 10100, .memory = 2048 * MiB},
@@ -779,7 +782,7 @@ constexpr ProbeRow kProbeTable[] = {
     {"ioctl:TIOCLINUX", "EBADF", "EBADF", "EBADF"},
     {"iopl", "EPERM", "EPERM", "EPERM"},
     {"ioperm", "EPERM", "EPERM", "EPERM"},
-    {"modify_ldt", "EPERM", "EPERM", "EPERM"},
+    {"modify_ldt", "ENOSYS", "ENOSYS", "ENOSYS"},  // not in the allowlist
     {"socket:AF_UNIX", "EINVAL", "EINVAL", "EINVAL"},
     {"socket:AF_INET", "EINVAL", "EINVAL", "EACCES"},
     {"socket:AF_INET6", "EINVAL", "EINVAL", "EACCES"},

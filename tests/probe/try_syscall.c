@@ -204,10 +204,16 @@ static long p_ioctl_tioclinux(void) { return syscall(SYS_ioctl, -1L, (long)TIOCL
 static long p_iopl(void) { return syscall(SYS_iopl, 4L); }                  /* EINVAL (level > 3) */
 static long p_ioperm(void) { return syscall(SYS_ioperm, 65536L, 1L, 1L); }  /* EINVAL (out of range) */
 /* modify_ldt returns an int zero-extended to 64 bits (a kernel ABI quirk), so -EINVAL
- * arrives as a large positive number that syscall() takes for success. allowed: EINVAL */
+ * arrives as a large positive number that syscall() takes for success. allowed: EINVAL.
+ * A seccomp errno, though, is a full-width -errno: syscall() has already returned -1 with
+ * errno set, and reading that -1 as an int would turn every denial into EPERM. */
 static long p_modify_ldt(void)
 {
-    int rc = (int)syscall(SYS_modify_ldt, 1L, BAD, 1L);
+    errno = 0;
+    long raw = syscall(SYS_modify_ldt, 1L, BAD, 1L);
+    if (raw == -1 && errno != 0)
+        return -1;
+    int rc = (int)raw;
     if (rc < 0 && rc > -4096) {
         errno = -rc;
         return -1;

@@ -101,8 +101,9 @@ Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
   dev_null_.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   if (!dev_null_) throw_sys("open /dev/null");
   cgroups_ = make_cgroup_driver(config_.cgroup);
-  for (const std::string& path : cgroups_->remove_leftovers())
-    spdlog::info("removed leftover cgroup {} of a supervisor that is gone", path);
+  for (const CrashCleanup& cleanup : clean_up_after_crashes(config_.state_dir, *cgroups_))
+    for (const std::string& line : describe(cleanup)) spdlog::warn("{}", line);
+  state_ = std::make_unique<SupervisorState>(config_.state_dir);
 }
 
 Executor::~Executor() = default;
@@ -132,12 +133,14 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, Result& re
   if (!job.security) throw SetupError("policy " + cellblock::quoted(job.policy) + ": not loaded (no security policy, no cell)");
   const LaunchPlan plan = make_launch_plan(job, host_);
   const CgroupLimits limits = cgroup_limits(job.limits);
-  // 2. cgroup
-  std::unique_ptr<JobCgroup> cgroup =
-      cgroups_->create("job-" + std::to_string(next_job_.fetch_add(1)), limits);
+  // 2. cgroup, and the job's state file for a cleanup after a crash (supervisor_state.h)
+  const std::string number = std::to_string(next_job_.fetch_add(1));
+  std::unique_ptr<JobCgroup> cgroup = cgroups_->create(number, limits);
+  SupervisorState::JobFile state = state_->job_starting("job-" + number, job.id, cgroup->paths());
   // 3. launch
   const Clock::time_point started = Clock::now();
   LaunchedCell cell = launch_cell(plan, job.stdin_data, dev_null_.get(), cgroup.get());
+  state.cell_started(cell.pid);
   // 4. supervise
   SupervisedCell supervised = supervise_cell(cell, job.limits, cgroup.get(), stop, started);
   // 5. collect: every process of the cell is gone once its init has exited; the cgroup's own
@@ -146,6 +149,7 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, Result& re
   CgroupStats stats = cgroup->stats();
   fill_stats(result.stats, stats);
   cgroup->remove();
+  state.remove();
   // 6. verdict
   result.stdout_truncated = supervised.out.truncated();
   result.stderr_truncated = supervised.err.truncated();

@@ -140,6 +140,11 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, Result& re
   // 3. launch
   const Clock::time_point started = Clock::now();
   LaunchedCell cell = launch_cell(plan, job.stdin_data, dev_null_.get(), cgroup.get());
+  // The init is in the supervisor's process group; a Ctrl-C on the terminal signals that whole
+  // group, and the init would forward the SIGINT to the command at once instead of leaving the
+  // decision to the supervisor (cellblock batch: a grace period). Its own group keeps the
+  // terminal's signals out; the command itself is in its own session already (payload.cc).
+  ::setpgid(cell.pid, cell.pid);
   state.cell_started(cell.pid);
   // 4. supervise
   SupervisedCell supervised = supervise_cell(cell, job.limits, cgroup.get(), stop, started);

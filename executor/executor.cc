@@ -103,7 +103,7 @@ Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
   cgroups_ = make_cgroup_driver(config_.cgroup);
   for (const CrashCleanup& cleanup : clean_up_after_crashes(config_.state_dir, *cgroups_))
     for (const std::string& line : describe(cleanup)) spdlog::warn("{}", line);
-  state_ = std::make_unique<SupervisorState>(config_.state_dir);
+  state_ = std::make_unique<SupervisorState>(config_.state_dir, cgroups_->supervisor_dirs());
 }
 
 Executor::~Executor() = default;

@@ -14,7 +14,6 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
-#include <set>
 
 #include "executor/cgroup.h"
 #include "executor/cgroup_fs.h"
@@ -112,17 +111,18 @@ void remove_cgroup_tree(int parent_fd, const std::string& parent_shown, const st
   removed.push_back(cg.shown());
 }
 
-// Removes a job cgroup a dead supervisor's file names, when it is one: <cgroup mount>/.../
-// sv-<pid>-<start>/job-<n>, with the sv- directory of that supervisor. A damaged file must not
+// Removes a cgroup a dead supervisor's state names, with everything below it, when it is one of
+// its own: <cgroup mount>/.../sv-<pid>-<start>, or a job-<n> in there. A damaged file must not
 // make us remove anything else.
 void remove_recorded_cgroup(const std::string& recorded, const std::string& sv_name,
                             std::vector<std::string>& removed) {
   std::filesystem::path path(recorded);
   std::error_code ec;
   if (!std::filesystem::exists(path, ec)) return;  // removed already (remove_leftovers)
-  if (!path.is_absolute() || path.lexically_normal() != path || path.parent_path().filename() != sv_name ||
-      path.filename().string().rfind("job-", 0) != 0 || !under_a_cgroup_mount(path)) {
-    throw std::runtime_error("not removing " + cellblock::quoted(recorded) + ": not a job cgroup of " + sv_name);
+  bool sv_dir = path.filename() == sv_name;
+  bool job_dir = path.parent_path().filename() == sv_name && path.filename().string().rfind("job-", 0) == 0;
+  if (!path.is_absolute() || path.lexically_normal() != path || !(sv_dir || job_dir) || !under_a_cgroup_mount(path)) {
+    throw std::runtime_error("not removing " + cellblock::quoted(recorded) + ": not a cgroup of " + sv_name);
   }
   std::string parent = path.parent_path();
   UniqueFd parent_fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -141,14 +141,35 @@ std::optional<std::string> supervisor_of(const std::string& cgroup_path) {
   return found;
 }
 
+// The supervisor's own cgroup directories, in its state directory.
+constexpr char kCgroupsFile[] = "cgroups";
+
+std::string format_cgroups(const std::vector<std::string>& cgroups) {
+  std::string out;
+  for (const std::string& c : cgroups) out += "cgroup " + sanitized(c) + "\n";
+  return out;
+}
+
+// The "cgroup <path>" lines, as far as they are whole.
+std::vector<std::string> parse_cgroups(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    size_t nl = text.find('\n');
+    if (nl == std::string_view::npos) break;
+    std::string_view line = text.substr(0, nl);
+    text.remove_prefix(nl + 1);
+    if (line.rfind("cgroup ", 0) == 0) out.emplace_back(line.substr(7));
+  }
+  return out;
+}
+
 }  // namespace
 
 std::string format_job_state(const JobState& s) {
   std::string out = "job_id " + sanitized(s.job_id) + "\n";
   out += "cell_pid " + std::to_string(s.cell_pid) + "\n";
   out += "cell_start_time " + std::to_string(s.cell_start_time) + "\n";
-  for (const std::string& c : s.cgroups) out += "cgroup " + sanitized(c) + "\n";
-  return out;
+  return out + format_cgroups(s.cgroups);
 }
 
 std::optional<JobState> parse_job_state(std::string_view text) {
@@ -183,8 +204,14 @@ std::optional<JobState> parse_job_state(std::string_view text) {
   return s;
 }
 
-SupervisorState::SupervisorState(const std::string& root) : dir_(root + "/" + own_supervisor_dir_name()) {
+SupervisorState::SupervisorState(const std::string& root, const std::vector<std::filesystem::path>& cgroups)
+    : dir_(root + "/" + own_supervisor_dir_name()) {
   if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) throw_sys("mkdir(" + cellblock::quoted(dir_) + ")");
+  std::vector<std::string> paths(cgroups.begin(), cgroups.end());
+  std::string file = dir_ + "/" + kCgroupsFile;
+  UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  if (!fd) throw_sys("open(" + cellblock::quoted(file) + ", O_WRONLY|O_CREAT|O_TRUNC)");
+  write_all(fd.get(), format_cgroups(paths), cellblock::quoted(file));
 }
 
 SupervisorState::~SupervisorState() {
@@ -255,7 +282,8 @@ std::vector<CrashCleanup> clean_up_after_crashes(const std::string& root, Cgroup
   if (rc != 0) throw_sys("flock(" + cellblock::quoted(root) + ", LOCK_EX)");
 
   // 1. The state of supervisors that are gone; kill what survived of their cells.
-  std::map<std::string, CrashCleanup> gone;  // by sv- name
+  std::map<std::string, CrashCleanup> gone;                   // by sv- name
+  std::map<std::string, std::vector<std::string>> sv_cgroups;  // their own cgroup directories
   for (const std::string& name : list_subdirs(root_fd.get(), root)) {
     auto id = parse_supervisor_dir_name(name);
     if (!id || !supervisor_is_gone(id->first, id->second)) continue;
@@ -265,6 +293,11 @@ std::vector<CrashCleanup> clean_up_after_crashes(const std::string& root, Cgroup
     try {
       UniqueFd dir = open_dir_at(root_fd.get(), name.c_str(), root);
       for (const std::string& file : list_files(dir.get(), c.state_dir)) {
+        if (file == kCgroupsFile) {
+          if (auto text = read_file_at(dir.get(), file.c_str(), c.state_dir, /*missing_ok=*/true))
+            sv_cgroups[name] = parse_cgroups(*text);
+          continue;
+        }
         auto text = read_file_at(dir.get(), file.c_str(), c.state_dir, /*missing_ok=*/true);
         auto state = text ? parse_job_state(*text) : std::nullopt;
         if (!state) {
@@ -298,16 +331,15 @@ std::vector<CrashCleanup> clean_up_after_crashes(const std::string& root, Cgroup
         }
       }
     }
-    // Their sv- directories, once empty (ENOTEMPTY/EBUSY: a job without a file; left).
-    std::set<std::string> sv_dirs;
-    for (auto& job : c.jobs)
-      for (const std::string& path : job.state.cgroups) {
-        std::filesystem::path sv = std::filesystem::path(path).parent_path();
-        std::error_code ec;
-        if (sv.filename() == name && std::filesystem::exists(sv, ec)) sv_dirs.insert(sv);
+    // Then the supervisor's own directories, with any job cgroup that has no file (the
+    // supervisor died between creating the cgroup and writing the file).
+    for (const std::string& path : sv_cgroups[name]) {
+      try {
+        remove_recorded_cgroup(path, name, removed);
+      } catch (const std::exception& e) {
+        c.errors.push_back(e.what());
       }
-    for (const std::string& sv : sv_dirs)
-      if (::rmdir(sv.c_str()) == 0) removed.push_back(sv);
+    }
   }
   // Who each removed cgroup belonged to.
   for (const std::string& path : removed) {

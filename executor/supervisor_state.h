@@ -6,6 +6,7 @@
 //   stage/                  the directory each cell mounts its writable layer over, inside the
 //                           cell's own mount namespace: on the host it is always an empty dir
 //   sv-<pid>-<starttime>/   one per supervisor process, named like its cgroup directory
+//     cgroups               its own cgroup directories ("cgroup <path>" lines), one per hierarchy
 //     job-<n>               one per job, from its cgroup's creation until the cgroup is gone
 //
 // A job file is a few "key value" lines:
@@ -54,8 +55,9 @@ std::optional<JobState> parse_job_state(std::string_view text);
 // write their own files.
 class SupervisorState {
  public:
-  // Creates the directory (mode 0700). Throws SysError.
-  explicit SupervisorState(const std::string& root);
+  // Creates the directory (mode 0700) and its `cgroups` file with the supervisor's own cgroup
+  // directories (CgroupDriver::supervisor_dirs()). Throws SysError.
+  SupervisorState(const std::string& root, const std::vector<std::filesystem::path>& cgroups);
   // Removes the directory and any job file still in it.
   ~SupervisorState();
   SupervisorState(const SupervisorState&) = delete;
@@ -126,9 +128,10 @@ struct CrashCleanup {
 //      is SIGKILLed if a process with its pid *and* start time still exists;
 //   2. cgroups.remove_leftovers() removes the gone supervisors' cgroups in this supervisor's
 //      layout (it kills what is left in them first);
-//   3. a job cgroup the file names that is still there (the dead supervisor ran in another
-//      cgroup or with another --cgroup-subtree) is emptied and removed, then its sv- parent if
-//      it is empty; only paths of the form <cgroup mount>/.../sv-<pid>-<start>/job-<n>;
+//   3. cgroups the state names that are still there (the dead supervisor ran in another cgroup
+//      or with another --cgroup-subtree, so remove_leftovers() does not see them) are emptied
+//      and removed: the job cgroups, then the supervisor's sv- directories with anything left
+//      in them; only paths of the form <cgroup mount>/.../sv-<pid>-<start>[/job-<n>];
 //   4. the state files and directory go.
 // Holds an exclusive flock on `root` meanwhile, so that supervisors starting at the same time do
 // not clean up the same leftovers. Returns what it did, one entry per gone supervisor.

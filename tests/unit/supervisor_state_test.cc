@@ -124,10 +124,11 @@ TEST(SupervisorState, AJobFileLivesFromCgroupToEnd) {
   testing::TempDir root;
   std::string dir;
   {
-    SupervisorState state(root.path());
+    SupervisorState state(root.path(), {"/cg/memory/x/sv-1-2", "/cg/pids/x/sv-1-2"});
     dir = state.dir();
     EXPECT_EQ(fs::path(dir).filename(), own_supervisor_dir_name());
     EXPECT_EQ(fs::status(dir).permissions(), fs::perms::owner_all);
+    EXPECT_EQ(testing::slurp(dir + "/cgroups"), "cgroup /cg/memory/x/sv-1-2\ncgroup /cg/pids/x/sv-1-2\n");
 
     SupervisorState::JobFile f = state.job_starting("job-3", "my job", {"/cg/memory/sv-1-2/job-3"});
     auto before = parse_job_state(testing::slurp(dir + "/job-3"));
@@ -228,7 +229,7 @@ TEST(CrashCleanup, KillsSurvivingCellsByPidAndStartTimeOnly) {
 
 TEST(CrashCleanup, NothingToDoLeavesALiveSupervisorAlone) {
   testing::TempDir root;
-  SupervisorState mine(root.path());
+  SupervisorState mine(root.path(), {});
   SupervisorState::JobFile f = mine.job_starting("job-0", "running", {});
   StubCgroups cgroups;
   EXPECT_TRUE(clean_up_after_crashes(root.path(), cgroups).empty());
@@ -240,14 +241,15 @@ TEST(CrashCleanup, ARecordedCgroupOutsideTheCgroupFilesystemIsNotTouched) {
   const pid_t dead = dead_pid();
   const std::string sv = supervisor_dir_name(dead, 5);
   fs::create_directory(root.path() / sv);
-  // A damaged or forged file naming a directory that is no cgroup: reported, never removed.
+  // A damaged or forged state naming directories that are no cgroups: reported, never removed.
   fs::path victim = root.path() / "victim" / sv / "job-1";
   fs::create_directories(victim);
   write(root.path() / sv / "job-1", format_job_state({"j", 0, 0, {victim.string()}}));
+  write(root.path() / sv / "cgroups", "cgroup " + victim.parent_path().string() + "\n");
   StubCgroups cgroups;
   auto done = clean_up_after_crashes(root.path(), cgroups);
   ASSERT_EQ(done.size(), 1u);
-  EXPECT_THAT(done[0].errors, ElementsAre(HasSubstr("not a job cgroup of " + sv)));
+  EXPECT_THAT(done[0].errors, ElementsAre(HasSubstr("not a cgroup of " + sv), HasSubstr("not a cgroup of " + sv)));
   EXPECT_TRUE(fs::exists(victim));
   EXPECT_FALSE(fs::exists(root.path() / sv));
 }

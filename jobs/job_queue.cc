@@ -128,6 +128,7 @@ void JobQueue::on_submit(std::shared_ptr<Entry> entry) {
         r.status = Status::queue_timeout;
         r.error = "waited " + std::to_string(ms) + " ms in the queue without starting (queue_timeout_ms)";
         complete(it->second, std::move(r));
+        start_admitted();  // the head of the queue may have been what held the others back
       });
     }
     start_admitted();
@@ -158,7 +159,7 @@ void JobQueue::start(std::shared_ptr<Entry> entry) {
   });
 }
 
-void JobQueue::complete(const std::shared_ptr<Entry>& entry, Result result) {
+void JobQueue::complete(std::shared_ptr<Entry> entry, Result result) {
   entries_.erase(entry->id);
   if (entry->grace_timer) entry->grace_timer->cancel();
   if (entry->queue_timer) entry->queue_timer->cancel();

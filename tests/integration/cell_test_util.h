@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -92,6 +93,29 @@ inline std::vector<int> host_processes_with(const std::string& marker) {
 inline std::string unique_marker(const std::string& what) {
   static int n = 0;
   return "cbmark-" + what + "-" + std::to_string(getpid()) + "-" + std::to_string(++n);
+}
+
+inline std::vector<int> children_of_this_process() {
+  std::vector<int> kids;
+  DIR* d = opendir("/proc");
+  while (dirent* e = readdir(d)) {
+    int pid = atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    auto close = stat.rfind(')');
+    if (close != std::string::npos && atoi(stat.c_str() + close + 4) == getpid()) kids.push_back(pid);
+  }
+  closedir(d);
+  return kids;
+}
+
+// The job cgroups of executor() (directories below its sv- directories).
+inline std::vector<std::string> job_cgroups() {
+  std::vector<std::string> found;
+  for (const auto& dir : executor().cgroups().supervisor_dirs())
+    for (const auto& entry : std::filesystem::directory_iterator(dir))
+      if (entry.is_directory()) found.push_back(entry.path());
+  return found;
 }
 
 inline std::set<std::string> open_fds() {

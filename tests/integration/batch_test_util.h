@@ -25,19 +25,6 @@ extern char** environ;
 
 namespace cellblock::test {
 
-using namespace std::chrono_literals;
-
-// Calls pred() until it is true or `timeout` passes; returns its last answer.
-template <typename Pred>
-bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() >= deadline) return pred();
-    std::this_thread::sleep_for(20ms);
-  }
-  return true;
-}
-
 // The cgroups (one per hierarchy) this process and the cellblocks it starts live in: cellblock
 // builds <base>/<subtree>/sv-<pid>-<start>/job-<n> below each.
 inline std::vector<std::filesystem::path> cgroup_bases() {

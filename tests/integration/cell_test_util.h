@@ -5,11 +5,13 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -19,6 +21,8 @@
 #include "jobs/policy_json.h"
 
 namespace cellblock::test {
+
+using namespace std::chrono_literals;
 
 inline const char* kRootfs = CELLBLOCK_TEST_ROOTFS;
 inline const char* kCellPrograms = CELLBLOCK_CELL_PROGRAMS;
@@ -116,6 +120,17 @@ inline std::vector<std::string> job_cgroups() {
     for (const auto& entry : std::filesystem::directory_iterator(dir))
       if (entry.is_directory()) found.push_back(entry.path());
   return found;
+}
+
+// Calls pred() until it is true or `timeout` passes; returns its last answer.
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return pred();
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
 }
 
 inline std::set<std::string> open_fds() {

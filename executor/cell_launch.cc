@@ -97,6 +97,14 @@ int exec_init(void* arg) {
       send_setup_error(x.report_fd, "join the job's cgroup (write \"0\" to tasks)", errno);
       return 1;
     }
+  // The init in its own process group: a Ctrl-C on the terminal signals the supervisor's whole
+  // group, and the init would forward the SIGINT to the command at once instead of leaving the
+  // decision to the supervisor (cellblock batch: a grace period). The command is in its own
+  // session already (payload.cc).
+  if (::setpgid(0, 0) != 0) {
+    send_setup_error(x.report_fd, "setpgid for the cell's init", errno);
+    return 1;
+  }
   for (int fd : x.pass_fds)
     if (::fcntl(fd, F_SETFD, 0) != 0) {
       send_setup_error(x.report_fd, "clear FD_CLOEXEC for the cell's init", errno);

@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,20 +13,10 @@
 
 #include "executor/cgroup_fs.h"
 #include "executor/cgroup_impl.h"
+#include "executor/pidfd.h"
 #include "executor/sys_error.h"
 
 namespace cellblock {
-
-namespace {
-
-// Debian 12's glibc 2.36 declares pidfd_open() in <sys/pidfd.h> without extern "C" (fixed in
-// 2.37), so C++ cannot link against it; call the system calls directly.
-int sys_pidfd_open(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
-int sys_pidfd_send_signal(int pidfd, int sig) {
-  return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
-}
-
-}  // namespace
 
 std::string supervisor_dir_name(pid_t pid, uint64_t start_time) {
   return "sv-" + std::to_string(pid) + "-" + std::to_string(start_time);
@@ -58,8 +47,12 @@ std::string own_supervisor_dir_name() {
 }
 
 bool supervisor_is_gone(pid_t pid, uint64_t start_time) {
-  auto start = process_start_time(pid);
-  return !start || *start != start_time;
+  auto stat = read_proc_stat(pid);
+  if (!stat || parse_stat_start_time(*stat) != start_time) return true;
+  // A zombie is gone too: its parent has not reaped it yet, but it runs no code, and its cells
+  // got their PR_SET_PDEATHSIG when its last thread exited.
+  auto state = parse_stat_state(*stat);
+  return state == 'Z' || state == 'X';
 }
 
 std::string job_dir_name(std::string_view name) {

@@ -316,7 +316,16 @@ std::optional<uint64_t> parse_stat_start_time(std::string_view stat) {
   return parse_u64(next_token(rest));
 }
 
-std::optional<uint64_t> process_start_time(pid_t pid) {
+std::optional<char> parse_stat_state(std::string_view stat) {
+  size_t paren = stat.rfind(')');
+  if (paren == std::string_view::npos) return std::nullopt;
+  std::string_view rest = stat.substr(paren + 1);
+  std::string_view state = next_token(rest);
+  if (state.size() != 1) return std::nullopt;
+  return state[0];
+}
+
+std::optional<std::string> read_proc_stat(pid_t pid) {
   std::string path = "/proc/" + std::to_string(pid) + "/stat";
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) {
@@ -329,8 +338,14 @@ std::optional<uint64_t> process_start_time(pid_t pid) {
     if (errno == ESRCH) return std::nullopt;  // exited between open and read
     throw_sys("read(" + cellblock::quoted(path) + ")");
   }
-  auto start = parse_stat_start_time(std::string_view(buf, static_cast<size_t>(n)));
-  if (!start) throw std::runtime_error(cellblock::quoted(path) + ": cannot parse the start time");
+  return std::string(buf, static_cast<size_t>(n));
+}
+
+std::optional<uint64_t> process_start_time(pid_t pid) {
+  auto stat = read_proc_stat(pid);
+  if (!stat) return std::nullopt;
+  auto start = parse_stat_start_time(*stat);
+  if (!start) throw std::runtime_error("/proc/" + std::to_string(pid) + "/stat: cannot parse the start time");
   return start;
 }
 

@@ -127,6 +127,10 @@ std::vector<ProcCgroup> parse_proc_cgroup(std::string_view text);
 
 // Field 22 (starttime, clock ticks after boot) of /proc/<pid>/stat. nullopt if malformed.
 std::optional<uint64_t> parse_stat_start_time(std::string_view stat);
+// Field 3 (state: R, S, D, Z for a zombie, ...) of /proc/<pid>/stat. nullopt if malformed.
+std::optional<char> parse_stat_state(std::string_view stat);
+// The text of /proc/<pid>/stat, nullopt when there is no such process.
+std::optional<std::string> read_proc_stat(pid_t pid);
 // The start time of a live process, nullopt when there is no such process. Together with the
 // pid it names a process uniquely (pids are reused; start times of one pid are not).
 std::optional<uint64_t> process_start_time(pid_t pid);

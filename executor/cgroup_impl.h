@@ -70,8 +70,8 @@ std::string supervisor_dir_name(pid_t pid, uint64_t start_time);
 std::optional<std::pair<pid_t, uint64_t>> parse_supervisor_dir_name(std::string_view name);
 // The sv- directory of this process.
 std::string own_supervisor_dir_name();
-// True when the supervisor the sv- directory names is gone: no such process, or the pid now
-// belongs to a process that started at another time (pid reuse).
+// True when the supervisor the sv- directory names is gone: no such process, the pid now
+// belongs to a process that started at another time (pid reuse), or it is a zombie.
 bool supervisor_is_gone(pid_t pid, uint64_t start_time);
 
 // "job-<name>" after checking that `name` is one path component.

@@ -119,8 +119,9 @@ Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
   init_image_ = make_cell_image(config_.state_dir);
   netns_pool_ = std::make_unique<NetnsPool>(config_.netns_pool);
   cgroups_ = make_cgroup_driver(config_.cgroup);
-  for (const std::string& path : cgroups_->remove_leftovers())
-    spdlog::info("removed leftover cgroup {} of a supervisor that is gone", path);
+  for (const CrashCleanup& cleanup : clean_up_after_crashes(config_.state_dir, *cgroups_))
+    for (const std::string& line : describe(cleanup)) spdlog::warn("{}", line);
+  state_ = std::make_unique<SupervisorState>(config_.state_dir, cgroups_->supervisor_dirs());
 }
 
 Executor::~Executor() = default;
@@ -151,15 +152,17 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, Result& re
   if (!job.security) throw SetupError("policy " + cellblock::quoted(job.policy) + ": not loaded (no security policy, no cell)");
   const LaunchPlan plan = make_launch_plan(job, host_);
   const CgroupLimits limits = cgroup_limits(job.limits);
-  // 2. cgroup
+  // 2. cgroup, and the job's state file for a cleanup after a crash (supervisor_state.h)
   const uint64_t t_planned = monotonic_ns();
-  std::unique_ptr<JobCgroup> cgroup =
-      cgroups_->create("job-" + std::to_string(next_job_.fetch_add(1)), limits);
+  const std::string number = std::to_string(next_job_.fetch_add(1));
+  std::unique_ptr<JobCgroup> cgroup = cgroups_->create(number, limits);
+  SupervisorState::JobFile state = state_->job_starting("job-" + number, job.id, cgroup->paths());
   const uint64_t t_cgroup = monotonic_ns();
   // 3. launch
   const Clock::time_point started = Clock::now();
   LaunchedCell cell =
       launch_cell(plan, job.stdin_data, dev_null_.get(), init_image_.get(), cgroup.get(), netns_pool_->take());
+  state.cell_started(cell.pid);
   // 4. supervise
   SupervisedCell supervised = supervise_cell(cell, job.limits, cgroup.get(), stop, started);
   // 5. collect: every process of the cell is gone once its init has exited; the cgroup's own
@@ -172,6 +175,7 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, Result& re
   fill_stats(result.stats, stats);
   const uint64_t t_stats = monotonic_ns();
   cgroup->remove();
+  state.remove();
   if (job.breakdown) {
     const CellTimings& c = supervised.steps;
     result.breakdown = breakdown_of({{"start", t_start},

@@ -21,12 +21,15 @@
 #include "executor/netns_pool.h"
 #include "executor/result.h"
 #include "executor/stop_token.h"
+#include "executor/supervisor_state.h"
 #include "executor/unique_fd.h"
 
 namespace cellblock {
 
 struct ExecutorConfig {
-  // Per-supervisor scratch: the stage directory cells mount their writable layer over.
+  // Per-host state: the stage directory cells mount their writable layer over, and each
+  // supervisor's record of its running jobs, for the cleanup after a crash
+  // (executor/supervisor_state.h).
   std::string state_dir = "/run/cellblock";
   CgroupConfig cgroup;
   // Jobs with a user namespace: cell uid/gid 0..userns_size-1 are host userns_base + that.
@@ -60,6 +63,7 @@ class Executor {
   UniqueFd init_image_;  // cellblock-init, exec'd as every cell's PID 1
   std::unique_ptr<CgroupDriver> cgroups_;
   std::unique_ptr<NetnsPool> netns_pool_;
+  std::unique_ptr<SupervisorState> state_;
   std::atomic<uint64_t> next_job_{0};
 };
 

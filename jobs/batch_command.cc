@@ -120,6 +120,9 @@ int batch_command(const BatchOptions& o, const std::function<Executor&()>& execu
     else std::cout << line << std::flush;
   };
   const bool show_progress = !o.quiet && ::isatty(STDERR_FILENO);
+  // Results on the same terminal as the progress line: wipe the line before each result, or
+  // the result would be glued to it; the next tick draws it again.
+  const bool results_on_terminal = show_progress && !out_file && ::isatty(STDOUT_FILENO);
 
   BatchTally tally(lines.size());
   std::vector<Result> finished;  // for the table
@@ -129,6 +132,7 @@ int batch_command(const BatchOptions& o, const std::function<Executor&()>& execu
     std::lock_guard lock(mutex);
     nlohmann::json j = result_to_json(r);
     j["line"] = line_number;
+    if (results_on_terminal) std::cerr << "\r\033[K" << std::flush;
     write_line(dump_json(j) + "\n");
     tally.add(r);
     if (o.table) finished.push_back(r);
@@ -141,9 +145,10 @@ int batch_command(const BatchOptions& o, const std::function<Executor&()>& execu
   // First SIGINT/SIGTERM: stop admitting and give running jobs the grace period; second: kill.
   asio::signal_set signals(ui, SIGINT, SIGTERM);
   int signals_seen = 0;
+  int first_signal = 0;
   std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int sig) {
     if (ec) return;
-    ++signals_seen;
+    if (++signals_seen == 1) first_signal = sig;
     if (!o.quiet)
       std::cerr << (show_progress ? "\n" : "") << "cellblock batch: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
                 << (signals_seen == 1 ? ": stopping; running jobs get the grace period" : ": killing running jobs")
@@ -182,9 +187,14 @@ int batch_command(const BatchOptions& o, const std::function<Executor&()>& execu
   queue.wait_idle();
 
   if (show_progress) std::cerr << "\r\033[K" << tally.progress_line(0) << "\n";
-  if (!o.quiet) std::cerr << "cellblock batch: " << tally.summary() << std::endl;
+  if (!o.quiet)
+    std::cerr << "cellblock batch: " << tally.summary()
+              << (first_signal ? std::string(" (stopped by ") + (first_signal == SIGINT ? "SIGINT" : "SIGTERM") + ")" : "")
+              << std::endl;
   if (o.table) (o.out_file ? std::cout : std::cerr) << results_table(finished) << std::flush;
-  return 0;
+  // Stopped by a signal: the shell's convention, 128 + its number, so that a script can tell an
+  // interrupted batch from one where every job ran.
+  return first_signal ? 128 + first_signal : 0;
 }
 
 }  // namespace cellblock

@@ -25,7 +25,8 @@ struct BatchOptions {
 };
 
 void add_batch_command(CLI::App& app, BatchOptions& options);
-// 0 when every job ran, whatever its status; 2 when the input or defaults cannot be read.
+// 0 when every job ran, whatever its status; 2 when the input or defaults cannot be read;
+// 128 + the signal's number when SIGINT or SIGTERM stopped it (130, 143).
 int batch_command(const BatchOptions& options, const std::function<Executor&()>& executor, PolicyRegistry& policies);
 
 }  // namespace cellblock

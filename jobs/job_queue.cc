@@ -7,8 +7,8 @@
 #include <sstream>
 
 #include "executor/host_file.h"
-
 #include "executor/stop_token.h"
+#include "executor/sys_error.h"
 
 namespace cellblock {
 
@@ -128,6 +128,7 @@ void JobQueue::on_submit(std::shared_ptr<Entry> entry) {
         r.status = Status::queue_timeout;
         r.error = "waited " + std::to_string(ms) + " ms in the queue without starting (queue_timeout_ms)";
         complete(it->second, std::move(r));
+        start_admitted();  // the head of the queue may have been what held the others back
       });
     }
     start_admitted();
@@ -147,7 +148,7 @@ void JobQueue::start(std::shared_ptr<Entry> entry) {
   running_++;
   asio::post(workers_, [this, entry] {
     const JobSpec& job = entry->submission.job;
-    spdlog::info("job {} ({}) started", entry->id, job.id);
+    spdlog::info("job {} {} started", entry->id, cellblock::quoted(job.id));
     Result result = runner_.run(job, &entry->stop);
     asio::post(io_, [this, entry, result = std::move(result)]() mutable {
       scheduler_.finished(entry->id);
@@ -158,12 +159,19 @@ void JobQueue::start(std::shared_ptr<Entry> entry) {
   });
 }
 
-void JobQueue::complete(const std::shared_ptr<Entry>& entry, Result result) {
+void JobQueue::complete(std::shared_ptr<Entry> entry, Result result) {
   entries_.erase(entry->id);
   if (entry->grace_timer) entry->grace_timer->cancel();
   if (entry->queue_timer) entry->queue_timer->cancel();
-  spdlog::info("job {} ({}) ended: {} in {:.1f} ms", entry->id, result.id, to_string(result.status),
-               result.stats.wall_time_ms);
+  // One line per job at info, none at the default level (warn): a batch of thousands of jobs
+  // does not drown the log.
+  if (entry->started)
+    spdlog::info("job {} {} ended: {} in {:.1f} ms", entry->id, cellblock::quoted(result.id), to_string(result.status),
+                 result.stats.wall_time_ms);
+  else
+    spdlog::info("job {} {} ended without starting: {} after {:.1f} ms in the queue", entry->id,
+                 cellblock::quoted(result.id), to_string(result.status),
+                 std::chrono::duration<double, std::milli>(Clock::now() - entry->submitted_at).count());
   if (entry->submission.on_done) {
     try {
       entry->submission.on_done(result);

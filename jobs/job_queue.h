@@ -87,7 +87,8 @@ class JobQueue {
   void on_submit(std::shared_ptr<Entry> entry);
   void start_admitted();
   void start(std::shared_ptr<Entry> entry);
-  void complete(const std::shared_ptr<Entry>& entry, Result result);
+  // Takes its own reference: it erases the entry from entries_, which may hold the last other one.
+  void complete(std::shared_ptr<Entry> entry, Result result);
   void cancel_now(uint64_t id, const std::string& reason);
 
   JobRunner& runner_;

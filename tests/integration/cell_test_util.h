@@ -5,10 +5,13 @@
 #include <dirent.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -18,6 +21,8 @@
 #include "jobs/policy_json.h"
 
 namespace cellblock::test {
+
+using namespace std::chrono_literals;
 
 inline const char* kRootfs = CELLBLOCK_TEST_ROOTFS;
 inline const char* kCellPrograms = CELLBLOCK_CELL_PROGRAMS;
@@ -92,6 +97,40 @@ inline std::vector<int> host_processes_with(const std::string& marker) {
 inline std::string unique_marker(const std::string& what) {
   static int n = 0;
   return "cbmark-" + what + "-" + std::to_string(getpid()) + "-" + std::to_string(++n);
+}
+
+inline std::vector<int> children_of_this_process() {
+  std::vector<int> kids;
+  DIR* d = opendir("/proc");
+  while (dirent* e = readdir(d)) {
+    int pid = atoi(e->d_name);
+    if (pid <= 0) continue;
+    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
+    auto close = stat.rfind(')');
+    if (close != std::string::npos && atoi(stat.c_str() + close + 4) == getpid()) kids.push_back(pid);
+  }
+  closedir(d);
+  return kids;
+}
+
+// The job cgroups of executor() (directories below its sv- directories).
+inline std::vector<std::string> job_cgroups() {
+  std::vector<std::string> found;
+  for (const auto& dir : executor().cgroups().supervisor_dirs())
+    for (const auto& entry : std::filesystem::directory_iterator(dir))
+      if (entry.is_directory()) found.push_back(entry.path());
+  return found;
+}
+
+// Calls pred() until it is true or `timeout` passes; returns its last answer.
+template <typename Pred>
+bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!pred()) {
+    if (std::chrono::steady_clock::now() >= deadline) return pred();
+    std::this_thread::sleep_for(20ms);
+  }
+  return true;
 }
 
 inline std::set<std::string> open_fds() {

@@ -52,29 +52,6 @@ inline std::vector<int> host_processes_marked(const std::string& marker) {
   return found;
 }
 
-inline std::vector<int> children_of_this_process() {
-  std::vector<int> kids;
-  DIR* d = opendir("/proc");
-  while (dirent* e = readdir(d)) {
-    int pid = atoi(e->d_name);
-    if (pid <= 0) continue;
-    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-    auto close = stat.rfind(')');
-    if (close != std::string::npos && atoi(stat.c_str() + close + 4) == getpid()) kids.push_back(pid);
-  }
-  closedir(d);
-  return kids;
-}
-
-// Directories below the supervisor's own cgroup dirs: job cgroups that were not removed.
-inline std::vector<std::string> job_cgroups_left() {
-  std::vector<std::string> found;
-  for (const auto& dir : executor().cgroups().supervisor_dirs())
-    for (const auto& entry : std::filesystem::directory_iterator(dir))
-      if (entry.is_directory()) found.push_back(entry.path());
-  return found;
-}
-
 inline uint64_t free_bytes(const std::string& path) {
   struct statvfs s {};
   if (::statvfs(path.c_str(), &s) != 0) return 0;
@@ -103,7 +80,7 @@ struct HostState {
     s.mountinfo = read_file("/proc/self/mountinfo");
     s.hostname = host_name();
     s.children = children_of_this_process();
-    s.job_cgroups = job_cgroups_left();
+    s.job_cgroups = test::job_cgroups();
     s.disk_free = free_bytes("/");
     s.state_disk_free = free_bytes(ExecutorConfig{}.state_dir);
     return s;

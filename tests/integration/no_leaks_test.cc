@@ -9,28 +9,6 @@
 namespace cellblock::test {
 namespace {
 
-std::vector<int> children_of_this_process() {
-  std::vector<int> kids;
-  DIR* d = opendir("/proc");
-  while (dirent* e = readdir(d)) {
-    int pid = atoi(e->d_name);
-    if (pid <= 0) continue;
-    std::string stat = read_file("/proc/" + std::to_string(pid) + "/stat");
-    auto close = stat.rfind(')');
-    if (close != std::string::npos && atoi(stat.c_str() + close + 4) == getpid()) kids.push_back(pid);
-  }
-  closedir(d);
-  return kids;
-}
-
-std::vector<std::string> job_cgroups() {
-  std::vector<std::string> found;
-  for (const auto& dir : executor().cgroups().supervisor_dirs())
-    for (const auto& entry : std::filesystem::directory_iterator(dir))
-      if (entry.is_directory()) found.push_back(entry.path());
-  return found;
-}
-
 TEST(NoLeaks, TwoHundredJobsOfEveryKindLeaveNothingBehind) {
   std::vector<JobSpec> kinds;
   kinds.push_back(sh("echo ok"));

@@ -1,0 +1,145 @@
+// Crash safety: what a supervisor keeps on disk about the jobs it runs, and how a supervisor
+// started later cleans up after one that is gone (kill -9, a crash, an OOM kill of cellblock).
+//
+// Under the state directory (ExecutorConfig::state_dir, default /run/cellblock):
+//
+//   stage/                  the directory each cell mounts its writable layer over, inside the
+//                           cell's own mount namespace: on the host it is always an empty dir
+//   sv-<pid>-<starttime>/   one per supervisor process, named like its cgroup directory
+//     cgroups               its own cgroup directories ("cgroup <path>" lines), one per hierarchy
+//     job-<n>               one per job, from its cgroup's creation until the cgroup is gone
+//
+// A job file is a few "key value" lines:
+//
+//   job_id <the job's id; control characters become '?'>
+//   cell_pid <host pid of the cell's init; 0 until the cell is cloned>
+//   cell_start_time <the init's start time, /proc/<pid>/stat field 22>
+//   cgroup <the job's cgroup directory>        one line per hierarchy
+//
+// It is written after the job's cgroup exists and before the cell is cloned, completed with the
+// init's pid and start time right after the clone, and removed once the cgroup has been removed.
+//
+// What is left after a supervisor dies: its cells' inits die with it (PR_SET_PDEATHSIG, and a
+// namespace's init takes every process of the namespace along), but its cgroups and state stay.
+// Mounts need nothing: each cell's overlay, tmpfs, /proc and binds exist only in the cell's
+// private mount namespace, which the kernel tears down with the cell's last process.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "executor/unique_fd.h"
+
+namespace cellblock {
+
+class CgroupDriver;
+
+struct JobState {
+  std::string job_id;
+  pid_t cell_pid = 0;
+  uint64_t cell_start_time = 0;
+  std::vector<std::string> cgroups;
+};
+
+std::string format_job_state(const JobState& state);
+// nullopt when the text is not a job file (e.g. empty: the supervisor died while writing it).
+std::optional<JobState> parse_job_state(std::string_view text);
+
+// This supervisor's directory, <root>/sv-<pid>-<starttime>/. Thread-safe: jobs on many threads
+// write their own files.
+class SupervisorState {
+ public:
+  // Creates the directory (mode 0700) and its `cgroups` file with the supervisor's own cgroup
+  // directories (CgroupDriver::supervisor_dirs()). Throws SysError.
+  SupervisorState(const std::string& root, const std::vector<std::filesystem::path>& cgroups);
+  // Removes the directory and any job file still in it.
+  ~SupervisorState();
+  SupervisorState(const SupervisorState&) = delete;
+  SupervisorState& operator=(const SupervisorState&) = delete;
+
+  // One job's file. Removed by remove() or the destructor.
+  class JobFile {
+   public:
+    JobFile() = default;
+    JobFile(JobFile&&) = default;
+    JobFile& operator=(JobFile&& other) noexcept {
+      if (this != &other) {
+        remove();
+        fd_ = std::move(other.fd_);
+        path_ = std::move(other.path_);
+        state_ = std::move(other.state_);
+        written_ = other.written_;
+      }
+      return *this;
+    }
+    ~JobFile() { remove(); }
+    // Records the cell's init (pid and start time). A failure is logged, not thrown: the file
+    // already names the cgroups, which is what a cleanup needs most.
+    void cell_started(pid_t pid) noexcept;
+    // Removes the file. Idempotent; a failure is logged.
+    void remove() noexcept;
+
+   private:
+    friend class SupervisorState;
+    UniqueFd fd_;
+    std::string path_;
+    JobState state_;
+    size_t written_ = 0;
+  };
+
+  // Writes <dir>/<name> for a job whose cgroup exists. Throws SysError (e.g. ENOSPC).
+  JobFile job_starting(const std::string& name, const std::string& job_id,
+                       const std::vector<std::filesystem::path>& cgroups);
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+};
+
+// What a cleanup found and did for one supervisor that is gone.
+struct CrashCleanup {
+  enum class Cell {
+    not_started,    // the file has no pid: the supervisor died before the clone
+    already_gone,   // no process with that pid and start time (PR_SET_PDEATHSIG did its work)
+    killed,         // it survived its supervisor; SIGKILLed now
+    still_running,  // SIGKILLed but still there after a while (uninterruptible sleep)
+  };
+  struct Job {
+    JobState state;
+    Cell cell = Cell::not_started;
+    std::vector<std::string> cgroups_removed;
+  };
+  pid_t supervisor_pid = 0;
+  std::string state_dir;  // the supervisor's state directory, removed; empty if it had none
+  std::vector<Job> jobs;
+  std::vector<std::string> cgroups_removed;  // its sv- directories, and jobs without a file
+  std::vector<std::string> errors;
+};
+
+// Cleans up after every supervisor that is gone, never touching a live one's state or cgroups:
+//   1. under `root`, each sv-<pid>-<starttime> directory whose process is gone (no such pid, or
+//      the pid now names a process with another start time): for each job file, the cell's init
+//      is SIGKILLed if a process with its pid *and* start time still exists;
+//   2. cgroups.remove_leftovers() removes the gone supervisors' cgroups in this supervisor's
+//      layout (it kills what is left in them first);
+//   3. cgroups the state names that are still there (the dead supervisor ran in another cgroup
+//      or with another --cgroup-subtree, so remove_leftovers() does not see them) are emptied
+//      and removed: the job cgroups, then the supervisor's sv- directories with anything left
+//      in them; only paths of the form <cgroup mount>/.../sv-<pid>-<start>[/job-<n>];
+//   4. the state files and directory go.
+// Holds an exclusive flock on `root` meanwhile, so that supervisors starting at the same time do
+// not clean up the same leftovers. Returns what it did, one entry per gone supervisor.
+std::vector<CrashCleanup> clean_up_after_crashes(const std::string& root, CgroupDriver& cgroups);
+
+// Log lines, e.g.
+//   cleaned up after a crashed supervisor (pid 812): job "build-3" (cell pid 840) killed,
+//   cgroup /sys/fs/cgroup/memory/cellblock/sv-812-5531/job-3 removed
+std::vector<std::string> describe(const CrashCleanup& cleanup);
+
+}  // namespace cellblock

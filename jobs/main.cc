@@ -4,7 +4,10 @@
 #include <spdlog/spdlog.h>
 
 #include <iostream>
+#include <algorithm>
 #include <memory>
+#include <string_view>
+#include <vector>
 
 #include "executor/executor.h"
 #include "jobs/batch_command.h"
@@ -27,7 +30,20 @@ int main(int argc, char** argv) {
   BatchOptions batch;
   add_batch_command(app, batch);
 
-  CLI11_PARSE(app, argc, argv);
+  // Everything after the first "--" is the command, taken here rather than by CLI11: CLI11 2.1
+  // lets a "--" right after a repeatable option's value end that option's list, and then parses
+  // the command's own flags as ours ("run -e A=b -- sh -c x": "-c" not expected).
+  int ours = 1;
+  while (ours < argc && std::string_view(argv[ours]) != "--") ++ours;
+  std::vector<std::string> after_dashes(argv + std::min(ours + 1, argc), argv + argc);
+  CLI11_PARSE(app, ours, argv);
+  if (ours < argc) {
+    if (!app.got_subcommand("run") || !run.flags.command.empty()) {
+      std::cerr << "cellblock: \"--\" comes before the command of `cellblock run`, and only there\n";
+      return 2;
+    }
+    run.flags.command = std::move(after_dashes);
+  }
 
   auto logger = spdlog::stderr_color_mt("cellblock");
   spdlog::set_default_logger(logger);

@@ -1,10 +1,5 @@
-// Problems the hostile suite found in code it does not own (executor/, jobs/), each as the test
-// that will pass once it is fixed. They are DISABLED_ so that the suite stays green for everyone
-// until then; run them with
-//
-//     build/tests/integration_tests --gtest_also_run_disabled_tests --gtest_filter='HostileFinding*'
-//
-// and remove the prefix together with the fix. The report that came with them says why and how.
+// Problems the hostile suite found in executor/ and jobs/, each kept as the regression test that
+// failed before its fix.
 #include <sys/stat.h>
 
 #include <chrono>
@@ -21,12 +16,12 @@ namespace fs = std::filesystem;
 
 using HostileFinding = HostUntouched;
 
-// executor/cell_init.cc, kill_and_reap_all(): after the command exits, init calls kill(-1, SIGKILL)
-// again after every single child it reaps. kill(-1) walks every process on the host, so N processes
+// executor/cell_init.cc, kill_and_reap_all(): after the command exits, init called kill(-1, SIGKILL)
+// again after every single child it reaped. kill(-1) walks every process on the host, so N processes
 // left behind cost N^2 steps: 1000 take 0.3 s, 2000 1.1 s, 4000 4.1 s (measured), all of it CPU
 // time charged to the job and wall time before the result. A job that exits normally ends late, or
 // as cpu_time_limit / wall_time_limit.
-TEST_F(HostileFinding, DISABLED_InitKillsWhatTheCommandLeftInLinearTime) {
+TEST_F(HostileFinding, InitKillsWhatTheCommandLeftInLinearTime) {
   JobSpec j = hostile_job({"/t/zombies", "4000", "leave"}, "default");
   j.limits.pids = 4100;
   j.limits.memory_bytes = 1024 * MiB;  // ~90 KiB of kernel memory per live task
@@ -42,9 +37,9 @@ TEST_F(HostileFinding, DISABLED_InitKillsWhatTheCommandLeftInLinearTime) {
 // A default- or build-policy job is root in the cell without a user namespace and keeps
 // CAP_FOWNER/CAP_FSETID: it can leave a setuid-root executable in a writable bind, which is a
 // setuid-root executable on the host unless the host's file system is mounted nosuid (the cell's
-// own nosuid bind protects only the cell). docs/policies.md ("Known limits") says writable binds
-// "must be nosuid", but nothing enforces it.
-TEST_F(HostileFinding, DISABLED_ASetuidFileInAWritableBindIsNotSetuidRootOnTheHost) {
+// own nosuid bind protects only the cell). The default policy now answers EPERM to any mode with
+// the set-user-ID bit (chmod family, open/creat/mknod family; openat2 is not allowed).
+TEST_F(HostileFinding, ASetuidFileInAWritableBindIsNotSetuidRootOnTheHost) {
   char dir[] = "/tmp/cellblock-setuid.XXXXXX";
   ASSERT_NE(::mkdtemp(dir), nullptr);
   JobSpec j = hostile_job({"/bin/sh", "-c", "cp /bin/busybox /out/sh && chmod 4755 /out/sh"}, "default");
@@ -60,10 +55,10 @@ TEST_F(HostileFinding, DISABLED_ASetuidFileInAWritableBindIsNotSetuidRootOnTheHo
       << "the job left a setuid-root executable on the host: mode " << std::oct << st.st_mode;
 }
 
-// jobs/job_flags.cc: --mount/-m and --env/-e are vector options; CLI11 (2.1) lets a following
+// jobs/job_flags.cc: --mount/-m and --env/-e are vector options; CLI11 (2.1) let a following
 // "--" end that option's list instead of starting the command, so "-m A:B -- sh -c x" fails with
 // "The following argument was not expected: -c". Any flag between them hides the problem.
-TEST_F(HostileFinding, DISABLED_CliCommandAfterARepeatableFlag) {
+TEST_F(HostileFinding, CliCommandAfterARepeatableFlag) {
   std::string out = fs::temp_directory_path() / ("cellblock-cli-" + std::to_string(getpid()));
   std::string cmd = std::string(kCellblockBinary) + " run --rootfs " + kRootfs + " -e A=b -- /bin/sh -c 'echo $A' >" +
                     out + " 2>&1";

@@ -23,8 +23,8 @@ TEST(SetupErrors, MissingRootfs) {
 
 TEST(SetupErrors, RootfsIsAFile) {
   JobSpec j = sh("true");
-  j.rootfs = "/etc/hostname";
-  expect_setup_error(j, "rootfs \"/etc/hostname\": Not a directory");
+  j.rootfs = std::string(kRootfs) + "/bin/busybox";  // a file wherever the tests run (also the VM)
+  expect_setup_error(j, "rootfs \"" + j.rootfs + "\": Not a directory");
 }
 
 TEST(SetupErrors, CommandDoesNotExistInTheRootfs) {

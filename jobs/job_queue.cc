@@ -146,11 +146,14 @@ void JobQueue::start(std::shared_ptr<Entry> entry) {
   entry->started = true;
   waiting_--;
   running_++;
-  asio::post(workers_, [this, entry] {
+  asio::post(workers_, [this, entry]() mutable {
     const JobSpec& job = entry->submission.job;
     spdlog::info("job {} {} started", entry->id, cellblock::quoted(job.id));
     Result result = runner_.run(job, &entry->stop);
-    asio::post(io_, [this, entry, result = std::move(result)]() mutable {
+    entry->stop.close_fd();
+    // The entry moves on to the io thread: once that has delivered the result, no worker still
+    // holds it (and its stop token's descriptor).
+    asio::post(io_, [this, entry = std::move(entry), result = std::move(result)]() mutable {
       scheduler_.finished(entry->id);
       if (result.status == Status::cancelled && !result.error) result.error = entry->cancel_reason;
       complete(entry, std::move(result));

@@ -2,6 +2,7 @@
 #include <CLI/CLI.hpp>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 
 #include <iostream>
 #include <algorithm>
@@ -15,8 +16,24 @@
 #include "jobs/policy_json.h"
 #include "jobs/run_command.h"
 
+namespace {
+
+// Each running job holds a handful of descriptors in the supervisor (pidfd, pipes, cgroup files,
+// its stop token): raise the soft limit on open files to the hard one, as servers do. Cells are
+// not affected: every command gets the job's own `open_files` limit.
+void raise_open_files_limit() {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace cellblock;
+  raise_open_files_limit();
   CLI::App app{"cellblock: run build and test jobs in throw-away Linux sandboxes"};
   app.require_subcommand(1);
   std::string log_level = "warn";

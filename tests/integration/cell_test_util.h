@@ -133,12 +133,17 @@ bool eventually(Pred pred, std::chrono::milliseconds timeout = 10s) {
   return true;
 }
 
+// This process's open fds as "N -> what it points at", so that a difference names the file.
 inline std::set<std::string> open_fds() {
   std::set<std::string> fds;
   DIR* d = opendir("/proc/self/fd");
   int own = dirfd(d);
-  while (dirent* e = readdir(d))
-    if (e->d_name[0] != '.' && atoi(e->d_name) != own) fds.insert(e->d_name);
+  while (dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.' || atoi(e->d_name) == own) continue;
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(std::string("/proc/self/fd/") + e->d_name, ec);
+    fds.insert(std::string(e->d_name) + " -> " + (ec ? "?" : target.string()));
+  }
   closedir(d);
   return fds;
 }

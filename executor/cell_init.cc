@@ -233,6 +233,7 @@ void run_cell_init(const CellPlan& cell) noexcept {
         CellReport r{};
         r.kind = CellReport::payload_exit;
         r.wait_status = status;
+        r.cpu_ns = process_cpu_ns();
         if (plan.breakdown) r.steps = steps;
         send_report(fds.report_write, r);
         ::_exit(0);

@@ -2,9 +2,14 @@
 // Each record is smaller than PIPE_BUF, so a write is atomic and never interleaves.
 //   setup_error:   a step of building the cell or starting the command failed; `err` is the
 //                  errno and `what` names the step and its arguments, e.g. exec "/bin/nope".
-//   payload_exit:  the command ended; `wait_status` is its raw waitpid() status; with a
-//                  breakdown requested, `timings` holds the init's step stamps.
-//   timings:       the command's own step stamps, sent just before execve (breakdown only).
+//   payload_exit:  the command ended; `wait_status` is its raw waitpid() status; `cpu_ns` the
+//                  init's own CPU time; with a breakdown requested, `steps` holds the init's
+//                  step stamps.
+//   timings:       sent by the command just before execve: `cpu_ns` is the CPU time its set-up
+//                  took since the init forked it (rlimits, policy, seccomp load), `steps` its
+//                  own step stamps (breakdown only).
+// Both `cpu_ns` are the cell's own work, which the cgroup counts with the job's: the supervisor
+// subtracts them from the job's CPU time (Stats::setup_cpu_ms).
 // The supervisor reads until end-of-file, which comes when the cell's init exits.
 #pragma once
 
@@ -19,8 +24,9 @@ struct CellReport {
   Kind kind;
   int32_t err;
   int32_t wait_status;
+  uint64_t cpu_ns;
   union {
-    char what[496];
+    char what[480];
     CellTimings steps;
   };
 };

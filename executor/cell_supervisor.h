@@ -26,6 +26,7 @@ struct SupervisedCell {
   std::optional<CellReport> setup_error;    // a step of building the cell failed
   std::optional<int> payload_wait_status;   // the command ended; raw waitpid() status
   CellTimings steps{};                      // stamps from the cell (breakdown only)
+  uint64_t setup_cpu_ns = 0;                // the init's and the command's set-up CPU time
   siginfo_t init_exit{};                    // how the init itself ended
   CappedOutput out{0}, err{0};
   std::chrono::steady_clock::time_point ended;

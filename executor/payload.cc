@@ -154,7 +154,8 @@ void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& 
     if (!enter_cwd(plan, e)) die(fds, e);
   }
   stamps.steps.at[exec_called] = monotonic_ns();
-  if (plan.breakdown) send_report(fds.report_write, stamps);
+  stamps.cpu_ns = process_cpu_ns();
+  send_report(fds.report_write, stamps);
 
   // Like execvp: try each candidate; remember EACCES, keep looking past ENOENT/ENOTDIR.
   int first_err = 0;

@@ -32,6 +32,7 @@ struct Stats {
   double cpu_time_ms = 0;
   double cpu_user_ms = 0;
   double cpu_system_ms = 0;
+  double setup_cpu_ms = 0;  // the cell's own work, measured in the cell, left out of cpu_time_ms
   uint64_t memory_peak_bytes = 0;
   uint64_t oom_kills = 0;
   uint64_t pids_peak = 0;

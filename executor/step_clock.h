@@ -35,4 +35,12 @@ inline uint64_t monotonic_ns() noexcept {
   return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
 }
 
+// CPU time of the calling process since it was forked (user + system), for the cell's own share
+// of the job's CPU time (cell_report.h).
+inline uint64_t process_cpu_ns() noexcept {
+  timespec ts;
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000ull + static_cast<uint64_t>(ts.tv_nsec);
+}
+
 }  // namespace cellblock

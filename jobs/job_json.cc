@@ -318,6 +318,7 @@ json result_to_json(const Result& r) {
   json stats = {
       {"wall_time_ms", s.wall_time_ms},       {"cpu_time_ms", s.cpu_time_ms},
       {"cpu_user_ms", s.cpu_user_ms},         {"cpu_system_ms", s.cpu_system_ms},
+      {"setup_cpu_ms", s.setup_cpu_ms},
       {"memory_peak_bytes", s.memory_peak_bytes}, {"oom_kills", s.oom_kills},
       {"pids_peak", s.pids_peak},             {"io_read_bytes", s.io_read_bytes},
       {"io_write_bytes", s.io_write_bytes},   {"cgroup_version", s.cgroup_version},
@@ -360,6 +361,7 @@ Result result_from_json(const json& j) {
   r.stats.cpu_time_ms = s.at("cpu_time_ms").get<double>();
   r.stats.cpu_user_ms = s.at("cpu_user_ms").get<double>();
   r.stats.cpu_system_ms = s.at("cpu_system_ms").get<double>();
+  r.stats.setup_cpu_ms = s.value("setup_cpu_ms", 0.0);
   r.stats.memory_peak_bytes = s.at("memory_peak_bytes").get<uint64_t>();
   r.stats.oom_kills = s.at("oom_kills").get<uint64_t>();
   r.stats.pids_peak = s.at("pids_peak").get<uint64_t>();

@@ -317,7 +317,7 @@ std::string to_markdown(const Settings& s, const std::string& date, int cgroup_v
     md << "`/bin/sleep " << s.sleep_s << "`, " << s.cell_memory_mib << " MiB and " << s.cell_pids
        << " pids each; queue parallel = " << s.concurrent << ". \"All alive together\" is proven from each job's "
        << "entry into and exit from Executor::run and the cell's own wall time (see bench/scale.cc), not sampled.\n\n";
-    md << "| wall time | queue's running peak | all alive together for | launch spread | median cell wall | "
+    md << "| wall time | queue's running peak | all alive together for at least | launch spread | median cell wall | "
           "VmRSS before | VmHWM (peak) | threads peak | fds peak | exited 0 |\n";
     md << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     md << "| " << fmt(b->total_s, 2) << " s | " << b->max_running << " | "
@@ -440,7 +440,7 @@ int run(int argc, char** argv) {
     b = run_part(s, queue, s.concurrent, make, "cells", progress);
     c = concurrency(runner);
     std::cout << "cells: " << b->submitted << " x sleep " << s.sleep_s << " s: wall " << fmt(b->total_s, 2)
-              << " s, queue's running peak " << b->max_running << ", all alive together for "
+              << " s, queue's running peak " << b->max_running << ", all alive together for at least "
               << fmt(c.overlap_ms, 0) << " ms (launch spread " << fmt(c.launch_spread_ms, 0) << " ms), VmRSS before "
               << fmt(mib(b->before.rss_kib), 1) << " MiB, peak " << fmt(mib(b->at_end.hwm_kib), 1) << " MiB, threads "
               << b->max_threads << ", fds " << b->max_fds << "; " << b->ok << "/" << b->submitted << " exited 0\n";

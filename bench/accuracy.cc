@@ -1,0 +1,423 @@
+// accuracy: how exactly cellblock reports a job's CPU time and peak memory, the two figures an
+// online judge gives its verdicts on (issue 6, "Benchmarks").
+//
+//   accuracy [--runs 20] [--long-runs 10] [--cpu-ms 10,100,1000] [--memory-mib 16,64,256]
+//            [--json FILE] [--markdown FILE] [--no-targets]
+//
+// CPU time. The static probe `burn cpu N` (tests/probe/burn.c, bound read-only at /t as in the
+// integration tests) spins until its thread has used N ms of CPU time, then prints what the whole
+// process used by getrusage() ("self"). It runs in a cell, one job at a time on one Executor, as
+// `cellblock run` would run it; the cell's figure is Result::stats.cpu_time_ms, the job cgroup's
+// own counter (cpuacct.usage on v1, cpu.stat usage_usec on v2). Three figures per run: N, self
+// and cell. The target (issue 6): "a program that burns exactly N ms of CPU is reported within
+// 1 ms + 1%", i.e. |cell - N| <= 1 ms + N/100, for every run. The cgroup counts more than the
+// program: the cell's init (PID 1: mounts, pivot_root, the fork of the command), the exec of
+// burn and its start-up. That part, cell - self, is reported on its own as the overhead, so a
+// reader sees where a difference from N comes from. self - N is what the kernel charges to burn
+// beyond its loop: getrusage() counts the process from its fork, so the command's set-up in the
+// cell before exec, the exec itself and the start-up are in it. A row N = 0 (`burn cpu 0`, a job
+// that burns nothing) comes first: the fixed cost every job is charged, shown with no target.
+//
+// Peak memory. `burn memory M` touches M MiB of anonymous memory, reports its own peak RSS
+// (getrusage ru_maxrss, the same figure as VmHWM) and exits; the job's memory limit is M + 64 MiB,
+// well clear of it. The cell's figure is stats.memory_peak_bytes (the cgroup's peak counter:
+// memory.max_usage_in_bytes on v1, memory.peak on v2). Target: within 2% of M MiB, every run.
+//
+// One warm-up job (not counted) comes first, so that the first counted run does not pay for
+// reading burn and the init image into the page cache.
+//
+// Exit status: 0 every target met; 1 a target missed or a run failed (stderr says which and by
+// how much); 2 bad usage or no executor. --no-targets: missed targets no longer change the exit
+// status (for smoke tests); failed runs still do.
+#include <CLI/CLI.hpp>
+#include <cmath>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <spdlog/spdlog.h>
+
+#include "bench/report_util.h"
+#include "executor/executor.h"
+#include "jobs/job_json.h"
+#include "jobs/policy_json.h"
+
+namespace cellblock::bench {
+namespace {
+
+using nlohmann::json;
+constexpr double kMiB = 1024.0 * 1024.0;
+
+struct Settings {
+  std::string rootfs = CELLBLOCK_BENCH_ROOTFS;
+  std::string programs = CELLBLOCK_BENCH_PROGRAMS;
+  std::string policy = "default";
+  size_t runs = 20, long_runs = 10, memory_runs = 10;
+  std::vector<unsigned> cpu_ms{10, 100, 1000};
+  std::vector<unsigned> memory_mib{16, 64, 256};
+  unsigned headroom_mib = 64;
+  bool targets = true;
+};
+
+// A number after "key=" in burn's RESULT line, or none.
+std::optional<double> result_number(const std::string& out, const std::string& key) {
+  std::smatch m;
+  if (!std::regex_search(out, m, std::regex(key + "=([0-9.]+)"))) return std::nullopt;
+  return std::stod(m[1]);
+}
+
+std::string describe_failure(const Result& r) {
+  std::string s = std::string(to_string(r.status));
+  if (r.exit_code) s += " " + std::to_string(*r.exit_code);
+  if (r.signal) s += " signal " + std::to_string(*r.signal);
+  if (r.error) s += ": " + *r.error;
+  if (!r.stderr_data.empty()) s += " (stderr: " + r.stderr_data.substr(0, 200) + ")";
+  return s;
+}
+
+class Cells {
+ public:
+  explicit Cells(const Settings& s) : s_(s) {}
+
+  // Runs argv in a cell with burn at /t, one job at a time.
+  Result run(std::vector<std::string> argv, std::optional<uint64_t> memory_bytes = std::nullopt) {
+    JobSpec job;
+    job.rootfs = s_.rootfs;
+    job.command = std::move(argv);
+    job.env["PATH"] = "/bin";
+    job.policy = s_.policy;
+    job.mounts.push_back({s_.programs, "/t", true});
+    if (memory_bytes) job.limits.memory_bytes = *memory_bytes;
+    job.limits.wall_time_ms = 60'000;
+    prepare_job(job, policies_);
+    return executor_.run(job);
+  }
+  int cgroup_version() const { return executor_.cgroup_version(); }
+
+ private:
+  const Settings& s_;
+  Executor executor_;
+  PolicyRegistry policies_;
+};
+
+struct CpuRun {
+  double cell_ms, self_ms, wall_ms;
+};
+struct CpuRow {
+  unsigned n_ms;
+  bool has_target = true;  // false for the N = 0 row: the fixed cost, for reference
+  std::vector<CpuRun> runs;
+  std::vector<std::string> errors;
+  double tolerance_ms() const { return 1.0 + n_ms / 100.0; }
+};
+
+struct MemRun {
+  double peak_mib, self_mib;  // cgroup peak; burn's own ru_maxrss
+};
+struct MemRow {
+  unsigned mib;
+  std::vector<MemRun> runs;
+  std::vector<std::string> errors;
+};
+
+// Per-row figures, for the summary, the JSON and the Markdown.
+struct CpuFigures {
+  double median_cell, median_self, median_overhead, median_overshoot;  // overhead: cell - self; overshoot: self - N
+  double median_err_n, max_err_n, median_err_self, max_err_self;      // absolute errors, ms
+  size_t within = 0;
+  std::optional<size_t> worst;  // index of the run furthest from N
+};
+
+CpuFigures figures(const CpuRow& row) {
+  CpuFigures f{};
+  std::vector<double> cell, self, overhead, overshoot, err_n, err_self;
+  for (size_t i = 0; i < row.runs.size(); ++i) {
+    const CpuRun& r = row.runs[i];
+    cell.push_back(r.cell_ms);
+    self.push_back(r.self_ms);
+    overhead.push_back(r.cell_ms - r.self_ms);
+    overshoot.push_back(r.self_ms - row.n_ms);
+    err_n.push_back(std::fabs(r.cell_ms - row.n_ms));
+    err_self.push_back(std::fabs(r.cell_ms - r.self_ms));
+    if (row.has_target && err_n.back() <= row.tolerance_ms()) ++f.within;
+    if (!f.worst || err_n.back() > err_n[*f.worst]) f.worst = i;
+  }
+  f.median_cell = median(cell);
+  f.median_self = median(self);
+  f.median_overhead = median(overhead);
+  f.median_overshoot = median(overshoot);
+  f.median_err_n = median(err_n);
+  f.max_err_n = max_of(err_n);
+  f.median_err_self = median(err_self);
+  f.max_err_self = max_of(err_self);
+  return f;
+}
+
+struct MemFigures {
+  double median_peak, median_self, median_err_pct, max_err_pct, median_err_self_pct;  // err: |peak - M| / M
+  size_t within = 0;
+};
+
+MemFigures figures(const MemRow& row) {
+  MemFigures f{};
+  std::vector<double> peak, self, err, err_self;
+  for (const MemRun& r : row.runs) {
+    peak.push_back(r.peak_mib);
+    self.push_back(r.self_mib);
+    err.push_back(std::fabs(r.peak_mib - row.mib) / row.mib * 100);
+    err_self.push_back((r.peak_mib - r.self_mib) / r.self_mib * 100);
+    if (err.back() <= 2.0) ++f.within;
+  }
+  f.median_peak = median(peak);
+  f.median_self = median(self);
+  f.median_err_pct = median(err);
+  f.max_err_pct = max_of(err);
+  f.median_err_self_pct = median(err_self);
+  return f;
+}
+
+json to_json(const Settings& s, const std::string& date, int cgroup_version, const std::vector<CpuRow>& cpu,
+             const std::vector<MemRow>& mem, const std::vector<std::string>& missed) {
+  json j;
+  j["schema"] = "cellblock-bench-accuracy/1";
+  j["date"] = date;
+  j["machine"] = {{"kernel", kernel_release()}, {"cgroup_version", cgroup_version},
+                  {"loadavg_at_end", read_first_line("/proc/loadavg")}};
+  j["settings"] = {{"rootfs", s.rootfs},         {"programs", s.programs},     {"policy", s.policy},
+                   {"runs", s.runs},             {"long_runs", s.long_runs},   {"memory_runs", s.memory_runs},
+                   {"headroom_mib", s.headroom_mib}, {"targets_enforced", s.targets}};
+  j["cpu"] = json::array();
+  for (const CpuRow& row : cpu) {
+    const CpuFigures f = figures(row);
+    json e = {{"burn_ms", row.n_ms},
+              {"target", row.has_target},
+              {"tolerance_ms", row.has_target ? json(row.tolerance_ms()) : json(nullptr)},
+              {"runs", row.runs.size()},
+              {"within_tolerance", f.within},
+              {"median_cell_ms", f.median_cell},
+              {"median_self_ms", f.median_self},
+              {"median_overhead_ms", f.median_overhead},
+              {"median_overshoot_ms", f.median_overshoot},
+              {"median_abs_error_vs_n_ms", f.median_err_n},
+              {"max_abs_error_vs_n_ms", f.max_err_n},
+              {"median_abs_error_vs_self_ms", f.median_err_self},
+              {"max_abs_error_vs_self_ms", f.max_err_self},
+              {"errors", row.errors}};
+    e["samples"] = json::array();
+    for (const CpuRun& r : row.runs) e["samples"].push_back({{"cell_ms", r.cell_ms}, {"self_ms", r.self_ms}, {"wall_ms", r.wall_ms}});
+    j["cpu"].push_back(e);
+  }
+  j["memory"] = json::array();
+  for (const MemRow& row : mem) {
+    const MemFigures f = figures(row);
+    json e = {{"touched_mib", row.mib},
+              {"memory_limit_mib", row.mib + s.headroom_mib},
+              {"runs", row.runs.size()},
+              {"within_2_percent", f.within},
+              {"median_peak_mib", f.median_peak},
+              {"median_self_rss_mib", f.median_self},
+              {"median_abs_error_percent", f.median_err_pct},
+              {"max_abs_error_percent", f.max_err_pct},
+              {"median_error_vs_self_rss_percent", f.median_err_self_pct},
+              {"errors", row.errors}};
+    e["samples"] = json::array();
+    for (const MemRun& r : row.runs) e["samples"].push_back({{"peak_mib", r.peak_mib}, {"self_rss_mib", r.self_mib}});
+    j["memory"].push_back(e);
+  }
+  j["missed"] = missed;
+  j["all_targets_met"] = missed.empty();
+  return j;
+}
+
+std::string to_markdown(const Settings& s, const std::string& date, int cgroup_version, const std::vector<CpuRow>& cpu,
+                        const std::vector<MemRow>& mem, const std::vector<std::string>& missed) {
+  std::ostringstream md;
+  md << "## Measurement accuracy: CPU time and peak memory (bench/accuracy)\n\n";
+  md << "- date: " << date << "; kernel " << kernel_release() << "; cgroup v" << cgroup_version << "\n";
+  md << "- payload: the static probe `burn` (tests/probe/burn.c) at /t in the busybox rootfs, one job at a time on "
+        "one Executor, policy `"
+     << s.policy << "`, default limits except memory; one warm-up job not counted\n";
+  if (!cpu.empty()) {
+    md << "\n### CPU time: `burn cpu N`\n\n";
+    md << "cell = `stats.cpu_time_ms` (the job cgroup's counter); self = what burn measured of itself "
+          "(getrusage, user + system); target: |cell − N| ≤ 1 ms + 1% of N in every run.\n\n";
+    md << "| N ms | runs | median cell | median self | median cell − self | median self − N | median \\|cell − N\\| | "
+          "max \\|cell − N\\| | max \\|cell − self\\| | within 1 ms + 1% |\n";
+    md << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const CpuRow& row : cpu) {
+      const CpuFigures f = figures(row);
+      md << "| " << row.n_ms << " | " << row.runs.size() << " | " << fmt(f.median_cell, 3) << " | "
+         << fmt(f.median_self, 3) << " | " << fmt(f.median_overhead, 3) << " | " << fmt(f.median_overshoot, 3) << " | "
+         << fmt(f.median_err_n, 3) << " | " << fmt(f.max_err_n, 3) << " | " << fmt(f.max_err_self, 3) << " | "
+         << (row.has_target ? std::to_string(f.within) + "/" + std::to_string(row.runs.size()) : "no target")
+         << (row.errors.empty() ? "" : " (" + std::to_string(row.errors.size()) + " failed)") << " |\n";
+    }
+    md << "\nWhere a difference from N comes from: cell − self is what the cgroup counts besides the burn process: "
+          "the cell's init (PID 1: mounts, pivot_root, forking the command, reaping). self − N is what the kernel "
+          "counts as burn's own beyond its loop: the command's set-up in the cell before exec (it is the same process), "
+          "the exec of the static binary and its start-up. The N = 0 row is a job that burns nothing: the fixed cost "
+          "a job is charged, with no target.\n";
+  }
+  if (!mem.empty()) {
+    md << "\n### Peak memory: `burn memory M`\n\n";
+    md << "peak = `stats.memory_peak_bytes` (the cgroup's peak counter); own RSS = burn's ru_maxrss (VmHWM); "
+          "memory limit M + "
+       << s.headroom_mib << " MiB; target: |peak − M| ≤ 2% of M in every run.\n\n";
+    md << "| M MiB | runs | median peak MiB | median own RSS MiB | median \\|peak − M\\| % | max \\|peak − M\\| % | median "
+          "(peak − own RSS) % | within 2% |\n";
+    md << "|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const MemRow& row : mem) {
+      const MemFigures f = figures(row);
+      md << "| " << row.mib << " | " << row.runs.size() << " | " << fmt(f.median_peak, 2) << " | "
+         << fmt(f.median_self, 2) << " | " << fmt(f.median_err_pct, 2) << " | " << fmt(f.max_err_pct, 2) << " | "
+         << fmt(f.median_err_self_pct, 2) << " | " << f.within << "/" << row.runs.size()
+         << (row.errors.empty() ? "" : " (" + std::to_string(row.errors.size()) + " failed)") << " |\n";
+    }
+  }
+  md << "\n" << (missed.empty() ? "All targets met.\n" : "**Missed:**\n");
+  for (const std::string& m : missed) md << "- " << m << "\n";
+  return md.str();
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"accuracy: CPU time and peak memory as a cell reports them, against what a probe burned and touched"};
+  Settings s;
+  std::string json_path, md_path;
+  bool progress = isatty(2);
+  app.add_option("--runs", s.runs, "runs per CPU amount below 1000 ms")->check(CLI::Range(1, 100'000));
+  app.add_option("--long-runs", s.long_runs, "runs per CPU amount of 1000 ms and more")->check(CLI::Range(1, 100'000));
+  app.add_option("--memory-runs", s.memory_runs, "runs per memory amount")->check(CLI::Range(1, 100'000));
+  app.add_option("--cpu-ms", s.cpu_ms, "CPU amounts to burn, ms (empty: none)")->delimiter(',')->check(CLI::Range(1, 60'000));
+  app.add_option("--memory-mib", s.memory_mib, "memory amounts to touch, MiB (empty: none)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 65'536));
+  app.add_option("--headroom-mib", s.headroom_mib, "memory limit above the amount touched")->check(CLI::Range(1, 65'536));
+  app.add_option("--rootfs", s.rootfs, "busybox rootfs (ci/make-rootfs)")->capture_default_str();
+  app.add_option("--programs", s.programs, "directory holding the static burn, bound at /t")->capture_default_str();
+  app.add_option("--policy", s.policy, "security policy of the jobs")->capture_default_str();
+  app.add_option("--json", json_path, "write the results as JSON here");
+  app.add_option("--markdown", md_path, "write a Markdown fragment for docs/benchmarks.md here");
+  app.add_flag("!--no-targets", s.targets, "missed targets do not change the exit status (failed runs still do)");
+  app.add_flag("--progress,!--no-progress", progress, "progress on stderr (default: when it is a terminal)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);  // prints the help or the error
+    return rc == 0 ? 0 : 2;
+  }
+  spdlog::set_level(spdlog::level::warn);
+  const std::string date = utc_now();
+  Cells cells(s);
+
+  // Warm-up: page cache, the init image, the policy, the executor's first-job set-up.
+  if (!s.cpu_ms.empty() || !s.memory_mib.empty()) {
+    Result r = cells.run({"/t/burn", "cpu", "1"});
+    if (r.status != Status::exited || r.exit_code != 0) {
+      std::cerr << "accuracy: the warm-up job failed: " << describe_failure(r) << "\n";
+      return 1;
+    }
+  }
+
+  std::vector<CpuRow> cpu;
+  std::vector<std::pair<unsigned, bool>> amounts;  // (N, has a target)
+  if (!s.cpu_ms.empty()) amounts.push_back({0, false});
+  for (unsigned n : s.cpu_ms) amounts.push_back({n, true});
+  for (auto [n, has_target] : amounts) {
+    CpuRow row{n, has_target, {}, {}};
+    const size_t runs = n >= 1000 ? s.long_runs : s.runs;
+    for (size_t i = 0; i < runs; ++i) {
+      if (progress) std::fprintf(stderr, "\raccuracy: burn cpu %u, run %zu/%zu   ", n, i + 1, runs);
+      Result r = cells.run({"/t/burn", "cpu", std::to_string(n)});
+      auto self = result_number(r.stdout_data, "cpu_ms");
+      if (r.status != Status::exited || r.exit_code != 0 || !self) {
+        row.errors.push_back("run " + std::to_string(i) + ": " + describe_failure(r) + " stdout: " + r.stdout_data.substr(0, 200));
+        continue;
+      }
+      row.runs.push_back({r.stats.cpu_time_ms, *self, r.stats.wall_time_ms});
+    }
+    cpu.push_back(std::move(row));
+  }
+  std::vector<MemRow> mem;
+  for (unsigned m : s.memory_mib) {
+    MemRow row{m, {}, {}};
+    for (size_t i = 0; i < s.memory_runs; ++i) {
+      if (progress) std::fprintf(stderr, "\raccuracy: burn memory %u, run %zu/%zu   ", m, i + 1, s.memory_runs);
+      Result r = cells.run({"/t/burn", "memory", std::to_string(m)}, uint64_t(m + s.headroom_mib) << 20);
+      auto rss_kib = result_number(r.stdout_data, "rss_kib");
+      if (r.status != Status::exited || r.exit_code != 0 || !rss_kib || *rss_kib <= 0) {
+        row.errors.push_back("run " + std::to_string(i) + ": " + describe_failure(r) + " stdout: " + r.stdout_data.substr(0, 200));
+        continue;
+      }
+      row.runs.push_back({double(r.stats.memory_peak_bytes) / kMiB, *rss_kib / 1024.0});
+    }
+    mem.push_back(std::move(row));
+  }
+  if (progress) std::fprintf(stderr, "\r\033[K");
+
+  // Verdicts: failures first (always count), then the targets.
+  std::vector<std::string> failures, missed;
+  for (const CpuRow& row : cpu)
+    for (const std::string& e : row.errors) failures.push_back("burn cpu " + std::to_string(row.n_ms) + ", " + e);
+  for (const MemRow& row : mem)
+    for (const std::string& e : row.errors) failures.push_back("burn memory " + std::to_string(row.mib) + ", " + e);
+  for (const CpuRow& row : cpu) {
+    const CpuFigures f = figures(row);
+    if (row.has_target && f.within < row.runs.size())
+      missed.push_back("CPU " + std::to_string(row.n_ms) + " ms: " + std::to_string(row.runs.size() - f.within) + " of " +
+                       std::to_string(row.runs.size()) + " runs off by more than " + fmt(row.tolerance_ms(), 2) +
+                       " ms; the worst by " + fmt(f.max_err_n, 3) + " ms (cell " + fmt(row.runs[*f.worst].cell_ms, 3) +
+                       ", self " + fmt(row.runs[*f.worst].self_ms, 3) + "), " +
+                       fmt(f.max_err_n - row.tolerance_ms(), 3) + " ms over");
+  }
+  for (const MemRow& row : mem) {
+    const MemFigures f = figures(row);
+    if (f.within < row.runs.size())
+      missed.push_back("memory " + std::to_string(row.mib) + " MiB: " + std::to_string(row.runs.size() - f.within) +
+                       " of " + std::to_string(row.runs.size()) + " runs off by more than 2%; the worst by " +
+                       fmt(f.max_err_pct, 2) + "%");
+  }
+  std::vector<std::string> not_met = failures;
+  not_met.insert(not_met.end(), missed.begin(), missed.end());
+
+  // Summary for a person.
+  for (const CpuRow& row : cpu) {
+    const CpuFigures f = figures(row);
+    std::cout << "cpu " << row.n_ms << " ms x" << row.runs.size() << ": cell " << fmt(f.median_cell, 3) << " ms, self "
+              << fmt(f.median_self, 3) << ", cell-self " << fmt(f.median_overhead, 3) << "; |cell-N| median "
+              << fmt(f.median_err_n, 3) << " max " << fmt(f.max_err_n, 3) << " ms; ";
+    if (row.has_target)
+      std::cout << f.within << "/" << row.runs.size() << " within " << fmt(row.tolerance_ms(), 2) << " ms\n";
+    else
+      std::cout << "the fixed cost, no target\n";
+  }
+  for (const MemRow& row : mem) {
+    const MemFigures f = figures(row);
+    std::cout << "memory " << row.mib << " MiB x" << row.runs.size() << ": peak " << fmt(f.median_peak, 2)
+              << " MiB (own RSS " << fmt(f.median_self, 2) << "); |peak-M| median " << fmt(f.median_err_pct, 2)
+              << "% max " << fmt(f.max_err_pct, 2) << "%; " << f.within << "/" << row.runs.size() << " within 2%\n";
+  }
+  for (const std::string& f : failures) std::cerr << "accuracy: FAILED " << f << "\n";
+  for (const std::string& m : missed) std::cerr << "accuracy: missed target: " << m << "\n";
+  if (not_met.empty()) std::cout << "accuracy: all targets met\n";
+
+  write_file(json_path, to_json(s, date, cells.cgroup_version(), cpu, mem, not_met).dump(2) + "\n");
+  write_file(md_path, to_markdown(s, date, cells.cgroup_version(), cpu, mem, not_met));
+  if (!failures.empty()) return 1;
+  return missed.empty() || !s.targets ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace cellblock::bench
+
+int main(int argc, char** argv) {
+  try {
+    return cellblock::bench::run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "accuracy: " << e.what() << "\n";
+    return 2;
+  }
+}

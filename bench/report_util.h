@@ -1,0 +1,100 @@
+// Small helpers shared by bench/accuracy and bench/scale: numbers for the report, this
+// process's memory from /proc/self/status, and files written whole or not at all.
+#pragma once
+
+#include <sys/utsname.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "executor/sys_error.h"
+
+namespace cellblock::bench {
+
+inline std::string fmt(double v, int prec = 2) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", prec, v);
+  return buf;
+}
+
+// The middle value, or the mean of the two middle ones; 0 for none.
+inline double median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+inline double max_of(const std::vector<double>& v) { return v.empty() ? 0 : *std::max_element(v.begin(), v.end()); }
+
+// Writes through a temporary file and a rename, so a reader never sees half a report.
+inline void write_file(const std::string& path, const std::string& text) {
+  if (path.empty()) return;
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    if (!f) throw std::runtime_error("cannot write " + tmp);
+    f << text;
+    if (!f.flush()) throw std::runtime_error("cannot write " + tmp);
+  }
+  if (::rename(tmp.c_str(), path.c_str()) != 0) throw_sys("rename(" + cellblock::quoted(tmp) + ", " + cellblock::quoted(path) + ")");
+}
+
+inline std::string utc_now() {
+  time_t t = time(nullptr);
+  tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+inline std::string kernel_release() {
+  utsname u{};
+  uname(&u);
+  return std::string(u.sysname) + " " + u.release;
+}
+
+inline std::string read_first_line(const std::string& path) {
+  std::ifstream f(path);
+  std::string line;
+  std::getline(f, line);
+  return line;
+}
+
+// This process's resident memory and threads, from /proc/self/status (KiB).
+struct ProcMemory {
+  uint64_t rss_kib = 0;  // VmRSS: resident now
+  uint64_t hwm_kib = 0;  // VmHWM: the most resident since start or since reset_peak_rss()
+  uint64_t threads = 0;
+};
+
+inline ProcMemory proc_memory() {
+  ProcMemory m;
+  std::ifstream f("/proc/self/status");
+  for (std::string line; std::getline(f, line);) {
+    auto value = [&](size_t skip) { return std::stoull(line.substr(skip)); };
+    if (line.rfind("VmRSS:", 0) == 0) m.rss_kib = value(6);
+    else if (line.rfind("VmHWM:", 0) == 0) m.hwm_kib = value(6);
+    else if (line.rfind("Threads:", 0) == 0) m.threads = value(8);
+  }
+  return m;
+}
+
+// Sets VmHWM back to the current VmRSS (proc(5), /proc/PID/clear_refs, value 5; Linux 4.0+),
+// so that a peak belongs to one part of a run, not to whatever came before it.
+inline bool reset_peak_rss() {
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+  f.flush();
+  return bool(f);
+}
+
+}  // namespace cellblock::bench

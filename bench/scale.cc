@@ -501,6 +501,13 @@ int run(int argc, char** argv) {
 }  // namespace cellblock::bench
 
 int main(int argc, char** argv) {
+  // As `cellblock` does at start (jobs/main.cc): the soft open-files limit up to the hard one,
+  // since every running cell holds about a dozen descriptors in the supervisor.
+  struct rlimit nofile {};
+  if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
+    nofile.rlim_cur = nofile.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &nofile);
+  }
   try {
     return cellblock::bench::run(argc, argv);
   } catch (const std::exception& e) {

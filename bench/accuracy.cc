@@ -243,7 +243,8 @@ std::string to_markdown(const Settings& s, const std::string& date, int cgroup_v
      << s.policy << "`, default limits except memory; one warm-up job not counted\n";
   if (!cpu.empty()) {
     md << "\n### CPU time: `burn cpu N`\n\n";
-    md << "cell = `stats.cpu_time_ms` (the job cgroup's counter); self = what burn measured of itself "
+    md << "cell = `stats.cpu_time_ms` (the job cgroup's counter less `setup_cpu_ms`, the cell's own set-up "
+          "that the init and the command measure themselves); self = what burn measured of itself "
           "(getrusage, user + system); target: |cell − N| ≤ 1 ms + 1% of N in every run.\n\n";
     md << "| N ms | runs | median cell | median self | median cell − self | median self − N | median \\|cell − N\\| | "
           "max \\|cell − N\\| | max \\|cell − self\\| | within 1 ms + 1% |\n";
@@ -256,11 +257,11 @@ std::string to_markdown(const Settings& s, const std::string& date, int cgroup_v
          << (row.has_target ? std::to_string(f.within) + "/" + std::to_string(row.runs.size()) : "no target")
          << (row.errors.empty() ? "" : " (" + std::to_string(row.errors.size()) + " failed)") << " |\n";
     }
-    md << "\nWhere a difference from N comes from: cell − self is what the cgroup counts besides the burn process: "
-          "the cell's init (PID 1: mounts, pivot_root, forking the command, reaping). self − N is what the kernel "
-          "counts as burn's own beyond its loop: the command's set-up in the cell before exec (it is the same process), "
-          "the exec of the static binary and its start-up. The N = 0 row is a job that burns nothing: the fixed cost "
-          "a job is charged, with no target.\n";
+    md << "\nWhere a difference from N comes from: self − N is what the kernel counts as burn's own beyond its "
+          "loop: the command's set-up in the cell before exec (the same process), the exec of the static binary and "
+          "its start-up. cell leaves out the set-up before exec (and the init's work), so cell − self is about minus "
+          "that set-up; what remains of cell − N is the exec and burn's start-up. The N = 0 row is a job that burns "
+          "nothing: the fixed cost a job is charged, with no target.\n";
   }
   if (!mem.empty()) {
     md << "\n### Peak memory: `burn memory M`\n\n";

@@ -8,9 +8,12 @@
 #include <cerrno>
 #include <stdexcept>
 
+#include "executor/seccomp_cache.h"
+
 namespace cellblock {
 
-std::shared_ptr<const CompiledPolicy> compile_policy(SecurityPolicy policy) {
+std::shared_ptr<const CompiledPolicy> compile_policy(SecurityPolicy policy,
+                                                     const std::optional<std::string>& seccomp_cache) {
   // Without no_new_privs the kernel installs a filter only for a task with CAP_SYS_ADMIN, and the
   // filter goes on after the capabilities are cut (apply_security_policy).
   if (!policy.no_new_privs) {
@@ -21,7 +24,8 @@ std::shared_ptr<const CompiledPolicy> compile_policy(SecurityPolicy policy) {
           "seccomp filter without no_new_privs only for a task with CAP_SYS_ADMIN");
   }
   auto compiled = std::make_shared<CompiledPolicy>();
-  compiled->seccomp = compile_seccomp(policy.seccomp);
+  compiled->seccomp =
+      seccomp_cache ? compile_seccomp_cached(policy.seccomp, *seccomp_cache) : compile_seccomp(policy.seccomp);
   compiled->capabilities = plan_capabilities(policy.capabilities, policy.user ? &*policy.user : nullptr);
   compiled->policy = std::move(policy);
   return compiled;

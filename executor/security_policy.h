@@ -84,7 +84,10 @@ struct CompiledPolicy {
 
 // Compiles the seccomp filter and prepares the capability masks. Throws SeccompCompileError
 // (bad rule, with its index) or std::system_error.
-std::shared_ptr<const CompiledPolicy> compile_policy(SecurityPolicy policy);
+// With `seccomp_cache`, the filter comes from that directory when it was compiled there before
+// (seccomp_cache.h).
+std::shared_ptr<const CompiledPolicy> compile_policy(SecurityPolicy policy,
+                                                     const std::optional<std::string>& seccomp_cache = std::nullopt);
 
 // The child side, between clone and execve; async-signal-safe, no allocation. In order:
 //   1. capabilities and identity (apply_capabilities): bounding set, uid/gid, capset, ambient

@@ -6,6 +6,7 @@
 
 #include <iostream>
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <string_view>
 #include <thread>
@@ -79,6 +80,7 @@ int main(int argc, char** argv) {
   };
   try {
     PolicyRegistry policies;
+    policies.cache_compiled_filters_in(std::filesystem::path(config.state_dir) / "seccomp");
     if (app.got_subcommand("run")) return run_command(run, get_executor, policies);
     if (app.got_subcommand("batch")) return batch_command(batch, get_executor, policies);
   } catch (const std::exception& e) {

@@ -359,7 +359,7 @@ std::shared_ptr<const CompiledPolicy> PolicyRegistry::get(std::string_view ref) 
   SecurityPolicy policy = load(ref);
   std::shared_ptr<const CompiledPolicy> compiled;
   try {
-    compiled = compile_policy(std::move(policy));
+    compiled = compile_policy(std::move(policy), seccomp_cache_);
   } catch (const SeccompCompileError& e) {
     std::string field = "seccomp.default_action";
     if (e.rule() >= 0) {

@@ -62,6 +62,10 @@ class PolicyRegistry {
   // Parsed and compiled, from the cache after the first time.
   std::shared_ptr<const CompiledPolicy> get(std::string_view ref);
 
+  // Keep compiled seccomp programs in `dir` for the next process too (seccomp_cache.h): for
+  // short-lived front ends like `cellblock run`, which would otherwise compile on every job.
+  void cache_compiled_filters_in(const std::filesystem::path& dir) { seccomp_cache_ = dir.string(); }
+
   // Policy names found in the directories, sorted.
   std::vector<std::string> available() const;
   const std::vector<std::filesystem::path>& dirs() const noexcept { return dirs_; }
@@ -69,6 +73,7 @@ class PolicyRegistry {
 
  private:
   std::vector<std::filesystem::path> dirs_;
+  std::optional<std::string> seccomp_cache_;
   mutable std::mutex mutex_;
   std::map<std::filesystem::path, std::shared_ptr<const CompiledPolicy>> cache_;  // by canonical path
 };

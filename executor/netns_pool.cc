@@ -4,6 +4,8 @@
 #include <sched.h>
 #include <spdlog/spdlog.h>
 
+#include <chrono>
+
 #include "executor/child_error.h"
 #include "executor/network.h"
 #include "executor/sys_error.h"
@@ -52,6 +54,7 @@ UniqueFd NetnsPool::make_one() {
 }
 
 void NetnsPool::fill() {
+  bool failing = false;
   for (;;) {
     {
       std::unique_lock lock(mutex_);
@@ -60,12 +63,18 @@ void NetnsPool::fill() {
     }
     try {
       UniqueFd fd = make_one();
+      if (failing) spdlog::info("network namespace pool: working again");
+      failing = false;
       std::lock_guard lock(mutex_);
       ready_.push_back(std::move(fd));
     } catch (const std::exception& e) {
-      // Launches fall back to CLONE_NEWNET; nothing is lost but speed.
-      spdlog::warn("network namespace pool stopped: {}", e.what());
-      return;
+      // Launches fall back to CLONE_NEWNET meanwhile; nothing is lost but speed. The cause
+      // (EMFILE, ENOMEM, the namespace limit) may pass: try again every second, say so once.
+      if (!failing) spdlog::warn("network namespace pool: {}; retrying every second", e.what());
+      failing = true;
+      std::unique_lock lock(mutex_);
+      wanted_.wait_for(lock, std::chrono::seconds(1), [this] { return stopping_; });
+      if (stopping_) return;
     }
   }
 }

@@ -69,7 +69,9 @@ TEST(QueueNoisyNeighbours, ASpinnerAndAMemoryHogDoNotChangeAJobsCpuTime) {
   std::this_thread::sleep_for(300ms);  // both at full noise
   for (int i = 0; i < kRuns; ++i) {
     auto [cpu, wall] = burn_cpu_ms();
-    EXPECT_EQ(queue.counts().running, 2u);  // it ran beside both, not after them
+    // It ran beside both, not after them: both neighbours are still running. (The measured job
+    // itself may still count as running for a moment: its result is delivered first.)
+    EXPECT_GE(queue.counts().running, 2u);
     beside_cpu.push_back(cpu);
     beside_wall.push_back(wall);
   }

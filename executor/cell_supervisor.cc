@@ -141,7 +141,11 @@ SupervisedCell supervise_cell(LaunchedCell& cell, const Limits& limits, JobCgrou
     }
     if (now >= deadline) kill_cell(Status::wall_time_limit);
     if (cpu_limit_ns && cgroup && !killed && now >= next_cpu) {
-      uint64_t used = cgroup->cpu_usage_ns();
+      // The job's time, as the result reports it: without the command's set-up before exec
+      // (its report has come by then), so a job that ends as cpu_time_limit reports at least
+      // the limit. The init's share is not known until the end and stays counted.
+      const uint64_t counted = cgroup->cpu_usage_ns();
+      const uint64_t used = counted - std::min(counted, s.setup_cpu_ns);
       if (used >= cpu_limit_ns) kill_cell(Status::cpu_time_limit);
       else next_cpu = now + next_cpu_check(used, cpu_limit_ns);
     }

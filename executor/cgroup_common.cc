@@ -86,7 +86,7 @@ std::pair<uint64_t, uint64_t> cpu_quota_us(double cpus) {
   return {static_cast<uint64_t>(quota), kPeriod};
 }
 
-std::vector<std::string> list_subdirs(int dirfd, std::string_view shown) {
+std::vector<std::string> list_entries(int dirfd, std::string_view shown, unsigned char type) {
   // fdopendir takes over the fd it is given, so give it its own.
   int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) throw_sys("open(" + cellblock::quoted(shown) + ", O_DIRECTORY)");
@@ -101,7 +101,7 @@ std::vector<std::string> list_subdirs(int dirfd, std::string_view shown) {
     errno = 0;
     dirent* e = ::readdir(dir);
     if (!e) break;
-    if (e->d_type != DT_DIR) continue;  // cgroupfs and tmpfs both fill d_type
+    if (e->d_type != type) continue;  // cgroupfs and tmpfs both fill d_type
     std::string_view name = e->d_name;
     if (name == "." || name == "..") continue;
     out.emplace_back(name);
@@ -112,6 +112,8 @@ std::vector<std::string> list_subdirs(int dirfd, std::string_view shown) {
   std::sort(out.begin(), out.end());
   return out;
 }
+
+std::vector<std::string> list_subdirs(int dirfd, std::string_view shown) { return list_entries(dirfd, shown, DT_DIR); }
 
 void backoff_sleep(std::chrono::microseconds& step, std::chrono::microseconds max) {
   std::this_thread::sleep_for(step);

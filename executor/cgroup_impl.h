@@ -84,6 +84,8 @@ std::pair<uint64_t, uint64_t> cpu_quota_us(double cpus);
 
 // Names of the subdirectories of dirfd (not following symlinks).
 std::vector<std::string> list_subdirs(int dirfd, std::string_view shown);
+// The names of entries of one d_type (DT_REG, DT_DIR, ...) in dirfd, sorted.
+std::vector<std::string> list_entries(int dirfd, std::string_view shown, unsigned char type);
 
 // rmdir that retries on EBUSY for kRmdirRetry. Returns 0, or the errno; ENOENT counts as done.
 int remove_dir_retrying(const CgroupFsOps& ops, int dirfd, const char* name);

@@ -35,23 +35,6 @@ std::string sanitized(std::string_view s) {
   return out;
 }
 
-// Names of the regular files in dirfd.
-std::vector<std::string> list_files(int dirfd, const std::string& shown) {
-  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw_sys("open(" + cellblock::quoted(shown) + ", O_DIRECTORY)");
-  DIR* dir = ::fdopendir(fd);
-  if (!dir) {
-    int err = errno;
-    ::close(fd);
-    throw SysError(err, "fdopendir(" + cellblock::quoted(shown) + ")");
-  }
-  std::vector<std::string> out;
-  while (dirent* e = ::readdir(dir))
-    if (e->d_type == DT_REG) out.emplace_back(e->d_name);
-  ::closedir(dir);
-  std::sort(out.begin(), out.end());
-  return out;
-}
 
 // SIGKILLs the process the file names, if it is still that process: the pidfd pins the pid, and
 // the start time read after pinning it tells a surviving cell from an unrelated process that got
@@ -218,7 +201,7 @@ SupervisorState::~SupervisorState() {
   try {
     UniqueFd dir(::open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dir)
-      for (const std::string& name : list_files(dir.get(), dir_)) ::unlinkat(dir.get(), name.c_str(), 0);
+      for (const std::string& name : list_entries(dir.get(), dir_, DT_REG)) ::unlinkat(dir.get(), name.c_str(), 0);
     if (::rmdir(dir_.c_str()) != 0 && errno != ENOENT)
       spdlog::warn("state: cannot remove {}: {}", cellblock::quoted(dir_), std::strerror(errno));
   } catch (const std::exception& e) {
@@ -292,7 +275,7 @@ std::vector<CrashCleanup> clean_up_after_crashes(const std::string& root, Cgroup
     c.state_dir = join_path(root, name);
     try {
       UniqueFd dir = open_dir_at(root_fd.get(), name.c_str(), root);
-      for (const std::string& file : list_files(dir.get(), c.state_dir)) {
+      for (const std::string& file : list_entries(dir.get(), c.state_dir, DT_REG)) {
         if (file == kCgroupsFile) {
           if (auto text = read_file_at(dir.get(), file.c_str(), c.state_dir, /*missing_ok=*/true))
             sv_cgroups[name] = parse_cgroups(*text);
@@ -362,7 +345,7 @@ std::vector<CrashCleanup> clean_up_after_crashes(const std::string& root, Cgroup
     try {
       UniqueFd dir(::openat(root_fd.get(), name.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
       if (dir)
-        for (const std::string& file : list_files(dir.get(), c.state_dir))
+        for (const std::string& file : list_entries(dir.get(), c.state_dir, DT_REG))
           if (::unlinkat(dir.get(), file.c_str(), 0) != 0 && errno != ENOENT)
             throw_sys("unlink(" + cellblock::quoted(join_path(c.state_dir, file)) + ")");
       if (::unlinkat(root_fd.get(), name.c_str(), AT_REMOVEDIR) != 0 && errno != ENOENT)

@@ -287,8 +287,7 @@ std::string to_markdown(const Settings& s, const std::string& date, int cgroup_v
 int run(int argc, char** argv) {
   CLI::App app{"accuracy: CPU time and peak memory as a cell reports them, against what a probe burned and touched"};
   Settings s;
-  std::string json_path, md_path;
-  bool progress = isatty(2);
+  ReportOptions r;
   app.add_option("--runs", s.runs, "runs per CPU amount below 1000 ms")->check(CLI::Range(1, 100'000));
   app.add_option("--long-runs", s.long_runs, "runs per CPU amount of 1000 ms and more")->check(CLI::Range(1, 100'000));
   app.add_option("--memory-runs", s.memory_runs, "runs per memory amount")->check(CLI::Range(1, 100'000));
@@ -300,16 +299,9 @@ int run(int argc, char** argv) {
   app.add_option("--rootfs", s.rootfs, "busybox rootfs (ci/make-rootfs)")->capture_default_str();
   app.add_option("--programs", s.programs, "directory holding the static burn, bound at /t")->capture_default_str();
   app.add_option("--policy", s.policy, "security policy of the jobs")->capture_default_str();
-  app.add_option("--json", json_path, "write the results as JSON here");
-  app.add_option("--markdown", md_path, "write a Markdown fragment for docs/benchmarks.md here");
-  app.add_flag("!--no-targets", s.targets, "missed targets do not change the exit status (failed runs still do)");
-  app.add_flag("--progress,!--no-progress", progress, "progress on stderr (default: when it is a terminal)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);  // prints the help or the error
-    return rc == 0 ? 0 : 2;
-  }
+  add_report_options(app, r, "failed runs");
+  if (auto rc = parse_or_exit(app, argc, argv)) return *rc;
+  s.targets = r.targets;
   spdlog::set_level(spdlog::level::warn);
   const std::string date = utc_now();
   Cells cells(s);
@@ -331,7 +323,7 @@ int run(int argc, char** argv) {
     CpuRow row{n, has_target, {}, {}};
     const size_t runs = n >= 1000 ? s.long_runs : s.runs;
     for (size_t i = 0; i < runs; ++i) {
-      if (progress) std::fprintf(stderr, "\raccuracy: burn cpu %u, run %zu/%zu   ", n, i + 1, runs);
+      if (r.progress) std::fprintf(stderr, "\raccuracy: burn cpu %u, run %zu/%zu   ", n, i + 1, runs);
       Result r = cells.run({"/t/burn", "cpu", std::to_string(n)});
       auto self = result_number(r.stdout_data, "cpu_ms");
       if (r.status != Status::exited || r.exit_code != 0 || !self) {
@@ -346,7 +338,7 @@ int run(int argc, char** argv) {
   for (unsigned m : s.memory_mib) {
     MemRow row{m, {}, {}};
     for (size_t i = 0; i < s.memory_runs; ++i) {
-      if (progress) std::fprintf(stderr, "\raccuracy: burn memory %u, run %zu/%zu   ", m, i + 1, s.memory_runs);
+      if (r.progress) std::fprintf(stderr, "\raccuracy: burn memory %u, run %zu/%zu   ", m, i + 1, s.memory_runs);
       Result r = cells.run({"/t/burn", "memory", std::to_string(m)}, uint64_t(m + s.headroom_mib) << 20);
       auto rss_kib = result_number(r.stdout_data, "rss_kib");
       if (r.status != Status::exited || r.exit_code != 0 || !rss_kib || *rss_kib <= 0) {
@@ -357,7 +349,7 @@ int run(int argc, char** argv) {
     }
     mem.push_back(std::move(row));
   }
-  if (progress) std::fprintf(stderr, "\r\033[K");
+  if (r.progress) std::fprintf(stderr, "\r\033[K");
 
   // Verdicts: failures first (always count), then the targets.
   std::vector<std::string> failures, missed;
@@ -405,8 +397,8 @@ int run(int argc, char** argv) {
   for (const std::string& m : missed) std::cerr << "accuracy: missed target: " << m << "\n";
   if (not_met.empty()) std::cout << "accuracy: all targets met\n";
 
-  write_file(json_path, to_json(s, date, cells.cgroup_version(), cpu, mem, not_met).dump(2) + "\n");
-  write_file(md_path, to_markdown(s, date, cells.cgroup_version(), cpu, mem, not_met));
+  write_file(r.json_path, to_json(s, date, cells.cgroup_version(), cpu, mem, not_met).dump(2) + "\n");
+  write_file(r.md_path, to_markdown(s, date, cells.cgroup_version(), cpu, mem, not_met));
   if (!failures.empty()) return 1;
   return missed.empty() || !s.targets ? 0 : 1;
 }

@@ -3,12 +3,16 @@
 #pragma once
 
 #include <sys/utsname.h>
+#include <unistd.h>
 #include <time.h>
+
+#include <CLI/CLI.hpp>
 
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
@@ -95,6 +99,32 @@ inline bool reset_peak_rss() {
   f << "5";
   f.flush();
   return bool(f);
+}
+
+// The options every report program shares: where its results go, whether missed targets count,
+// and the progress line. `what_fails` names what still fails the run with --no-targets.
+struct ReportOptions {
+  std::string json_path, md_path;
+  bool targets = true;
+  bool progress = isatty(2);
+};
+
+inline void add_report_options(CLI::App& app, ReportOptions& o, const std::string& what_fails) {
+  app.add_option("--json", o.json_path, "write the results as JSON here");
+  app.add_option("--markdown", o.md_path, "write a Markdown fragment for docs/benchmarks.md here");
+  app.add_flag("!--no-targets", o.targets, "missed targets do not change the exit status (" + what_fails + " still do)");
+  app.add_flag("--progress,!--no-progress", o.progress, "progress on stderr (default: when it is a terminal)");
+}
+
+// Parses the command line; an exit status when the program is to stop now (0 after --help,
+// 2 after a usage error, printed by CLI11), nothing when it goes on.
+inline std::optional<int> parse_or_exit(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return std::nullopt;
 }
 
 }  // namespace cellblock::bench

@@ -346,8 +346,7 @@ std::string to_markdown(const Settings& s, const std::string& date, int cgroup_v
 int run(int argc, char** argv) {
   CLI::App app{"scale: one supervisor's memory with a deep queue, and many cells alive at once"};
   Settings s;
-  std::string json_path, md_path;
-  bool progress = isatty(2);
+  ReportOptions r;
   app.add_option("--jobs", s.jobs, "part (a): /bin/true jobs submitted at once (0: skip)")->check(CLI::Range(0, 10'000'000));
   app.add_option("--queue-parallel", s.queue_parallel, "part (a): jobs run at once")->check(CLI::Range(1, 4096));
   app.add_option("--concurrent", s.concurrent, "part (b): sleeping cells at once (0: skip)")->check(CLI::Range(0, 100'000));
@@ -358,16 +357,9 @@ int run(int argc, char** argv) {
   app.add_option("--timeout-s", s.timeout_s, "per part: cancel what is left after this long")->check(CLI::Range(1, 86'400));
   app.add_option("--rootfs", s.rootfs, "busybox rootfs (ci/make-rootfs)")->capture_default_str();
   app.add_option("--policy", s.policy, "security policy of the jobs")->capture_default_str();
-  app.add_option("--json", json_path, "write the results as JSON here");
-  app.add_option("--markdown", md_path, "write a Markdown fragment for docs/benchmarks.md here");
-  app.add_flag("!--no-targets", s.targets, "missed targets do not change the exit status (failed jobs still do)");
-  app.add_flag("--progress,!--no-progress", progress, "progress on stderr (default: when it is a terminal)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);  // prints the help or the error
-    return rc == 0 ? 0 : 2;
-  }
+  add_report_options(app, r, "failed jobs");
+  if (auto rc = parse_or_exit(app, argc, argv)) return *rc;
+  s.targets = r.targets;
   spdlog::set_level(spdlog::level::warn);
   const std::string date = utc_now();
   const json limits = host_limits();
@@ -400,7 +392,7 @@ int run(int argc, char** argv) {
     JobQueue queue(runner, QueueOptions{s.queue_parallel, 0});
     const JobSpec job = make_job(s, policies, {"/bin/true"});
     warm_up(queue, job);
-    a = run_part(s, queue, s.jobs, [&](size_t) { return job; }, "queue", progress);
+    a = run_part(s, queue, s.jobs, [&](size_t) { return job; }, "queue", r.progress);
     const double cost = mib(a->at_end.hwm_kib) - mib(a->before.rss_kib);
     std::cout << "queue: " << a->submitted << " jobs, " << s.queue_parallel << " at a time: VmRSS before "
               << fmt(mib(a->before.rss_kib), 1) << " MiB, after submitting " << fmt(mib(a->after_submit.rss_kib), 1)
@@ -437,7 +429,7 @@ int run(int argc, char** argv) {
       job.id = "sleep-" + std::to_string(i);  // TimedRunner's key
       return job;
     };
-    b = run_part(s, queue, s.concurrent, make, "cells", progress);
+    b = run_part(s, queue, s.concurrent, make, "cells", r.progress);
     c = concurrency(runner);
     std::cout << "cells: " << b->submitted << " x sleep " << s.sleep_s << " s: wall " << fmt(b->total_s, 2)
               << " s, queue's running peak " << b->max_running << ", all alive together for at least "
@@ -491,8 +483,8 @@ int run(int argc, char** argv) {
   }
   j["missed"] = not_met;
   j["all_targets_met"] = not_met.empty();
-  write_file(json_path, j.dump(2) + "\n");
-  write_file(md_path, to_markdown(s, date, cgroup_version, limits, a, b, c, not_met));
+  write_file(r.json_path, j.dump(2) + "\n");
+  write_file(r.md_path, to_markdown(s, date, cgroup_version, limits, a, b, c, not_met));
   if (!failures.empty()) return 1;
   return missed.empty() || !s.targets ? 0 : 1;
 }

@@ -23,24 +23,11 @@
 #include <thread>
 
 #include "executor/unique_fd.h"
+#include "tests/file_util.h"
 
 namespace cellblock::testing {
 
 namespace fs = std::filesystem;
-
-inline std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-inline void spit(const fs::path& p, std::string_view content) {
-  std::ofstream out(p);
-  out << content;
-  out.flush();
-  if (!out) throw std::runtime_error("write " + p.string() + " failed");
-}
 
 // A forked child that blocks until go(), so the test can put it in a cgroup first, and then
 // exits with fn()'s value. The destructor SIGKILLs and reaps it if the test did not.

@@ -11,6 +11,7 @@
 #include "executor/cgroup_impl.h"
 #include "executor/sys_error.h"
 #include "tests/unit/fake_cgroup_fs.h"
+#include "tests/unit/paused_child.h"
 
 namespace cellblock {
 namespace {
@@ -23,24 +24,7 @@ using testing::spit;
 using ::testing::UnorderedElementsAre;
 
 // A process that sleeps until the test ends: a live "other supervisor".
-class Sleeper {
- public:
-  Sleeper() {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::pause();
-      ::_exit(0);
-    }
-  }
-  ~Sleeper() {
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
-  pid_t pid() const { return pid_; }
-
- private:
-  pid_t pid_;
-};
+using Sleeper = cellblock::testing::PausedChild;
 
 // A pid that named a process a moment ago and names none now.
 pid_t dead_pid() {

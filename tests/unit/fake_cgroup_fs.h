@@ -26,22 +26,11 @@
 #include <vector>
 
 #include "executor/cgroup_fs.h"
+#include "tests/file_util.h"
 
 namespace cellblock::testing {
 
 namespace fs = std::filesystem;
-
-inline std::string slurp(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-inline void spit(const fs::path& p, std::string_view content) {
-  std::ofstream out(p, std::ios::trunc);
-  out << content;
-}
 
 // A temp dir removed with everything in it at the end of the test.
 class TempDir {

@@ -14,6 +14,7 @@
 #include "executor/cgroup_fs.h"
 #include "executor/cgroup_impl.h"
 #include "tests/unit/fake_cgroup_fs.h"
+#include "tests/unit/paused_child.h"
 
 namespace cellblock {
 namespace {
@@ -23,36 +24,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using Cell = CrashCleanup::Cell;
 
-// A child process that waits to be killed; killed and reaped at the end if still there.
-class Child {
- public:
-  Child() {
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      ::pause();
-      ::_exit(0);
-    }
-  }
-  ~Child() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
-  pid_t pid() const { return pid_; }
-  uint64_t start_time() const { return *process_start_time(pid_); }
-  bool alive() const { return ::kill(pid_, 0) == 0; }
-  // Waits for it and returns the raw wait status.
-  int reap() {
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return status;
-  }
-
- private:
-  pid_t pid_;
-};
+using Child = cellblock::testing::PausedChild;
 
 pid_t dead_pid() {
   pid_t pid = ::fork();

@@ -63,39 +63,41 @@ static int count_zombies(pid_t parent)
     return count;
 }
 
-/* "leave": N children that sleep until killed; the program exits without waiting. */
-static void leave_children(long n)
+/* Forks up to N children, each of which exits at once or (stay) sleeps until killed. Returns how
+ * many were created; *err is fork's errno if it stopped early, else 0. */
+static long fork_children(long n, int stay, int *err)
 {
     long created = 0;
-    int err = 0;
+    *err = 0;
     for (long i = 0; i < n; i++) {
         pid_t pid = fork();
         if (pid < 0) {
-            err = errno;
+            *err = errno;
             break;
         }
-        if (pid == 0)
+        if (pid == 0) {
+            if (!stay)
+                _exit(0);
             for (;;)
                 pause();
+        }
         created++;
     }
+    return created;
+}
+
+/* "leave": N children that sleep until killed; the program exits without waiting. */
+static void leave_children(long n)
+{
+    int err;
+    long created = fork_children(n, 1, &err);
     result("zombies_left", err ? errno_name(err) : "RUNNING", "n=%ld of=%ld", created, n);
 }
 
 static void make_zombies(long n)
 {
-    long created = 0;
-    int err = 0;
-    for (long i = 0; i < n; i++) {
-        pid_t pid = fork();
-        if (pid < 0) {
-            err = errno;
-            break;
-        }
-        if (pid == 0)
-            _exit(0);
-        created++;
-    }
+    int err;
+    long created = fork_children(n, 0, &err);
     /* Let the last children finish exiting before counting them. */
     int seen = 0;
     for (int tries = 0; tries < 100; tries++) {

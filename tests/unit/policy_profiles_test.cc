@@ -384,6 +384,10 @@ TEST(DefaultPolicy, AppliedAsTheExecutorDoes) {
     report(fd, "setuid", syscall(SYS_setuid, 1234));
     // Kept: CAP_DAC_OVERRIDE, CAP_FOWNER.
     report(fd, "chmod", chmod(path, 0600));
+    // ... but never to a set-user-ID mode, by chmod or at creation.
+    report(fd, "chmod 4755", chmod(path, 04755));
+    report(fd, "open O_CREAT 4755", open((std::string(path) + ".s").c_str(), O_CREAT | O_WRONLY | O_CLOEXEC, 04755));
+    report(fd, "openat2", syscall(SYS_openat2, AT_FDCWD, path, nullptr, 0));
     // ptrace: a cell process may trace its own children ...
     pid_t child = fork();
     if (child == 0) {
@@ -403,6 +407,7 @@ TEST(DefaultPolicy, AppliedAsTheExecutorDoes) {
     report(fd, "ptrace(init)", ptrace(PTRACE_ATTACH, 1, nullptr, nullptr));
   });
   unlink(path);
+  unlink((std::string(path) + ".s").c_str());  // only there if the set-user-ID open got through
   ASSERT_TRUE(out.exited_ok()) << out.status << "\n" << out.text;
   EXPECT_EQ(out.results["uid 0"], "ok");
   expect_denied(out.results);
@@ -410,6 +415,9 @@ TEST(DefaultPolicy, AppliedAsTheExecutorDoes) {
   EXPECT_EQ(out.results["chown"], "EPERM");
   EXPECT_EQ(out.results["setuid"], "EPERM");
   EXPECT_EQ(out.results["chmod"], "ok");
+  EXPECT_EQ(out.results["chmod 4755"], "EPERM");
+  EXPECT_EQ(out.results["open O_CREAT 4755"], "EPERM");
+  EXPECT_EQ(out.results["openat2"], "ENOSYS");
   EXPECT_EQ(out.results["ptrace(own child)"], "ok");
   EXPECT_EQ(out.results["ptrace(init)"], "EPERM");
 }

@@ -4,7 +4,7 @@
 // the statistics that prove the limit did its work. After each case the fixture checks that the
 // host is exactly as it was (hostile_test.h): no process of the job left anywhere, no child of
 // the supervisor, no job cgroup, the same mount table, descriptors and hostname, and for the disk
-// fills the same free space.
+// fills an unchanged rootfs and stage directory on the host.
 //
 // Then the syscall probe (tests/probe/try_syscall) runs under each policy and every probe's errno,
 // native, i386 (int $0x80) and x32, is compared with the table at the end of this file, which
@@ -25,12 +25,15 @@
 #include <cstring>
 #include <functional>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 #include <gmock/gmock.h>
 
 #include "executor/unique_fd.h"
+#include "tests/integration/calibration.h"
 #include "tests/integration/hostile_test.h"
+#include "tests/kernel_features.h"
 
 namespace cellblock::test {
 namespace {
@@ -172,7 +175,11 @@ class Context {
 // ---- The table ---------------------------------------------------------------------------------
 
 struct CaseLimits {
+  // The wall limit: wall_ms, plus the time `processes` forks take on this machine now (calibration.h)
+  // with `headroom`, for a job that must make them all before the limit may end it.
   uint64_t wall_ms = 5000;
+  uint64_t processes = 0;
+  double headroom = 10;
   uint64_t pids = 64;
   uint64_t memory = 256 * MiB;
   uint64_t writable = 16 * MiB;  // one tmpfs: the overlay's upper layer, /tmp and /dev/shm
@@ -198,7 +205,7 @@ struct Case {
   Ending ending;
   std::vector<Line> out;  // stdout, every line, in order
   std::function<void(const Result&, const Context&)> also;  // statistics, stderr, the host
-  bool disk = false;      // also check the host's free disk space
+  bool disk = false;      // also check the host storage a write could reach (hostile_test.h)
 };
 
 void PrintTo(const Case& c, std::ostream* os) { *os << c.name << " (" << c.policy << ")"; }
@@ -261,7 +268,7 @@ std::vector<Case> cases() {
              EXPECT_EQ(r.stdout_data.size(), 64 * KiB);
              EXPECT_FALSE(r.stderr_truncated);
              EXPECT_EQ(r.stderr_data, "");
-             EXPECT_LT(r.stats.wall_time_ms, 1000);
+             EXPECT_LT(r.stats.wall_time_ms, promptly_ms(1000));  // at the cap, not at the wall limit
            }});
   add_for(c, {"default", "judge"},
           {.name = "output_flood_stderr", .argv = {"/t/output_flood", "stderr"},
@@ -271,7 +278,7 @@ std::vector<Case> cases() {
              EXPECT_TRUE(r.stderr_truncated);
              EXPECT_EQ(r.stderr_data.size(), 64 * KiB);
              EXPECT_THAT(r.stderr_data, ::testing::StartsWith(std::string(63, 'A') + "\n"));
-             EXPECT_LT(r.stats.wall_time_ms, 1000);
+             EXPECT_LT(r.stats.wall_time_ms, promptly_ms(1000));  // at the cap, not at the wall limit
            }});
   add_for(c, {"default", "judge"},
           {.name = "output_flood_both", .argv = {"/t/output_flood", "both"},
@@ -282,7 +289,7 @@ std::vector<Case> cases() {
              EXPECT_TRUE(r.stdout_truncated || r.stderr_truncated);
              EXPECT_LE(r.stdout_data.size(), 64 * KiB);
              EXPECT_LE(r.stderr_data.size(), 64 * KiB);
-             EXPECT_LT(r.stats.wall_time_ms, 1000);
+             EXPECT_LT(r.stats.wall_time_ms, promptly_ms(1000));  // at the cap, not at the wall limit
            }});
 
   // disk fill: one file until the file system refuses. The writable layer (/) and /tmp are one
@@ -336,7 +343,7 @@ std::vector<Case> cases() {
   // zombie, ~90 KiB while alive, and on a busy machine thousands of children are alive at once.
   add_for(c, {"default", "judge"},
           {.name = "zombies", .argv = {"/t/zombies", "10000"},
-           .limits = {.wall_ms = 20000, .pids = 10100, .memory = 2048 * MiB},
+           .limits = {.wall_ms = 5000, .processes = 10000, .pids = 10100, .memory = 2048 * MiB},
            .ending = kExitsZero,
            .out = {one("RESULT zombies CREATED n=10000 of=10000 seen=10000"),
                    one(R"(RESULT zombies_reaped OK left=0 waited_ms=\d+)")},
@@ -353,14 +360,17 @@ std::vector<Case> cases() {
                  EXPECT_LE(r.stats.pids_peak, 64u);
                  EXPECT_GE(r.stats.pids_peak, 60u);  // sampled where the kernel has no pids.peak
                }});
-  // 10,000 zombies held by a parent that never reaps: the supervisor kills a cell full of them.
-  c.push_back({.name = "zombies_hold", .policy = "default", .argv = {"/t/zombies", "10000", "hold"},
-               .limits = {.wall_ms = 4000, .pids = 10100, .memory = 2048 * MiB},
+  // 3,000 zombies held by a parent that never reaps: the supervisor kills a cell full of them. The
+  // test waits out this wall limit, so it is the time 3,000 forks take here (calibration.h) four
+  // times over, not ten.
+  c.push_back({.name = "zombies_hold", .policy = "default", .argv = {"/t/zombies", "3000", "hold"},
+               .limits = {.wall_ms = 1000, .processes = 3000, .headroom = 4, .pids = 3100, .memory = 1024 * MiB},
                .ending = killed_by(Status::wall_time_limit),
-               .out = {one("RESULT zombies CREATED n=10000 of=10000 seen=10000")}});
+               .out = {one("RESULT zombies CREATED n=3000 of=3000 seen=3000")}});
   // 500 live children left behind when the command exits: init kills and reaps them.
   add_for(c, {"default", "judge"},
-          {.name = "zombies_leave", .argv = {"/t/zombies", "500", "leave"}, .limits = {.pids = 600},
+          {.name = "zombies_leave", .argv = {"/t/zombies", "500", "leave"},
+           .limits = {.processes = 500, .pids = 600},
            .ending = kExitsZero, .out = {one("RESULT zombies_left RUNNING n=500 of=500")},
            .also = [](const Result& r, const Context&) { EXPECT_GE(r.stats.pids_peak, 501u); }});
 
@@ -370,10 +380,10 @@ std::vector<Case> cases() {
           {.name = "daemon", .argv = {"/bin/sh", "-c", "/t/daemon /out/heartbeat && sleep 0.5"}, .needs = kOutDir,
            .ending = kExitsZero, .out = {one(R"(RESULT daemon STARTED pid=\d+ heartbeat=/out/heartbeat)")},
            .also = [](const Result& r, const Context& ctx) {
-             EXPECT_LT(r.stats.wall_time_ms, 2000);
+             EXPECT_LT(r.stats.wall_time_ms, 500 + promptly_ms(1000));  // the job did not wait for it
              const fs::path beat = ctx.out_dir / "heartbeat";
              std::string first = read_file(beat);
-             EXPECT_GE(number_after(first, "beat"), 3) << first;  // it ran during the job
+             EXPECT_GE(number_after(first, "beat"), 1) << first;  // it ran during the job
              std::this_thread::sleep_for(std::chrono::milliseconds(350));
              EXPECT_EQ(read_file(beat), first) << "the daemon still beats after its job ended";
            }});
@@ -610,7 +620,7 @@ TEST_P(HostileProgram, EndsAsExpectedAndLeavesTheHostUntouched) {
   ASSERT_FALSE(::testing::Test::HasFailure());
 
   JobSpec j = hostile_job(ctx.argv(k.argv), k.policy);
-  j.limits.wall_time_ms = k.limits.wall_ms;
+  j.limits.wall_time_ms = wall_ms_for_processes(k.limits.wall_ms, k.limits.processes, k.limits.headroom);
   j.limits.pids = k.limits.pids;
   j.limits.memory_bytes = k.limits.memory;
   j.limits.writable_bytes = k.limits.writable;
@@ -863,12 +873,14 @@ TEST_P(SyscallProbe, EveryProbeGetsThePolicysAnswer) {
   ASSERT_EQ(r.exit_code, 0) << describe(r);
   std::vector<std::string> got = lines(r.stdout_data);
   ASSERT_EQ(got.size(), std::size(kProbeTable)) << r.stdout_data;
-  // Is the i386 entry there at all? Without IA32 emulation int $0x80 faults before any filter.
-  ASSERT_NE(std::find(got.begin(), got.end(), "SYSCALL i386:getpid OK"), got.end())
-      << "this kernel has no IA32 emulation; the i386 rows need another table";
+  // Without IA32 emulation (tests/kernel_features.h) int $0x80 faults before any filter sees the
+  // call: every i386 probe, the getpid control among them, dies of SIGSEGV. That is as safe as the
+  // filter refusing it, and the x86_64 and x32 rows are checked all the same.
+  const bool i386_reachable = ia32_emulation();
   for (size_t i = 0; i < got.size(); ++i) {
     const ProbeRow& row = kProbeTable[i];
-    std::string want = row.*p.column;
+    const bool i386_row = std::string_view(row.probe).starts_with("i386:");
+    std::string want = i386_row && !i386_reachable ? "SIGSEGV" : row.*p.column;
     std::string pattern = "SYSCALL " + regex_escape(row.probe) + " (" + want + ")";
     EXPECT_TRUE(std::regex_match(got[i], std::regex(pattern))) << "want " << want << ", got: " << got[i];
   }

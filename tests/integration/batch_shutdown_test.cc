@@ -4,6 +4,7 @@
 #include <gmock/gmock.h>
 
 #include "tests/integration/batch_test_util.h"
+#include "tests/integration/calibration.h"
 
 namespace cellblock::test {
 namespace {
@@ -57,7 +58,7 @@ TEST(BatchShutdown, RunningJobsFinishWithinTheGraceThenTheRestIsKilled) {
   EXPECT_EQ(exit_code, 128 + SIGTERM);
   // The long job was killed when the grace ran out, not before and not much after.
   EXPECT_GE(after_term, 1.9);
-  EXPECT_LT(after_term, 5.0);
+  EXPECT_LT(after_term, 2.0 + promptly_ms(3000) / 1000);
   auto r = one_result_per_line(batch->out(), 7);
   for (int line : {1, 2}) {
     EXPECT_EQ(r[line]["status"], "exited") << r[line];
@@ -102,7 +103,7 @@ TEST(BatchShutdown, ASecondSignalKillsAtOnce) {
   const int exit_code = batch->wait(20s);
   const double after_int = std::chrono::duration<double>(std::chrono::steady_clock::now() - int_sent).count();
   EXPECT_EQ(exit_code, 128 + SIGTERM);  // the first signal decides
-  EXPECT_LT(after_int, 2.0);
+  EXPECT_LT(after_int, promptly_ms(2000) / 1000);
   auto r = one_result_per_line(batch->out(), 3);
   EXPECT_EQ(r[3]["status"], "cancelled");
   EXPECT_EQ(r[3]["error"], "the queue shut down before the job started");

@@ -2,11 +2,14 @@
 // failed before its fix.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
 
 #include <gmock/gmock.h>
 
+#include "tests/integration/calibration.h"
 #include "tests/integration/hostile_test.h"
 
 namespace cellblock::test {
@@ -18,20 +21,43 @@ using HostileFinding = HostUntouched;
 
 // executor/cell_init.cc, kill_and_reap_all(): after the command exits, init called kill(-1, SIGKILL)
 // again after every single child it reaped. kill(-1) walks every process on the host, so N processes
-// left behind cost N^2 steps: 1000 take 0.3 s, 2000 1.1 s, 4000 4.1 s (measured), all of it CPU
+// left behind cost N^2 steps: 1000 took 0.3 s, 2000 1.1 s, 4000 4.1 s (measured), all of it CPU
 // time charged to the job and wall time before the result. A job that exits normally ends late, or
 // as cpu_time_limit / wall_time_limit.
+//
+// Linear, not quadratic, is a ratio within this test, so it holds on a slow or busy machine: the
+// time from the command's exit to the last reap (the breakdown's "reap" step) with 4,000 processes
+// left against 1,000, the median of three runs each. Linear is about 4x; quadratic was 16x (13.7x
+// measured above); 6x is the line between them with room for noise.
 TEST_F(HostileFinding, InitKillsWhatTheCommandLeftInLinearTime) {
-  JobSpec j = hostile_job({"/t/zombies", "4000", "leave"}, "default");
-  j.limits.pids = 4100;
-  j.limits.memory_bytes = 1024 * MiB;  // ~90 KiB of kernel memory per live task
-  j.limits.wall_time_ms = 30'000;
-  Result r = run(j);
-  ASSERT_EQ(r.status, Status::exited) << describe(r);
-  EXPECT_EQ(r.stdout_data, "RESULT zombies_left RUNNING n=4000 of=4000\n");
-  // Forking 4000 children takes ~0.3 s here; killing and reaping them should take about as long.
-  EXPECT_LT(r.stats.wall_time_ms, 1500) << describe(r);
-  EXPECT_LT(r.stats.cpu_time_ms, 1500) << describe(r);
+  auto reap_ms = [&](int processes) {
+    JobSpec j = hostile_job({"/t/zombies", std::to_string(processes), "leave"}, "default");
+    j.limits.pids = processes + 100;
+    j.limits.memory_bytes = 1024 * MiB;  // ~90 KiB of kernel memory per live task
+    j.limits.wall_time_ms = wall_ms_for_processes(10'000, processes);
+    j.breakdown = true;
+    std::vector<double> times;
+    for (int run = 0; run < 3; ++run) {
+      Result r = cellblock::test::run(j);
+      EXPECT_EQ(r.status, Status::exited) << describe(r);
+      EXPECT_EQ(r.stdout_data,
+                "RESULT zombies_left RUNNING n=" + std::to_string(processes) + " of=" + std::to_string(processes) + "\n");
+      auto reap = std::find_if(r.breakdown.begin(), r.breakdown.end(), [](const StepTime& s) { return s.step == "reap"; });
+      if (reap == r.breakdown.end()) {
+        ADD_FAILURE() << "no reap step in the breakdown: " << describe(r);
+        return 0.0;
+      }
+      times.push_back(reap->ms);
+    }
+    std::sort(times.begin(), times.end());
+    return times[1];
+  };
+  const double with_1000 = reap_ms(1000);
+  const double with_4000 = reap_ms(4000);
+  std::printf("[ measured ] kill and reap what the command left: 1,000 processes %.1f ms, 4,000 %.1f ms (%.1fx)\n",
+              with_1000, with_4000, with_4000 / with_1000);
+  ASSERT_GT(with_1000, 0);
+  EXPECT_LT(with_4000 / with_1000, 6.0) << "1,000 processes: " << with_1000 << " ms, 4,000: " << with_4000 << " ms";
 }
 
 // A default- or build-policy job is root in the cell without a user namespace and keeps

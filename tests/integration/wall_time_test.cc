@@ -1,19 +1,22 @@
-// wall_time_ms ends a job on time and leaves nothing running (issue: cell, item 6).
+// wall_time_ms ends a job on time and leaves nothing running (issue: cell, item 6). "On time" is
+// never before the limit and promptly after it, where promptly scales with what a trivial job
+// takes on this machine now (calibration.h): about 100 ms on an idle one.
 #include <gmock/gmock.h>
 
+#include "tests/integration/calibration.h"
 #include "tests/integration/cell_test_util.h"
 
 namespace cellblock::test {
 namespace {
 
-TEST(WallTime, SleeperEndsWithinAHundredMillisecondsOfTheLimit) {
+TEST(WallTime, SleeperEndsPromptlyAtTheLimit) {
   std::string marker = unique_marker("sleeper");
   JobSpec j = sh("sleep 1000 & sh -c 'sleep 1000' " + marker + " & wait");
   j.limits.wall_time_ms = 500;
   Result r = run(j);
   EXPECT_EQ(r.status, Status::wall_time_limit) << describe(r);
   EXPECT_GE(r.stats.wall_time_ms, 500);
-  EXPECT_LT(r.stats.wall_time_ms, 600);
+  EXPECT_LT(r.stats.wall_time_ms, 500 + promptly_ms());
   EXPECT_TRUE(host_processes_with(marker).empty());
 }
 
@@ -22,7 +25,8 @@ TEST(WallTime, ABusyLoopIsStoppedToo) {
   j.limits.wall_time_ms = 300;
   Result r = run(j);
   EXPECT_EQ(r.status, Status::wall_time_limit) << describe(r);
-  EXPECT_LT(r.stats.wall_time_ms, 400);
+  EXPECT_GE(r.stats.wall_time_ms, 300);
+  EXPECT_LT(r.stats.wall_time_ms, 300 + promptly_ms());
 }
 
 TEST(WallTime, AStoppedProcessIsStillEnded) {
@@ -37,7 +41,7 @@ TEST(WallTime, AJobWithinItsLimitReportsItsWallTime) {
   Result r = run(j);
   EXPECT_EQ(r.status, Status::exited) << describe(r);
   EXPECT_GE(r.stats.wall_time_ms, 200);
-  EXPECT_LT(r.stats.wall_time_ms, 400);
+  EXPECT_LT(r.stats.wall_time_ms, 200 + promptly_ms(200));
 }
 
 }  // namespace

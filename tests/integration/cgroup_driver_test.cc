@@ -25,6 +25,7 @@
 #include "executor/cgroup_fs.h"
 #include "executor/cgroup_impl.h"
 #include "executor/sys_error.h"
+#include "tests/integration/calibration.h"
 #include "tests/integration/cgroup_test_util.h"
 
 namespace cellblock {
@@ -529,8 +530,9 @@ TEST_F(CgroupIntegration, DuplicateNameIsRefused) {
   for (const auto& p : job->paths()) EXPECT_TRUE(fs::exists(p)) << p;
 }
 
-// What a job costs in cgroup work: create, add a process, remove. Printed for the record; the
-// bound only catches a gross regression (the target for a whole job is about 1 ms).
+// What a job costs in cgroup work: create, add a process, remove. Printed for the record (the
+// figures that count are bench/'s); the bounds only catch a gross regression, against a fork on
+// this machine measured in the same run (calibration.h), so a slow or busy machine moves both.
 TEST_F(CgroupIntegration, CostPerJob) {
   CgroupLimits limits;
   limits.memory_bytes = 256 << 20;
@@ -603,8 +605,10 @@ TEST_F(CgroupIntegration, CostPerJob) {
   RecordProperty("add_process_us", std::to_string(us(add, kWithChild)));
   RecordProperty("cpu_usage_poll_us", std::to_string(poll_us));
   RecordProperty("self_join_us", std::to_string(self_join_us));
-  EXPECT_LT(us(create + remove, kJobs), 20'000.0);
-  EXPECT_LT(poll_us, 200.0);
+  // Measured 0.35 ms against a 0.75 ms fork for six v1 hierarchies; a poll is one pread (~2 us).
+  const double fork_us = 1000 * test::fork_ms();
+  EXPECT_LT(us(create + remove, kJobs), 20 * fork_us);
+  EXPECT_LT(poll_us, fork_us / 4);
 }
 
 // ---- cgroup v2 only --------------------------------------------------------------------------

@@ -4,6 +4,8 @@
 
 #include <poll.h>
 
+#include <thread>
+
 #include <gmock/gmock.h>
 
 namespace cellblock {
@@ -42,6 +44,13 @@ class FakeRunner : public JobRunner {
   std::vector<std::string> started_;
 };
 
+// Waits, without a deadline of its own, until `pred` holds: the order of events is the point of
+// these tests, not their speed, and ctest's timeout ends a test that never gets there.
+template <typename Pred>
+void wait_until(Pred pred) {
+  while (!pred()) std::this_thread::sleep_for(1ms);
+}
+
 Submission fake(const std::string& id, uint64_t ms, std::vector<Result>* results, std::mutex* m, int priority = 0) {
   Submission s;
   s.job.id = id;
@@ -61,7 +70,8 @@ TEST(JobQueue, EveryJobGetsExactlyOneResultWithinTheParallelBound) {
   std::mutex m;
   {
     JobQueue q(runner, {.parallel = 3, .memory_budget = 1ull << 30});
-    for (int i = 0; i < 50; ++i) q.submit(fake("j" + std::to_string(i), 2, &results, &m));
+    // 20 ms each: long enough that three overlap even when the machine is busy.
+    for (int i = 0; i < 50; ++i) q.submit(fake("j" + std::to_string(i), 20, &results, &m));
     q.wait_idle();
     EXPECT_EQ(q.counts().done, 50u);
     EXPECT_EQ(q.counts().running, 0u);
@@ -79,12 +89,15 @@ TEST(JobQueue, StartsByPriorityThenArrival) {
   std::vector<Result> results;
   std::mutex m;
   JobQueue q(runner, {.parallel = 1, .memory_budget = 1ull << 30});
-  q.submit(fake("first", 50, &results, &m));  // occupies the only slot while the rest queue up
-  std::this_thread::sleep_for(10ms);
+  // "first" occupies the only slot until it is cancelled, while the rest queue up behind it.
+  uint64_t first = q.submit(fake("first", 10'000, &results, &m));
+  wait_until([&] { return runner.running_ == 1; });
   q.submit(fake("low", 1, &results, &m, -1));
   q.submit(fake("normal-a", 1, &results, &m, 0));
   q.submit(fake("high", 1, &results, &m, 10));
   q.submit(fake("normal-b", 1, &results, &m, 0));
+  wait_until([&] { return q.counts().waiting == 4; });
+  q.cancel(first);
   q.wait_idle();
   EXPECT_THAT(runner.started(), ::testing::ElementsAre("first", "high", "normal-a", "normal-b", "low"));
 }
@@ -96,7 +109,7 @@ TEST(JobQueue, CancelWaitingAndRunningJobs) {
   JobQueue q(runner, {.parallel = 1, .memory_budget = 1ull << 30});
   uint64_t running = q.submit(fake("running", 10'000, &results, &m));
   uint64_t waiting = q.submit(fake("waiting", 1, &results, &m));
-  std::this_thread::sleep_for(20ms);
+  wait_until([&] { return runner.running_ == 1 && q.counts().waiting == 1; });
   q.cancel(waiting, "not needed");
   q.cancel(running, "too slow");
   q.wait_idle();
@@ -146,7 +159,7 @@ TEST(JobQueue, MemoryBudgetLimitsConcurrency) {
   std::vector<Result> results;
   std::mutex m;
   JobQueue q(runner, {.parallel = 8, .memory_budget = 3 << 20});  // three 1 MiB jobs at a time
-  for (int i = 0; i < 12; ++i) q.submit(fake("j" + std::to_string(i), 5, &results, &m));
+  for (int i = 0; i < 12; ++i) q.submit(fake("j" + std::to_string(i), 20, &results, &m));
   q.wait_idle();
   EXPECT_EQ(results.size(), 12u);
   EXPECT_EQ(runner.max_running_.load(), 3);
@@ -161,8 +174,9 @@ TEST(JobQueue, ShutdownLetsRunningJobsFinishWithinTheGrace) {
   q.submit(fake("slow", 10'000, &results, &m));
   q.submit(fake("queued", 1, &results, &m));
   q.submit(fake("queued2", 1, &results, &m));
-  std::this_thread::sleep_for(5ms);
-  q.shutdown(200ms);
+  wait_until([&] { return runner.running_ == 2; });
+  // "quick" needs 20 ms of the grace; a second leaves room for a busy machine.
+  q.shutdown(1s);
   q.wait_idle();
   std::map<std::string, Result> by_id;
   for (auto& r : results) by_id[r.id] = r;

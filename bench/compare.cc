@@ -58,8 +58,8 @@
 #include <vector>
 
 #include "bench/in_process.h"
-#include "executor/sys_error.h"
-#include "executor/unique_fd.h"
+#include "executor/base/sys_error.h"
+#include "executor/base/unique_fd.h"
 
 extern char** environ;
 

@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "executor/sys_error.h"
+#include "executor/base/sys_error.h"
 
 namespace cellblock::bench {
 

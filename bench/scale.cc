@@ -49,9 +49,9 @@
 
 #include "bench/report_util.h"
 #include "executor/executor.h"
-#include "jobs/job_json.h"
-#include "jobs/job_queue.h"
-#include "jobs/policy_json.h"
+#include "jobs/format/job_json.h"
+#include "jobs/queue/job_queue.h"
+#include "jobs/format/policy_json.h"
 
 namespace cellblock::bench {
 namespace {

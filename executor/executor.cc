@@ -14,11 +14,11 @@
 
 #include "executor/block_device.h"
 #include "executor/cell_image.h"
-#include "executor/cell_launch.h"
-#include "executor/cell_supervisor.h"
-#include "executor/launch_plan.h"
-#include "executor/step_clock.h"
-#include "executor/sys_error.h"
+#include "executor/launch.h"
+#include "executor/supervise.h"
+#include "executor/plan.h"
+#include "executor/protocol/step_clock.h"
+#include "executor/base/sys_error.h"
 
 namespace cellblock {
 namespace {

@@ -15,14 +15,14 @@
 #include <memory>
 #include <string>
 
-#include "executor/cgroup.h"
+#include "executor/cgroup/cgroup.h"
 #include "executor/job_spec.h"
-#include "executor/launch_plan.h"
-#include "executor/netns_pool.h"
+#include "executor/plan.h"
+#include "executor/net/netns_pool.h"
 #include "executor/result.h"
 #include "executor/stop_token.h"
 #include "executor/supervisor_state.h"
-#include "executor/unique_fd.h"
+#include "executor/base/unique_fd.h"
 
 namespace cellblock {
 

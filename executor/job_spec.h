@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "executor/security_policy.h"
+#include "executor/security/security_policy.h"
 
 namespace cellblock {
 

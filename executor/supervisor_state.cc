@@ -15,12 +15,12 @@
 #include <cstring>
 #include <map>
 
-#include "executor/cgroup.h"
-#include "executor/cgroup_fs.h"
-#include "executor/cgroup_impl.h"
-#include "executor/host_file.h"
-#include "executor/pidfd.h"
-#include "executor/sys_error.h"
+#include "executor/cgroup/cgroup.h"
+#include "executor/cgroup/cgroup_fs.h"
+#include "executor/cgroup/cgroup_impl.h"
+#include "executor/base/host_file.h"
+#include "executor/base/pidfd.h"
+#include "executor/base/sys_error.h"
 
 namespace cellblock {
 namespace {

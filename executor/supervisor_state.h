@@ -34,7 +34,7 @@
 #include <string_view>
 #include <vector>
 
-#include "executor/unique_fd.h"
+#include "executor/base/unique_fd.h"
 
 namespace cellblock {
 

@@ -29,7 +29,7 @@
 
 #include <gmock/gmock.h>
 
-#include "executor/unique_fd.h"
+#include "executor/base/unique_fd.h"
 #include "tests/integration/hostile_test.h"
 
 namespace cellblock::test {

@@ -1,8 +1,8 @@
-#include "jobs/job_flags.h"
+#include "jobs/cli/job_flags.h"
 
 #include <gmock/gmock.h>
 
-#include "jobs/job_json.h"
+#include "jobs/format/job_json.h"
 
 namespace cellblock {
 namespace {

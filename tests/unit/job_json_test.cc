@@ -1,5 +1,5 @@
 // The job format is strict: every error names the field, the value and why.
-#include "jobs/job_json.h"
+#include "jobs/format/job_json.h"
 
 #include <gmock/gmock.h>
 

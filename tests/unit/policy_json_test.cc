@@ -1,6 +1,6 @@
 // Policy JSON: every error path names the file, the field and the value; the registry resolves
 // names and paths and compiles each policy once.
-#include "jobs/policy_json.h"
+#include "jobs/format/policy_json.h"
 
 #include <gtest/gtest.h>
 #include <sched.h>

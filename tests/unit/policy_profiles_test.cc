@@ -24,7 +24,8 @@
 #include <set>
 #include <thread>
 
-#include "jobs/policy_json.h"
+#include "executor/cell/seccomp_load.h"
+#include "jobs/format/policy_json.h"
 #include "tests/unit/seccomp_test_child.h"
 
 namespace cellblock {

@@ -19,7 +19,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "executor/unique_fd.h"
+#include "executor/base/unique_fd.h"
 
 namespace cellblock::test {
 

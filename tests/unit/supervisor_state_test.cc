@@ -10,9 +10,9 @@
 
 #include <gmock/gmock.h>
 
-#include "executor/cgroup.h"
-#include "executor/cgroup_fs.h"
-#include "executor/cgroup_impl.h"
+#include "executor/cgroup/cgroup.h"
+#include "executor/cgroup/cgroup_fs.h"
+#include "executor/cgroup/cgroup_impl.h"
 #include "tests/unit/fake_cgroup_fs.h"
 #include "tests/unit/paused_child.h"
 

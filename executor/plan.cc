@@ -6,6 +6,8 @@
 #include <cstring>
 
 #include "executor/base/sys_error.h"
+#include "executor/security/capabilities.h"
+#include "executor/security/compiled_policy.h"
 
 namespace cellblock {
 namespace {

@@ -1,4 +1,4 @@
-// The child side of capabilities.h: apply_capabilities() runs between clone and execve, so it
+// The cell side of executor/security/capabilities.h: apply_capabilities() runs between clone and execve, so it
 // is raw system calls only (no libcap: it allocates). Kept apart from capabilities.cc so that the
 // cell's init links it without libcap.
 #include <linux/capability.h>
@@ -56,7 +56,7 @@ int apply_capabilities(const CapabilityPlan& plan, const char** failed_call) noe
 
   // 3. capset. Intersect with what we actually hold: a supervisor whose own bounding set lacks a
   //    capability (some container hosts drop CAP_SYS_RESOURCE) cannot hand it on, and capset
-  //    would fail with EPERM instead of giving the payload less.
+  //    would fail with EPERM instead of giving the command less.
   __user_cap_header_struct header{_LINUX_CAPABILITY_VERSION_3, 0};
   __user_cap_data_struct current[2] = {};
   if (syscall(SYS_capget, &header, current) != 0) return failed(failed_call, "capget");
@@ -71,7 +71,7 @@ int apply_capabilities(const CapabilityPlan& plan, const char** failed_call) noe
   if (syscall(SYS_capset, &header, next) != 0) return failed(failed_call, "capset");
 
   // 4. Ambient set: cleared (it could only have been inherited), then raised for a non-root
-  //    payload that keeps capabilities. Kernels before 4.3 have no ambient set (EINVAL); there is
+  //    command that keeps capabilities. Kernels before 4.3 have no ambient set (EINVAL); there is
   //    nothing to clear then.
   if (syscall(SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
     return failed(failed_call, "prctl(PR_CAP_AMBIENT_CLEAR_ALL)");

@@ -11,10 +11,10 @@ namespace cellblock {
 //   2. when switching user: keep-caps if capabilities must survive, setgroups, setresgid,
 //      setresuid
 //   3. capset: effective = permitted = kept (intersected with what the process has); inheritable
-//      empty for root payloads (CVE-2022-24769), = kept for non-root payloads that keep caps
-//   4. ambient: cleared; raised to the kept set for a non-root payload that keeps caps
-// Afterwards a root payload has exactly the kept set in CapEff/CapPrm/CapBnd after execve, and a
-// payload with nothing kept has all five sets empty. Returns 0, or the errno of the failing call
+//      empty for root commands (CVE-2022-24769), = kept for non-root commands that keep caps
+//   4. ambient: cleared; raised to the kept set for a non-root command that keeps caps
+// Afterwards a root command has exactly the kept set in CapEff/CapPrm/CapBnd after execve, and a
+// command with nothing kept has all five sets empty. Returns 0, or the errno of the failing call
 // with *failed_call (if given) set to its name.
 int apply_capabilities(const CapabilityPlan& plan, const char** failed_call = nullptr) noexcept;
 

@@ -7,7 +7,7 @@
 #include <chrono>
 
 #include "executor/cell/child_error.h"
-#include "executor/cell/network.h"
+#include "executor/cell/net_apply.h"
 #include "executor/base/sys_error.h"
 
 namespace cellblock {

@@ -8,7 +8,7 @@
 #include <cctype>
 #include <cerrno>
 
-#include "executor/security/security_policy.h"
+#include "executor/security/policy.h"
 
 namespace cellblock {
 
@@ -65,7 +65,7 @@ CapabilityPlan plan_capabilities(const std::vector<int>& keep, const Identity* u
     uint32_t bits = static_cast<uint32_t>(plan.keep >> (32 * half));
     plan.data[half][0] = bits;  // effective
     plan.data[half][1] = bits;  // permitted
-    // Inheritable stays empty for root payloads: root gets its capabilities at execve from the
+    // Inheritable stays empty for root commands: root gets its capabilities at execve from the
     // bounding set anyway, and a non-empty inheritable set lets a later non-root process gain
     // capabilities by executing a file with inheritable file capabilities (CVE-2022-24769,
     // where Docker and containerd set it to the default set).

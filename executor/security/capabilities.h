@@ -1,4 +1,4 @@
-// Capabilities: which the payload keeps across execve, and as whom it runs.
+// Capabilities: which the command keeps across execve, and as whom it runs.
 //
 // Host side (before clone), here: capability_from_name() resolves names with libcap;
 // plan_capabilities() turns the kept set and the identity into a CapabilityPlan

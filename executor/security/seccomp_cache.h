@@ -10,7 +10,8 @@
 
 #include <filesystem>
 
-#include "executor/security/security_policy.h"
+#include "executor/security/policy.h"
+#include "executor/security/seccomp.h"
 
 namespace cellblock {
 

@@ -1,4 +1,4 @@
-// The cell side of seccomp (the host side, which compiles, is executor/security/seccomp_filter.h).
+// The cell side of seccomp (the host side, which compiles, is executor/security/seccomp.h).
 #pragma once
 
 #include <linux/filter.h>
@@ -6,7 +6,7 @@
 namespace cellblock {
 
 // Installs the filter on the calling thread with SECCOMP_FILTER_FLAG_SPEC_ALLOW
-// (why: seccomp_filter.cc). Async-signal-safe: one syscall (two on a kernel older than 4.17,
+// (why: seccomp_apply.cc). Async-signal-safe: one syscall (two on a kernel older than 4.17,
 // which lacks SPEC_ALLOW). The caller must already have set
 // no_new_privs or hold CAP_SYS_ADMIN, as the kernel requires. Returns 0 or an errno value.
 int load_seccomp(const sock_fprog* prog) noexcept;

@@ -1,11 +1,11 @@
-// The child side of seccomp_filter.h: one raw system call, no libseccomp. Kept apart from
-// seccomp_filter.cc so that the cell's init links it without libseccomp.
+// The cell side of executor/security/seccomp.h: one raw system call, no libseccomp. Kept apart
+// from seccomp.cc so that the cell's init links it without libseccomp.
 #include <errno.h>
 #include <linux/seccomp.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include "executor/cell/seccomp_load.h"
+#include "executor/cell/seccomp_apply.h"
 
 namespace cellblock {
 
@@ -13,7 +13,7 @@ int load_seccomp(const sock_fprog* prog) noexcept {
   if (!prog || prog->len == 0) return EINVAL;  // no filter is a bug upstream, never "allow all"
   // SECCOMP_FILTER_FLAG_SPEC_ALLOW: without it, a kernel booted with
   // spec_store_bypass_disable=seccomp (the default before Linux 5.16) turns on the Speculative
-  // Store Bypass mitigation for every filtered task, slowing CPU-bound payloads measurably. That
+  // Store Bypass mitigation for every filtered task, slowing CPU-bound commands measurably. That
   // mitigation protects a process's secrets from untrusted code running in the same process
   // (JIT sandboxes); in a cell every instruction is the job's own, and other processes and the
   // kernel are protected by their own mitigations. Hosts that want it anyway can boot with

@@ -1,20 +1,14 @@
-// A cell's security policy as plain C++: the seccomp profile, the capabilities the payload
-// keeps, its identity and no_new_privs. jobs/ fills it from policies/*.json (docs/policies.md);
-// the executor never sees JSON.
-//
-// A SecurityPolicy is compiled once (compile_policy) into a CompiledPolicy that holds
-// everything the child needs ready-made: the BPF program and the capability masks. Between
-// clone and execve the child only calls apply_security_policy(), which is async-signal-safe.
+// A cell's security policy as plain C++: the seccomp profile, the capabilities the command
+// keeps, its identity and no_new_privs. jobs/format fills it from policies/*.json
+// (docs/policies.md); the executor never sees JSON. Plain data: this header includes nothing of
+// ours, so that readers (jobs/format) and the compiler (compiled_policy.h, seccomp.h,
+// capabilities.h) share it without pulling each other in.
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include "executor/security/capabilities.h"
-#include "executor/security/seccomp_filter.h"
 
 namespace cellblock {
 
@@ -74,31 +68,5 @@ struct SecurityPolicy {
   std::optional<Identity> user;   // none: the payload keeps the launcher's uid (root in the cell)
   bool user_namespace = false;    // default for jobs that do not say: map cell root to a host range
 };
-
-// A policy ready to apply: immutable, shared between every job that uses it.
-struct CompiledPolicy {
-  SecurityPolicy policy;
-  SeccompProgram seccomp;
-  CapabilityPlan capabilities;
-};
-
-// Compiles the seccomp filter and prepares the capability masks. Throws SeccompCompileError
-// (bad rule, with its index) or std::system_error.
-// With `seccomp_cache`, the filter comes from that directory when it was compiled there before
-// (seccomp_cache.h).
-std::shared_ptr<const CompiledPolicy> compile_policy(SecurityPolicy policy,
-                                                     const std::optional<std::string>& seccomp_cache = std::nullopt);
-
-// The child side, between clone and execve; async-signal-safe, no allocation. In order:
-//   1. capabilities and identity (apply_capabilities): bounding set, uid/gid, capset, ambient
-//   2. prctl(PR_SET_NO_NEW_PRIVS) when the policy asks for it (all shipped policies do)
-//   3. the seccomp filter (load_seccomp), last, so that the steps above need no syscall it denies
-// Returns 0, or the errno of the failing call with *failed_call (if given) set to its name.
-// The caller execs right after; anything it still does must be allowed by the filter.
-int apply_security_policy(const CompiledPolicy& policy, const char** failed_call = nullptr) noexcept;
-// The same with another capability plan: a job that names its own user, or a cell in a user
-// namespace, adjusts the policy's plan before clone.
-int apply_security_policy(const CompiledPolicy& policy, const CapabilityPlan& capabilities,
-                          const char** failed_call = nullptr) noexcept;
 
 }  // namespace cellblock

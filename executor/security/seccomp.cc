@@ -1,4 +1,4 @@
-#include "executor/security/seccomp_filter.h"
+#include "executor/security/seccomp.h"
 
 #include <linux/seccomp.h>
 #include <seccomp.h>
@@ -13,7 +13,7 @@
 #include <set>
 #include <utility>
 
-#include "executor/security/security_policy.h"
+#include "executor/security/policy.h"
 #include "executor/base/sys_error.h"
 #include "executor/base/unique_fd.h"
 

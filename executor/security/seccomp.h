@@ -4,7 +4,7 @@
 // Parent side (before clone): compile_seccomp() -> SeccompProgram, immutable, shared by every
 // job of the policy. Compiling costs milliseconds (libseccomp builds and optimises a decision
 // tree); loading costs microseconds, so a policy is compiled once per process (PolicyRegistry).
-// Cell side (after clone): load_seccomp(prog) in executor/cell/seccomp_load.h -- no libseccomp,
+// Cell side (after clone): load_seccomp(prog) in executor/cell/seccomp_apply.h -- no libseccomp,
 // no allocation.
 //
 // Architectures: a filter covers every syscall ABI the kernel accepts on this machine, because

@@ -1,4 +1,4 @@
-#include "executor/cell/network.h"
+#include "executor/cell/net_apply.h"
 
 #include <net/if.h>
 #include <sys/ioctl.h>

@@ -122,6 +122,7 @@ class TimedRunner : public JobRunner {
     spans_[job.id] = span;
     return r;
   }
+  std::optional<uint64_t> memory_limit() const override { return executor_.cgroups().memory_limit(); }
   size_t peak_inside() const { return peak_; }
   // Forgets what ran so far (the warm-up job).
   void reset() {

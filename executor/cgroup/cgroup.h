@@ -29,7 +29,7 @@ namespace cellblock {
 
 enum class CgroupMode { v1, v2 };
 
-class CgroupFsOps;  // executor/cgroup_fs.h
+class CgroupFsOps;  // cgroup_fs.h
 
 // Block-I/O throttle on one device, already resolved to major:minor. Zero = no limit.
 struct DeviceThrottle {
@@ -115,7 +115,28 @@ class CgroupDriver {
   virtual std::vector<std::string> remove_leftovers() = 0;
   // The supervisor's own directory (per hierarchy on v1).
   virtual std::vector<std::filesystem::path> supervisor_dirs() const = 0;
+  // The memory limit of the cgroup the supervisor was given (v1: memory.limit_in_bytes of its
+  // memory cgroup; v2: memory.max of its cgroup); nullopt when it has none. A queue sizes its
+  // memory budget by it.
+  virtual std::optional<uint64_t> memory_limit() const = 0;
+
+  // For the cleanup after a crash (executor/crash_cleanup.h): removes a cgroup that the state of
+  // a gone supervisor records, and every cgroup below it, killing what is left in them. Only
+  // <cgroup mount>/.../<sv_name> or a job-<n> in it: a damaged state file must not make us
+  // remove anything else (std::runtime_error). Appends the paths it removed. The same for both
+  // versions (cgroup_common.cc).
+  void remove_recorded(const std::string& path, const std::string& sv_name, std::vector<std::string>& removed);
 };
+
+// "sv-<pid>-<starttime>" names a supervisor process uniquely (see process_start_time() in
+// cgroup_fs.h), in the cgroup tree and in the state directory (executor/supervisor_state.h) alike.
+std::string supervisor_dir_name(pid_t pid, uint64_t start_time);
+std::optional<std::pair<pid_t, uint64_t>> parse_supervisor_dir_name(std::string_view name);
+// The sv- directory of this process.
+std::string own_supervisor_dir_name();
+// True when the supervisor the sv- directory names is gone: no such process, the pid now
+// belongs to a process that started at another time (pid reuse), or it is a zombie.
+bool supervisor_is_gone(pid_t pid, uint64_t start_time);
 
 // Detects the host's mode: cgroup2 on /sys/fs/cgroup (unified) means v2; v1 controllers
 // mounted means v1, also on hybrid hosts. Creates the supervisor's sv- directory.

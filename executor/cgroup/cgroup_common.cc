@@ -86,35 +86,6 @@ std::pair<uint64_t, uint64_t> cpu_quota_us(double cpus) {
   return {static_cast<uint64_t>(quota), kPeriod};
 }
 
-std::vector<std::string> list_entries(int dirfd, std::string_view shown, unsigned char type) {
-  // fdopendir takes over the fd it is given, so give it its own.
-  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw_sys("open(" + cellblock::quoted(shown) + ", O_DIRECTORY)");
-  DIR* dir = ::fdopendir(fd);
-  if (!dir) {
-    int err = errno;
-    ::close(fd);
-    throw SysError(err, "fdopendir(" + cellblock::quoted(shown) + ")");
-  }
-  std::vector<std::string> out;
-  while (true) {
-    errno = 0;
-    dirent* e = ::readdir(dir);
-    if (!e) break;
-    if (e->d_type != type) continue;  // cgroupfs and tmpfs both fill d_type
-    std::string_view name = e->d_name;
-    if (name == "." || name == "..") continue;
-    out.emplace_back(name);
-  }
-  int err = errno;
-  ::closedir(dir);
-  if (err) throw SysError(err, "readdir(" + cellblock::quoted(shown) + ")");
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-std::vector<std::string> list_subdirs(int dirfd, std::string_view shown) { return list_entries(dirfd, shown, DT_DIR); }
-
 void backoff_sleep(std::chrono::microseconds& step, std::chrono::microseconds max) {
   std::this_thread::sleep_for(step);
   step = std::min(step * 2, max);
@@ -187,5 +158,78 @@ std::vector<pid_t> kill_listed_tasks(const CgroupRef& cg) {
   }
   return sent;
 }
+
+std::optional<uint64_t> read_memory_limit(const std::string& dir, const char* file) {
+  std::string text;
+  try {
+    text = read_file(join_path(dir, file));
+  } catch (const std::exception&) {
+    return std::nullopt;  // no memory controller there: the machine's memory is the limit
+  }
+  auto words = split_words(text);
+  if (words.size() != 1) return std::nullopt;  // v2 "max": none
+  return parse_u64(words[0]);
+}
+
+// ---- The cleanup after a crash ---------------------------------------------------------------
+
+namespace {
+
+bool under_a_cgroup_mount(const std::filesystem::path& path) {
+  for (const MountInfo& m : parse_mountinfo(read_file("/proc/self/mountinfo"))) {
+    if (m.fs_type != "cgroup" && m.fs_type != "cgroup2") continue;
+    auto rel = path.lexically_relative(m.mount_point);
+    if (!rel.empty() && *rel.begin() != ".." && rel != ".") return true;
+  }
+  return false;
+}
+
+// Empties and removes the cgroup parent_fd/rel and every cgroup below it, children first.
+void remove_cgroup_tree(int parent_fd, const std::string& parent_shown, const std::string& rel,
+                        std::vector<std::string>& removed) {
+  {
+    UniqueFd dir(::openat(parent_fd, rel.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) {
+      if (errno == ENOENT) return;
+      throw_sys("open(" + cellblock::quoted(join_path(parent_shown, rel)) + ", O_DIRECTORY)");
+    }
+    for (const std::string& child : list_subdirs(dir.get(), join_path(parent_shown, rel)))
+      remove_cgroup_tree(parent_fd, parent_shown, rel + "/" + child, removed);
+  }
+  CgroupRef cg{parent_fd, rel, parent_shown};
+  auto deadline = std::chrono::steady_clock::now() + kKillTimeout;
+  std::chrono::microseconds step(50);
+  while (has_tasks(cg)) {
+    if (std::chrono::steady_clock::now() >= deadline)
+      throw SysError(ETIMEDOUT, "empty the cgroup " + cellblock::quoted(cg.shown()));
+    kill_listed_tasks(cg);
+    backoff_sleep(step);
+  }
+  if (int err = remove_dir_retrying(kernel_cgroup_fs(), parent_fd, rel.c_str()))
+    throw SysError(err, "rmdir(" + cellblock::quoted(cg.shown()) + ")");
+  removed.push_back(cg.shown());
+}
+
+}  // namespace
+
+void CgroupDriver::remove_recorded(const std::string& recorded, const std::string& sv_name,
+                                   std::vector<std::string>& removed) {
+  std::filesystem::path path(recorded);
+  std::error_code ec;
+  if (!std::filesystem::exists(path, ec)) return;  // removed already (remove_leftovers)
+  bool sv_dir = path.filename() == sv_name;
+  bool job_dir = path.parent_path().filename() == sv_name && path.filename().string().rfind("job-", 0) == 0;
+  if (!path.is_absolute() || path.lexically_normal() != path || !(sv_dir || job_dir) || !under_a_cgroup_mount(path)) {
+    throw std::runtime_error("not removing " + cellblock::quoted(recorded) + ": not a cgroup of " + sv_name);
+  }
+  std::string parent = path.parent_path();
+  UniqueFd parent_fd(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!parent_fd) {
+    if (errno == ENOENT) return;
+    throw_sys("open(" + cellblock::quoted(parent) + ", O_DIRECTORY)");
+  }
+  remove_cgroup_tree(parent_fd.get(), parent, path.filename(), removed);
+}
+
 
 }  // namespace cellblock

@@ -1,9 +1,11 @@
 #include "executor/cgroup/cgroup_fs.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <limits>
@@ -112,6 +114,43 @@ std::string join_path(std::string_view dir, std::string_view name) {
   out += name;
   return out;
 }
+
+std::vector<std::string> list_entries(int dirfd, std::string_view shown, unsigned char type) {
+  // fdopendir takes over the fd it is given, so give it its own.
+  int fd = ::openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) throw_sys("open(" + cellblock::quoted(shown) + ", O_DIRECTORY)");
+  DIR* dir = ::fdopendir(fd);
+  if (!dir) {
+    int err = errno;
+    ::close(fd);
+    throw SysError(err, "fdopendir(" + cellblock::quoted(shown) + ")");
+  }
+  std::vector<std::string> out;
+  while (true) {
+    errno = 0;
+    dirent* e = ::readdir(dir);
+    if (!e) break;
+    if (e->d_type != type) continue;  // cgroupfs and tmpfs both fill d_type
+    std::string_view name = e->d_name;
+    if (name == "." || name == "..") continue;
+    out.emplace_back(name);
+  }
+  int err = errno;
+  ::closedir(dir);
+  if (err) throw SysError(err, "readdir(" + cellblock::quoted(shown) + ")");
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::vector<std::string> list_subdirs(int dirfd, std::string_view shown) { return list_entries(dirfd, shown, DT_DIR); }
+
+std::string to_dec(uint64_t v) {
+  char buf[24];
+  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+  return std::string(buf, end);
+}
+
+bool exists_at(int dirfd, const char* name) { return ::faccessat(dirfd, name, F_OK, 0) == 0; }
 
 UniqueFd open_dir(const std::filesystem::path& path) {
   int fd = ::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);

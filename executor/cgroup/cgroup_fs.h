@@ -1,5 +1,6 @@
-// File helpers for the cgroup drivers: directory fds, whole-file reads, value writes that name the
-// path and value on failure, and parsers for the cgroup and /proc formats they read. Every fd is
+// File helpers for the cgroup drivers, which the supervisor's state (executor/supervisor_state.cc)
+// uses too: directory fds and listings, whole-file reads, value writes that name the path and
+// value on failure, and parsers for the cgroup and /proc formats they read. Every fd is
 // opened O_CLOEXEC. Parsers are pure functions over text so unit tests feed them samples.
 #pragma once
 
@@ -65,6 +66,16 @@ int try_write_file_at(int dirfd, const char* name, std::string_view value,
 
 // "dir/name" for messages.
 std::string join_path(std::string_view dir, std::string_view name);
+
+// Names of the subdirectories of dirfd (not following symlinks).
+std::vector<std::string> list_subdirs(int dirfd, std::string_view shown);
+// The names of entries of one d_type (DT_REG, DT_DIR, ...) in dirfd, sorted.
+std::vector<std::string> list_entries(int dirfd, std::string_view shown, unsigned char type);
+
+// A number as cgroup interface files take it: decimal, no sign, no separators.
+std::string to_dec(uint64_t v);
+// True when dirfd/name exists (an interface file this kernel has).
+bool exists_at(int dirfd, const char* name);
 
 // A small file read again and again at offset 0 (pread), e.g. cpuacct.usage polled every few
 // milliseconds: one syscall per read, no allocation.

@@ -1,5 +1,5 @@
 // Internals shared by cgroup_detect.cc, cgroup_v1.cc and cgroup_v2.cc, and seen by their unit
-// tests. Other code uses executor/cgroup.h only.
+// tests. Other code uses cgroup.h (and the file helpers of cgroup_fs.h) only.
 #pragma once
 
 #include <sys/types.h>
@@ -65,15 +65,6 @@ inline constexpr std::chrono::milliseconds kKillTimeout{10'000};
 // How long rmdir retries on EBUSY: tasks that were just killed may still be leaving the cgroup.
 inline constexpr std::chrono::milliseconds kRmdirRetry{500};
 
-// "sv-<pid>-<starttime>" names a supervisor process uniquely; see process_start_time().
-std::string supervisor_dir_name(pid_t pid, uint64_t start_time);
-std::optional<std::pair<pid_t, uint64_t>> parse_supervisor_dir_name(std::string_view name);
-// The sv- directory of this process.
-std::string own_supervisor_dir_name();
-// True when the supervisor the sv- directory names is gone: no such process, the pid now
-// belongs to a process that started at another time (pid reuse), or it is a zombie.
-bool supervisor_is_gone(pid_t pid, uint64_t start_time);
-
 // "job-<name>" after checking that `name` is one path component.
 std::string job_dir_name(std::string_view name);
 
@@ -82,10 +73,9 @@ void validate_limits(const CgroupLimits& limits);
 // cpus -> (quota_us, period_us) with the kernel's default period of 100 ms.
 std::pair<uint64_t, uint64_t> cpu_quota_us(double cpus);
 
-// Names of the subdirectories of dirfd (not following symlinks).
-std::vector<std::string> list_subdirs(int dirfd, std::string_view shown);
-// The names of entries of one d_type (DT_REG, DT_DIR, ...) in dirfd, sorted.
-std::vector<std::string> list_entries(int dirfd, std::string_view shown, unsigned char type);
+// memory.limit_in_bytes (v1) or memory.max (v2) of `dir`: nullopt for "max" or when the file
+// cannot be read.
+std::optional<uint64_t> read_memory_limit(const std::string& dir, const char* file);
 
 // rmdir that retries on EBUSY for kRmdirRetry. Returns 0, or the errno; ENOENT counts as done.
 int remove_dir_retrying(const CgroupFsOps& ops, int dirfd, const char* name);

@@ -80,14 +80,6 @@ struct V1State {
   }
 };
 
-std::string to_dec(uint64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, end);
-}
-
-bool exists_at(int dirfd, const char* name) { return ::faccessat(dirfd, name, F_OK, 0) == 0; }
-
 // Splits `total` into user and system time in the ratio user:system (cputime_adjust in
 // kernel/sched/cputime.c: with no samples at all, the time counts as user time).
 void split_cpu_time(uint64_t total, uint64_t user, uint64_t system, CgroupStats& out) {
@@ -434,6 +426,10 @@ class V1Driver final : public CgroupDriver {
     std::vector<std::filesystem::path> out;
     for (const auto& vh : st_->hier) out.emplace_back(vh.sv_path);
     return out;
+  }
+
+  std::optional<uint64_t> memory_limit() const override {
+    return read_memory_limit(st_->hier[st_->memory].h.base, "memory.limit_in_bytes");
   }
 
  private:

@@ -40,14 +40,6 @@ namespace {
 
 using std::chrono::steady_clock;
 
-std::string to_dec(uint64_t v) {
-  char buf[24];
-  auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-  return std::string(buf, end);
-}
-
-bool exists_at(int dirfd, const char* name) { return ::faccessat(dirfd, name, F_OK, 0) == 0; }
-
 bool contains(const std::vector<std::string>& v, std::string_view s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
@@ -348,6 +340,8 @@ class V2Driver final : public CgroupDriver {
   }
 
   std::vector<std::filesystem::path> supervisor_dirs() const override { return {st_->sv_path}; }
+
+  std::optional<uint64_t> memory_limit() const override { return read_memory_limit(st_->base_path, "memory.max"); }
 
  private:
   std::shared_ptr<V2State> st_;

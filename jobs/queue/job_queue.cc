@@ -26,40 +26,7 @@ struct JobQueue::Entry {
   bool started = false;
 };
 
-namespace {
-
-// The file's first number; 0 when it is missing, "max" or not a number.
-uint64_t read_number(const std::string& path) {
-  try {
-    std::istringstream in(read_host_file(path));
-    std::string word;
-    in >> word;
-    return word.empty() || word == "max" ? 0 : std::stoull(word);
-  } catch (...) {
-    return 0;
-  }
-}
-
-// The memory cgroup limit of this process: v2 memory.max, v1 memory.limit_in_bytes.
-uint64_t own_cgroup_memory_limit() {
-  std::istringstream cg(read_host_file("/proc/self/cgroup"));
-  for (std::string line; std::getline(cg, line);) {
-    auto first = line.find(':'), second = line.find(':', first + 1);
-    std::string controllers = line.substr(first + 1, second - first - 1);
-    std::string path = line.substr(second + 1);
-    if (controllers.empty()) {
-      if (uint64_t v = read_number("/sys/fs/cgroup" + path + "/memory.max")) return v;
-    } else if (controllers == "memory" || controllers.find("memory,") == 0 ||
-               controllers.find(",memory") != std::string::npos) {
-      if (uint64_t v = read_number("/sys/fs/cgroup/memory" + path + "/memory.limit_in_bytes")) return v;
-    }
-  }
-  return 0;
-}
-
-}  // namespace
-
-uint64_t default_memory_budget() {
+uint64_t default_memory_budget(std::optional<uint64_t> cgroup_limit) {
   uint64_t total = 0;
   std::istringstream meminfo(read_host_file("/proc/meminfo"));
   for (std::string key; meminfo >> key;) {
@@ -68,8 +35,7 @@ uint64_t default_memory_budget() {
     if (key == "MemTotal:") total = kib * 1024;
     meminfo.ignore(64, '\n');
   }
-  uint64_t limit = own_cgroup_memory_limit();
-  if (limit && limit < total) total = limit;
+  if (cgroup_limit && *cgroup_limit && *cgroup_limit < total) total = *cgroup_limit;
   return total / 10 * 8;
 }
 
@@ -79,7 +45,7 @@ JobQueue::JobQueue(JobRunner& runner, QueueOptions options)
       work_(asio::make_work_guard(io_)),
       workers_(std::max<size_t>(1, options_.parallel)),
       scheduler_(std::max<size_t>(1, options_.parallel),
-                 options_.memory_budget ? options_.memory_budget : default_memory_budget()) {
+                 options_.memory_budget ? options_.memory_budget : default_memory_budget(runner.memory_limit())) {
   if (!options_.memory_budget) options_.memory_budget = scheduler_.budget();
   io_thread_ = std::thread([this] { io_.run(); });
 }

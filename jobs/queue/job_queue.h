@@ -4,7 +4,7 @@
 // queue-timeout timers), so none of it needs a lock; jobs themselves run on a pool of worker
 // threads, each blocking in Executor::run(). The executor's children run only
 // async-signal-safe code between clone and exec, so launching from these threads is safe
-// (DESIGN.md).
+// (docs/architecture.md, the rules of the host and the cell).
 #pragma once
 
 #include <atomic>
@@ -30,12 +30,16 @@ class JobRunner {
  public:
   virtual ~JobRunner() = default;
   virtual Result run(const JobSpec& job, const StopToken* stop) = 0;
+  // The memory the runner's jobs may use at most (its cgroup's limit), for the default memory
+  // budget; none: the machine's.
+  virtual std::optional<uint64_t> memory_limit() const { return std::nullopt; }
 };
 
 class ExecutorRunner : public JobRunner {
  public:
   explicit ExecutorRunner(Executor& executor) : executor_(executor) {}
   Result run(const JobSpec& job, const StopToken* stop) override { return executor_.run(job, stop); }
+  std::optional<uint64_t> memory_limit() const override { return executor_.cgroups().memory_limit(); }
 
  private:
   Executor& executor_;
@@ -43,12 +47,12 @@ class ExecutorRunner : public JobRunner {
 
 struct QueueOptions {
   size_t parallel = std::max(1u, std::thread::hardware_concurrency());
-  uint64_t memory_budget = 0;  // 0: default_memory_budget()
+  uint64_t memory_budget = 0;  // 0: default_memory_budget(the runner's memory_limit())
 };
 
-// 80% of the memory the supervisor may use: its own cgroup's limit or the machine's, whichever
-// is smaller.
-uint64_t default_memory_budget();
+// 80% of the memory the supervisor may use: its cgroup's limit (CgroupDriver::memory_limit) or
+// the machine's, whichever is smaller.
+uint64_t default_memory_budget(std::optional<uint64_t> cgroup_limit);
 
 struct Submission {
   JobSpec job;

@@ -2,6 +2,7 @@
 // files, and the cleanup's decisions on processes of our own (a surviving "cell" is killed only
 // when its pid *and* start time match; a live supervisor's state is never touched). Cgroups come
 // from a stub driver; the real ones are in tests/integration/batch_crash_test.cc.
+#include "executor/crash_cleanup.h"
 #include "executor/supervisor_state.h"
 
 #include <signal.h>
@@ -45,6 +46,7 @@ class StubCgroups : public CgroupDriver {
     return leftovers;
   }
   std::vector<fs::path> supervisor_dirs() const override { return {}; }
+  std::optional<uint64_t> memory_limit() const override { return std::nullopt; }
   std::vector<std::string> leftovers;
   int calls = 0;
 };

@@ -16,6 +16,7 @@
 #include "jobs/cli/batch_report.h"
 #include "jobs/cli/job_flags.h"
 #include "jobs/format/job_json.h"
+#include "jobs/format/result_json.h"
 #include "jobs/queue/job_queue.h"
 
 namespace cellblock {
@@ -52,7 +53,7 @@ std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults, P
       absolutize(j);
       line.request = request_from_json(j, defaults);
       prepare_job(line.request->job, policies);
-    } catch (const JobError& e) {
+    } catch (const FieldError& e) {
       line.invalid.status = Status::invalid_job;
       line.invalid.error = e.what();
       if (j.is_object() && j.contains("id") && j["id"].is_string()) line.invalid.id = j["id"];
@@ -66,13 +67,13 @@ std::string read_input(const std::string& path, const char* what) {
   try {
     return path == "-" ? read_all(0, "stdin") : read_host_file(path);
   } catch (const SysError& e) {
-    throw JobError(what, e.what());
+    throw FieldError(what, e.what());
   }
 }
 
 nlohmann::json read_defaults(const std::string& path) {
   nlohmann::json j = parse_json_text(read_input(path, "--defaults"));
-  if (!j.is_object()) throw JobError("--defaults", "expected a JSON object");
+  if (!j.is_object()) throw FieldError("--defaults", "expected a JSON object");
   absolutize(j);
   return j;
 }

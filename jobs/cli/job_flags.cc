@@ -27,7 +27,7 @@ std::string read_file(const std::string& path) {
   try {
     return read_host_file(path);
   } catch (const SysError& e) {
-    throw JobError("--stdin-file", e.what());
+    throw FieldError("--stdin-file", e.what());
   }
 }
 
@@ -93,13 +93,13 @@ void JobFlags::add_to(CLI::App& app) {
 
 nlohmann::json JobFlags::apply(nlohmann::json job) const {
   if (!job.is_object()) job = nlohmann::json::object();
-  auto flag_error = [](const char* flag, const std::exception& e) { return JobError(flag, e.what()); };
+  auto flag_error = [](const char* flag, const std::exception& e) { return FieldError(flag, e.what()); };
   if (id) job["id"] = *id;
   if (rootfs) job["rootfs"] = absolute_host_path(*rootfs);
   if (!command.empty()) job["command"] = command;
   for (const auto& kv : env) {
     auto eq = kv.find('=');
-    if (eq == std::string::npos || eq == 0) throw JobError("--env", "\"" + kv + "\" is not KEY=VALUE");
+    if (eq == std::string::npos || eq == 0) throw FieldError("--env", "\"" + kv + "\" is not KEY=VALUE");
     job["env"][kv.substr(0, eq)] = kv.substr(eq + 1);
   }
   for (const auto& m : mounts) {
@@ -110,14 +110,14 @@ nlohmann::json JobFlags::apply(nlohmann::json job) const {
       spec.resize(spec.size() - 3);
     }
     auto colon = spec.find(':');
-    if (colon == std::string::npos) throw JobError("--mount", "\"" + m + "\" is not SRC:DST[:ro|:rw]");
+    if (colon == std::string::npos) throw FieldError("--mount", "\"" + m + "\" is not SRC:DST[:ro|:rw]");
     job["mounts"].push_back({{"source", absolute_host_path(spec.substr(0, colon))},
                              {"target", spec.substr(colon + 1)},
                              {"readonly", readonly}});
   }
   if (cwd) job["cwd"] = *cwd;
   if (hostname) job["hostname"] = *hostname;
-  if (stdin_text && stdin_file) throw JobError("--stdin", "give --stdin or --stdin-file, not both");
+  if (stdin_text && stdin_file) throw FieldError("--stdin", "give --stdin or --stdin-file, not both");
   if (stdin_text) job["stdin"] = *stdin_text;
   if (stdin_file) job["stdin"] = read_file(*stdin_file);
   auto& limits = job["limits"];
@@ -147,13 +147,13 @@ nlohmann::json JobFlags::apply(nlohmann::json job) const {
   if (open_files) limits["open_files"] = *open_files;
   for (const auto& spec : io) {
     auto colon = spec.rfind(':');
-    if (colon == std::string::npos) throw JobError("--io", "\"" + spec + "\" is not DEVICE:key=value,...");
+    if (colon == std::string::npos) throw FieldError("--io", "\"" + spec + "\" is not DEVICE:key=value,...");
     nlohmann::json entry = {{"device", spec.substr(0, colon)}};
     std::stringstream pairs(spec.substr(colon + 1));
     std::string pair;
     while (std::getline(pairs, pair, ',')) {
       auto eq = pair.find('=');
-      if (eq == std::string::npos) throw JobError("--io", "\"" + pair + "\" is not key=value");
+      if (eq == std::string::npos) throw FieldError("--io", "\"" + pair + "\" is not key=value");
       try {
         entry[pair.substr(0, eq)] = parse_size(pair.substr(eq + 1));
       } catch (const std::invalid_argument& e) { throw flag_error("--io", e); }

@@ -21,7 +21,7 @@ struct JobFlags {
   std::vector<std::string> command;
 
   void add_to(CLI::App& app);
-  // Overlays the flags that were given onto `job` (a job file's JSON or {}). Throws JobError.
+  // Overlays the flags that were given onto `job` (a job file's JSON or {}). Throws FieldError.
   nlohmann::json apply(nlohmann::json job) const;
 };
 

@@ -7,6 +7,7 @@
 #include "executor/base/host_file.h"
 #include "executor/base/sys_error.h"
 #include "jobs/format/job_json.h"
+#include "jobs/format/result_json.h"
 
 namespace cellblock {
 namespace {
@@ -16,12 +17,12 @@ nlohmann::json read_job_file(const std::string& path) {
   try {
     text = path == "-" ? read_all(0, "stdin") : read_host_file(path);
   } catch (const SysError& e) {
-    throw JobError("--job", e.what());
+    throw FieldError("--job", e.what());
   }
   try {
     return parse_json_text(text);
-  } catch (const JobError& e) {
-    throw JobError("", path + ": " + e.what());
+  } catch (const FieldError& e) {
+    throw FieldError("", path + ": " + e.what());
   }
 }
 
@@ -44,7 +45,7 @@ int run_command(const RunOptions& options, const std::function<Executor&()>& exe
     job = job_from_json(options.flags.apply(std::move(j)));
     prepare_job(job, policies);
     job.breakdown = options.breakdown;
-  } catch (const JobError& e) {
+  } catch (const FieldError& e) {
     std::cerr << "cellblock run: invalid job: " << e.what() << "\n";
     return 2;
   }

@@ -4,8 +4,6 @@
 #include "executor/base/sys_error.h"
 #include "jobs/format/policy_json.h"
 
-#include <cmath>
-#include <initializer_list>
 #include <limits>
 
 namespace cellblock {
@@ -13,96 +11,26 @@ namespace {
 
 using nlohmann::json;
 
-std::string join_path(const std::string& parent, std::string_view key) {
-  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
-}
-
-std::string describe(const json& v) {
-  std::string text = v.dump(-1, ' ', false, json::error_handler_t::replace);
-  if (text.size() > 60) text = text.substr(0, 57) + "...";
-  return text;
-}
-
-void require_object(const json& j, const std::string& path) {
-  if (!j.is_object()) throw JobError(path, "expected an object, got " + describe(j));
-}
-
-// Unknown keys are an error naming the key, so a typo ("wall_time") never silently means "default".
-void reject_unknown_keys(const json& j, const std::string& path,
-                         std::initializer_list<std::string_view> known) {
-  for (auto it = j.begin(); it != j.end(); ++it) {
-    bool ok = false;
-    for (auto k : known) ok = ok || it.key() == k;
-    if (!ok) {
-      std::string list;
-      for (auto k : known) list += (list.empty() ? "" : ", ") + std::string(k);
-      throw JobError(join_path(path, it.key()), "unknown key (known keys: " + list + ")");
-    }
-  }
-}
-
-std::string read_string(const json& v, const std::string& path, bool allow_empty = true) {
-  if (!v.is_string()) throw JobError(path, "expected a string, got " + describe(v));
-  auto s = v.get<std::string>();
-  if (s.find('\0') != std::string::npos) throw JobError(path, "must not contain a NUL character");
-  if (!allow_empty && s.empty()) throw JobError(path, "must not be empty");
-  return s;
-}
-
-uint64_t read_uint(const json& v, const std::string& path, uint64_t min, uint64_t max,
-                   std::string_view why_min = {}) {
-  if (!v.is_number_integer() && !(v.is_number_float() && std::floor(v.get<double>()) == v.get<double>()))
-    throw JobError(path, "expected a whole number, got " + describe(v));
-  if (v.is_number_float() ? v.get<double>() < 0 : (v.is_number_unsigned() ? false : v.get<int64_t>() < 0))
-    throw JobError(path, "must not be negative, got " + describe(v));
-  double as_double = v.get<double>();
-  if (as_double > static_cast<double>(max))
-    throw JobError(path, describe(v) + " is too large (at most " + std::to_string(max) + ")");
-  uint64_t n = v.is_number_float() ? static_cast<uint64_t>(as_double) : v.get<uint64_t>();
-  if (n > max) throw JobError(path, describe(v) + " is too large (at most " + std::to_string(max) + ")");
-  if (n < min) {
-    std::string reason = describe(v) + " is too small (at least " + std::to_string(min);
-    if (!why_min.empty()) reason += ": " + std::string(why_min);
-    throw JobError(path, reason + ")");
-  }
-  return n;
-}
-
-double read_double(const json& v, const std::string& path, double min, double max) {
-  if (!v.is_number()) throw JobError(path, "expected a number, got " + describe(v));
-  double d = v.get<double>();
-  if (!(d >= min && d <= max))
-    throw JobError(path, describe(v) + " is out of range (" + std::to_string(min) + " to " +
-                             std::to_string(max) + ")");
-  return d;
-}
-
-bool read_bool(const json& v, const std::string& path) {
-  if (!v.is_boolean()) throw JobError(path, "expected true or false, got " + describe(v));
-  return v.get<bool>();
-}
-
 constexpr uint64_t kKiB = 1024, kMiB = 1024 * kKiB, kGiB = 1024 * kMiB, kTiB = 1024 * kGiB;
 constexpr uint64_t kDay_ms = 24ull * 3600 * 1000;
 
 void read_io_limits(const json& v, const std::string& path, std::vector<IoLimit>& out) {
-  if (!v.is_array()) throw JobError(path, "expected an array, got " + describe(v));
+  if (!v.is_array()) throw FieldError(path, "expected an array, got " + describe(v));
   out.clear();
   for (size_t i = 0; i < v.size(); ++i) {
-    std::string p = path + "[" + std::to_string(i) + "]";
+    std::string p = index_path(path, i);
     const json& e = v[i];
     require_object(e, p);
     reject_unknown_keys(e, p, {"device", "read_bps", "write_bps", "read_iops", "write_iops"});
     IoLimit io;
-    if (!e.contains("device")) throw JobError(p + ".device", "is required");
-    io.device = read_string(e["device"], p + ".device", false);
+    io.device = read_string(require_key(e, p, "device"), p + ".device", false);
     // Throttles below these would stall any real program; they are typos, not limits.
     if (e.contains("read_bps")) io.read_bps = read_uint(e["read_bps"], p + ".read_bps", 4 * kKiB, 64 * kTiB);
     if (e.contains("write_bps")) io.write_bps = read_uint(e["write_bps"], p + ".write_bps", 4 * kKiB, 64 * kTiB);
     if (e.contains("read_iops")) io.read_iops = read_uint(e["read_iops"], p + ".read_iops", 1, 1ull << 32);
     if (e.contains("write_iops")) io.write_iops = read_uint(e["write_iops"], p + ".write_iops", 1, 1ull << 32);
     if (!io.read_bps && !io.write_bps && !io.read_iops && !io.write_iops)
-      throw JobError(p, "sets no limit (give read_bps, write_bps, read_iops or write_iops)");
+      throw FieldError(p, "sets no limit (give read_bps, write_bps, read_iops or write_iops)");
     out.push_back(std::move(io));
   }
 }
@@ -113,7 +41,7 @@ void read_limits(const json& v, Limits& l) {
   reject_unknown_keys(v, path,
                       {"wall_time_ms", "output_bytes", "cpu_time_ms", "writable_bytes", "open_files",
                        "file_size_bytes", "stack_bytes", "memory_bytes", "cpus", "pids", "io"});
-  auto field = [&](const char* k) { return join_path(path, k); };
+  auto field = [&](const char* k) { return key_path(path, k); };
   if (v.contains("wall_time_ms")) l.wall_time_ms = read_uint(v["wall_time_ms"], field("wall_time_ms"), 1, 7 * kDay_ms);
   if (v.contains("output_bytes")) l.output_bytes = read_uint(v["output_bytes"], field("output_bytes"), 0, 1 * kGiB);
   if (v.contains("cpu_time_ms")) {
@@ -143,18 +71,16 @@ void read_limits(const json& v, Limits& l) {
 }
 
 void read_mounts(const json& v, std::vector<BindMount>& out) {
-  if (!v.is_array()) throw JobError("mounts", "expected an array, got " + describe(v));
+  if (!v.is_array()) throw FieldError("mounts", "expected an array, got " + describe(v));
   out.clear();
   for (size_t i = 0; i < v.size(); ++i) {
-    std::string p = "mounts[" + std::to_string(i) + "]";
+    std::string p = index_path("mounts", i);
     const json& e = v[i];
     require_object(e, p);
     reject_unknown_keys(e, p, {"source", "target", "readonly"});
     BindMount m;
-    if (!e.contains("source")) throw JobError(p + ".source", "is required");
-    if (!e.contains("target")) throw JobError(p + ".target", "is required");
-    m.source = read_string(e["source"], p + ".source", false);
-    m.target = read_string(e["target"], p + ".target", false);
+    m.source = read_string(require_key(e, p, "source"), p + ".source", false);
+    m.target = read_string(require_key(e, p, "target"), p + ".target", false);
     if (e.contains("readonly")) m.readonly = read_bool(e["readonly"], p + ".readonly");
     out.push_back(std::move(m));
   }
@@ -193,13 +119,11 @@ JobSpec job_from_json(const json& input, const json& defaults) {
   JobSpec job;
   if (j.contains("id") && !j["id"].is_null()) job.id = read_string(j["id"], "id");
 
-  if (!j.contains("rootfs")) throw JobError("rootfs", "is required");
-  job.rootfs = read_string(j["rootfs"], "rootfs", false);
+  job.rootfs = read_string(require_key(j, "", "rootfs"), "rootfs", false);
 
-  if (!j.contains("command")) throw JobError("command", "is required");
-  const json& cmd = j["command"];
-  if (!cmd.is_array()) throw JobError("command", "expected an array of strings, got " + describe(cmd));
-  if (cmd.empty()) throw JobError("command", "must not be empty");
+  const json& cmd = require_key(j, "", "command");
+  if (!cmd.is_array()) throw FieldError("command", "expected an array of strings, got " + describe(cmd));
+  if (cmd.empty()) throw FieldError("command", "must not be empty");
   for (size_t i = 0; i < cmd.size(); ++i)
     job.command.push_back(read_string(cmd[i], "command[" + std::to_string(i) + "]", i != 0));
 
@@ -209,7 +133,7 @@ JobSpec job_from_json(const json& input, const json& defaults) {
     for (auto it = env.begin(); it != env.end(); ++it) {
       std::string p = "env." + it.key();
       if (it.key().empty() || it.key().find('=') != std::string::npos || it.key().find('\0') != std::string::npos)
-        throw JobError(p, "a variable name must be non-empty and contain no '=' or NUL");
+        throw FieldError(p, "a variable name must be non-empty and contain no '=' or NUL");
       job.env[it.key()] = read_string(*it, p);
     }
   }
@@ -217,16 +141,16 @@ JobSpec job_from_json(const json& input, const json& defaults) {
   if (j.contains("hostname")) {
     job.hostname = read_string(j["hostname"], "hostname", false);
     if (!valid_hostname(job.hostname))
-      throw JobError("hostname", describe(j["hostname"]) + " is not a hostname (1-64 of a-z, 0-9, '-', '.')");
+      throw FieldError("hostname", describe(j["hostname"]) + " is not a hostname (1-64 of a-z, 0-9, '-', '.')");
   }
   if (j.contains("stdin")) {
-    if (!j["stdin"].is_string()) throw JobError("stdin", "expected a string, got " + describe(j["stdin"]));
+    if (!j["stdin"].is_string()) throw FieldError("stdin", "expected a string, got " + describe(j["stdin"]));
     job.stdin_data = j["stdin"].get<std::string>();
   }
   if (j.contains("mounts")) read_mounts(j["mounts"], job.mounts);
   if (j.contains("network")) {
     std::string net = read_string(j["network"], "network");
-    if (net != "none") throw JobError("network", describe(j["network"]) + " is not supported (supported: \"none\")");
+    if (net != "none") throw FieldError("network", describe(j["network"]) + " is not supported (supported: \"none\")");
     job.network = NetworkMode::none;
   }
   if (j.contains("limits")) read_limits(j["limits"], job.limits);
@@ -237,11 +161,9 @@ JobSpec job_from_json(const json& input, const json& defaults) {
     const json& u = j["user"];
     require_object(u, "user");
     reject_unknown_keys(u, "user", {"uid", "gid"});
-    if (!u.contains("uid")) throw JobError("user.uid", "is required");
-    if (!u.contains("gid")) throw JobError("user.gid", "is required");
     // Inside the cell; a user namespace maps 0-65535, so larger ids could not be mapped.
-    job.user = Identity{static_cast<uint32_t>(read_uint(u["uid"], "user.uid", 0, 65535)),
-                        static_cast<uint32_t>(read_uint(u["gid"], "user.gid", 0, 65535))};
+    job.user = Identity{static_cast<uint32_t>(read_uint(require_key(u, "user", "uid"), "user.uid", 0, 65535)),
+                        static_cast<uint32_t>(read_uint(require_key(u, "user", "gid"), "user.gid", 0, 65535))};
   }
   return job;
 }
@@ -252,7 +174,7 @@ JobRequest request_from_json(const json& input, const json& defaults) {
   if (j.is_object() && j.contains("priority")) {
     const json& p = j["priority"];
     if (!p.is_number_integer() || p.get<int64_t>() < -1000000 || p.get<int64_t>() > 1000000)
-      throw JobError("priority", "expected a whole number from -1000000 to 1000000, got " + describe(p));
+      throw FieldError("priority", "expected a whole number from -1000000 to 1000000, got " + describe(p));
     request.priority = p.get<int>();
     j.erase("priority");
   }
@@ -263,17 +185,6 @@ JobRequest request_from_json(const json& input, const json& defaults) {
   }
   request.job = job_from_json(j);
   return request;
-}
-
-json parse_json_text(std::string_view text) {
-  try {
-    return json::parse(text.begin(), text.end());
-  } catch (const json::parse_error& e) {
-    // e.what() reads "[json.exception.parse_error.101] parse error at line 1, column 5: ..."
-    std::string msg = e.what();
-    auto pos = msg.find("] ");
-    throw JobError("", "invalid JSON: " + (pos == std::string::npos ? msg : msg.substr(pos + 2)));
-  }
 }
 
 JobSpec job_from_text(std::string_view text, const json& defaults) {
@@ -313,83 +224,21 @@ json job_to_json(const JobSpec& job) {
   return j;
 }
 
-json result_to_json(const Result& r) {
-  const Stats& s = r.stats;
-  json stats = {
-      {"wall_time_ms", s.wall_time_ms},       {"cpu_time_ms", s.cpu_time_ms},
-      {"cpu_user_ms", s.cpu_user_ms},         {"cpu_system_ms", s.cpu_system_ms},
-      {"setup_cpu_ms", s.setup_cpu_ms},
-      {"memory_peak_bytes", s.memory_peak_bytes}, {"oom_kills", s.oom_kills},
-      {"pids_peak", s.pids_peak},             {"io_read_bytes", s.io_read_bytes},
-      {"io_write_bytes", s.io_write_bytes},   {"cgroup_version", s.cgroup_version},
-  };
-  json j;
-  j["id"] = r.id;
-  j["status"] = std::string(to_string(r.status));
-  j["exit_code"] = r.exit_code ? json(*r.exit_code) : json(nullptr);
-  j["signal"] = r.signal ? json(*r.signal) : json(nullptr);
-  j["error"] = r.error ? json(*r.error) : json(nullptr);
-  j["stdout"] = r.stdout_data;
-  j["stderr"] = r.stderr_data;
-  j["stdout_truncated"] = r.stdout_truncated;
-  j["stderr_truncated"] = r.stderr_truncated;
-  j["stats"] = stats;
-  if (!r.breakdown.empty()) {
-    // An array, not an object: the steps keep their launch order.
-    json steps = json::array();
-    for (const StepTime& s : r.breakdown) steps.push_back({{"step", s.step}, {"ms", s.ms}});
-    j["breakdown"] = steps;
-  }
-  return j;
-}
-
-Result result_from_json(const json& j) {
-  Result r;
-  r.id = j.value("id", "");
-  auto status = status_from_string(j.at("status").get<std::string>());
-  if (!status) throw JobError("status", "unknown status " + describe(j.at("status")));
-  r.status = *status;
-  if (!j.at("exit_code").is_null()) r.exit_code = j.at("exit_code").get<int>();
-  if (!j.at("signal").is_null()) r.signal = j.at("signal").get<int>();
-  if (!j.at("error").is_null()) r.error = j.at("error").get<std::string>();
-  r.stdout_data = j.at("stdout").get<std::string>();
-  r.stderr_data = j.at("stderr").get<std::string>();
-  r.stdout_truncated = j.at("stdout_truncated").get<bool>();
-  r.stderr_truncated = j.at("stderr_truncated").get<bool>();
-  const json& s = j.at("stats");
-  r.stats.wall_time_ms = s.at("wall_time_ms").get<double>();
-  r.stats.cpu_time_ms = s.at("cpu_time_ms").get<double>();
-  r.stats.cpu_user_ms = s.at("cpu_user_ms").get<double>();
-  r.stats.cpu_system_ms = s.at("cpu_system_ms").get<double>();
-  r.stats.setup_cpu_ms = s.value("setup_cpu_ms", 0.0);
-  r.stats.memory_peak_bytes = s.at("memory_peak_bytes").get<uint64_t>();
-  r.stats.oom_kills = s.at("oom_kills").get<uint64_t>();
-  r.stats.pids_peak = s.at("pids_peak").get<uint64_t>();
-  r.stats.io_read_bytes = s.at("io_read_bytes").get<uint64_t>();
-  r.stats.io_write_bytes = s.at("io_write_bytes").get<uint64_t>();
-  r.stats.cgroup_version = s.at("cgroup_version").get<int>();
-  return r;
-}
-
 void prepare_job(JobSpec& job, PolicyRegistry& policies) {
   for (size_t i = 0; i < job.limits.io.size(); ++i) {
     try {
       resolve_io_limit(job.limits.io[i]);
     } catch (const std::invalid_argument& e) {
-      throw JobError("limits.io[" + std::to_string(i) + "].device", e.what());
+      throw FieldError("limits.io[" + std::to_string(i) + "].device", e.what());
     }
   }
   try {
     job.security = policies.get(job.policy);
-  } catch (const PolicyError& e) {
-    throw JobError(e.field() == "policy" ? "" : "policy", e.what());
+  } catch (const FieldError& e) {
+    throw FieldError(e.field() == "policy" ? "" : "policy", e.what());
   } catch (const std::exception& e) {
-    throw JobError("policy", cellblock::quoted(job.policy) + ": " + e.what());
+    throw FieldError("policy", cellblock::quoted(job.policy) + ": " + e.what());
   }
-}
-
-std::string dump_json(const json& j, int indent) {
-  return j.dump(indent, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace cellblock

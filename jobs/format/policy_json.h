@@ -1,6 +1,7 @@
 // Security policies as data: policies/NAME.json -> SecurityPolicy -> CompiledPolicy.
-// The format is in docs/policies.md. Parsing is strict: unknown keys, unknown syscall and
-// capability names and wrong types are errors that name the file, the field and the value:
+// The format is in docs/policies.md. Parsing is strict (json_reader.h): unknown keys, unknown
+// syscall and capability names and wrong types are FieldErrors that name the file, the field
+// and the value:
 //   policies/default.json: seccomp.syscalls[3].names[2]: unknown syscall "mountt"
 #pragma once
 
@@ -9,28 +10,14 @@
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "executor/security/security_policy.h"
+#include "executor/security/compiled_policy.h"
+#include "jobs/format/json_reader.h"
 
 namespace cellblock {
-
-class PolicyError : public std::runtime_error {
- public:
-  // source: the file (or "" for JSON given in memory); field: a path such as "capabilities[1]".
-  PolicyError(std::string source, std::string field, std::string reason);
-  const std::string& source() const noexcept { return source_; }
-  const std::string& field() const noexcept { return field_; }
-  const std::string& reason() const noexcept { return reason_; }
-
- private:
-  std::string source_;
-  std::string field_;
-  std::string reason_;
-};
 
 // Parses one policy object. `name` becomes SecurityPolicy::name; `source` prefixes errors.
 SecurityPolicy policy_from_json(const nlohmann::json& j, std::string name, const std::string& source = "");
@@ -54,7 +41,7 @@ class PolicyRegistry {
  public:
   explicit PolicyRegistry(std::vector<std::filesystem::path> dirs = default_policy_dirs());
 
-  // The file a reference means. Throws PolicyError (field "policy") for an unknown name, listing
+  // The file a reference means. Throws FieldError (field "policy") for an unknown name, listing
   // the names that exist.
   std::filesystem::path resolve(std::string_view ref) const;
   // Parses without compiling or caching (validation, `cellblock policy check`).

@@ -18,6 +18,7 @@
 
 #include "executor/executor.h"
 #include "jobs/format/job_json.h"
+#include "jobs/format/result_json.h"
 #include "jobs/format/policy_json.h"
 
 namespace cellblock::test {

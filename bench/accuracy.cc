@@ -238,7 +238,7 @@ std::string to_markdown(const Settings& s, const std::string& date, int cgroup_v
   std::ostringstream md;
   md << "## Measurement accuracy: CPU time and peak memory (bench/accuracy)\n\n";
   md << "- date: " << date << "; kernel " << kernel_release() << "; cgroup v" << cgroup_version << "\n";
-  md << "- payload: the static probe `burn` (tests/probe/burn.c) at /t in the busybox rootfs, one job at a time on "
+  md << "- command: the static probe `burn` (tests/probe/burn.c) at /t in the busybox rootfs, one job at a time on "
         "one Executor, policy `"
      << s.policy << "`, default limits except memory; one warm-up job not counted\n";
   if (!cpu.empty()) {

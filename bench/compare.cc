@@ -7,7 +7,7 @@
 // of the machine (another process, frequency, page cache) over every tool alike instead of
 // charging it to whichever tool happened to run during it. Each run is timed with
 // CLOCK_MONOTONIC from just before posix_spawn() to just after waitpid() returns, so a run's
-// time is everything a caller of that tool waits for: exec of the tool, its setup, the payload,
+// time is everything a caller of that tool waits for: exec of the tool, its setup, the command,
 // its teardown.
 //
 // Throughput (--throughput N): N jobs per tool, run by P workers at once (--parallel 1,2),

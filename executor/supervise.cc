@@ -48,10 +48,10 @@ bool read_report(int fd, SupervisedCell& cell) {
   if (n == 0) return false;
   if (static_cast<size_t>(n) != sizeof r) return true;  // a torn record cannot happen below PIPE_BUF
   if (r.kind == CellReport::setup_error && !cell.setup_error) cell.setup_error = r;
-  if (r.kind == CellReport::payload_exit) cell.payload_wait_status = r.wait_status;
-  if (r.kind == CellReport::payload_exit || r.kind == CellReport::timings) cell.setup_cpu_ns += r.cpu_ns;
+  if (r.kind == CellReport::command_exit) cell.command_wait_status = r.wait_status;
+  if (r.kind == CellReport::command_exit || r.kind == CellReport::timings) cell.setup_cpu_ns += r.cpu_ns;
   // Each process stamps only its own steps; the others are zero.
-  if (r.kind == CellReport::payload_exit || r.kind == CellReport::timings)
+  if (r.kind == CellReport::command_exit || r.kind == CellReport::timings)
     for (int i = 0; i < kCellSteps; ++i)
       if (r.steps.at[i]) cell.steps.at[i] = r.steps.at[i];
   return true;

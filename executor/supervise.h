@@ -24,7 +24,7 @@ class StopToken;
 struct SupervisedCell {
   std::optional<Status> stopped_for;        // the limit (or cancel) we killed the cell for
   std::optional<CellReport> setup_error;    // a step of building the cell failed
-  std::optional<int> payload_wait_status;   // the command ended; raw waitpid() status
+  std::optional<int> command_wait_status;   // the command ended; raw waitpid() status
   CellTimings steps{};                      // stamps from the cell (breakdown only)
   uint64_t setup_cpu_ns = 0;                // the init's and the command's set-up CPU time
   siginfo_t init_exit{};                    // how the init itself ended

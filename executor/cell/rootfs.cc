@@ -138,7 +138,7 @@ bool build_dev(int root_fd, const LaunchPlan& plan, ChildError& error) noexcept 
 // /proc entries the kernel does not namespace: they show or change the host. Files are covered
 // with /dev/null, directories with an empty read-only tmpfs, and the rest made read-only — the
 // same lists the reference runtimes use (runc's masked and read-only paths), plus the kpage*
-// files. /proc/sys is the important one: a root payload could otherwise set
+// files. /proc/sys is the important one: a root command could otherwise set
 // kernel.core_pattern to "|/proc/%P/root/evil" and run a program as root on the host.
 constexpr const char* kMaskedFiles[] = {"kcore",      "keys",       "timer_list",  "timer_stats",  "sched_debug",
                                         "latency_stats", "kpagecount", "kpageflags", "kpagecgroup", "sysrq-trigger",

@@ -2,7 +2,7 @@
 // Each record is smaller than PIPE_BUF, so a write is atomic and never interleaves.
 //   setup_error:   a step of building the cell or starting the command failed; `err` is the
 //                  errno and `what` names the step and its arguments, e.g. exec "/bin/nope".
-//   payload_exit:  the command ended; `wait_status` is its raw waitpid() status; `cpu_ns` the
+//   command_exit:  the command ended; `wait_status` is its raw waitpid() status; `cpu_ns` the
 //                  init's own CPU time; with a breakdown requested, `steps` holds the init's
 //                  step stamps.
 //   timings:       sent by the command just before execve: `cpu_ns` is the CPU time its set-up
@@ -20,7 +20,7 @@
 namespace cellblock {
 
 struct CellReport {
-  enum Kind : uint32_t { setup_error = 1, payload_exit = 2, timings = 3 };
+  enum Kind : uint32_t { setup_error = 1, command_exit = 2, timings = 3 };
   Kind kind;
   int32_t err;
   int32_t wait_status;

@@ -14,13 +14,13 @@ enum CellStep : int {
   init_started,      // cellblock-init's main()
   rootfs_built,      // mounts and pivot_root done
   network_up,        // hostname set, loopback up
-  payload_forked,    // the init's fork of the command returned
-  payload_started,   // the command's process runs
+  command_forked,    // the init's fork of the command returned
+  command_started,   // the command's process runs
   security_started,  // before capabilities/no_new_privs/seccomp
   security_done,     // the seccomp filter is loaded
   cell_ready_seen,   // a command forked early learned the file system is ready
   exec_called,       // right before execve
-  payload_exited,    // the init reaped the command
+  command_exited,    // the init reaped the command
   all_reaped,        // everything else in the cell killed and reaped
   kCellSteps
 };

@@ -100,7 +100,7 @@ int exec_init(void* arg) {
   // The init in its own process group: a Ctrl-C on the terminal signals the supervisor's whole
   // group, and the init would forward the SIGINT to the command at once instead of leaving the
   // decision to the supervisor (cellblock batch: a grace period). The command is in its own
-  // session already (payload.cc).
+  // session already (command.cc).
   if (::setpgid(0, 0) != 0) {
     send_setup_error(x.report_fd, "setpgid for the cell's init", errno);
     return 1;
@@ -118,12 +118,14 @@ int exec_init(void* arg) {
 
 }  // namespace
 
-LaunchedCell launch_cell(const LaunchPlan& plan, const std::string& stdin_data, int dev_null, int init_image,
-                         JobCgroup* cgroup, UniqueFd netns) {
+LaunchedCell launch_cell(CellLaunch launch) {
+  const LaunchPlan& plan = launch.plan;
+  JobCgroup* cgroup = launch.cgroup;
+  const UniqueFd& netns = launch.netns;
   Pipe report = make_pipe("report");
   Pipe out = make_pipe("stdout");
   Pipe err = make_pipe("stderr");
-  UniqueFd in = make_stdin(stdin_data, dev_null);
+  UniqueFd in = make_stdin(launch.stdin_data, launch.dev_null);
   set_nonblocking(out.read.get());
   set_nonblocking(err.read.get());
 
@@ -141,7 +143,7 @@ LaunchedCell launch_cell(const LaunchPlan& plan, const std::string& stdin_data, 
   InitExec x{netns.get(),
              &join_fds,
              {fds.report_write, fds.stdin_read, fds.stdout_write, fds.stderr_write, plan_fd.get()},
-             init_image,
+             launch.init_image,
              init_argv,
              fds.report_write};
 

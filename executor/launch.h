@@ -1,8 +1,10 @@
 // Starting a cell: the pipes, the memfd with the job's stdin, and clone3() with every namespace.
-// Supervisor side; the child half is run_cell_init().
+// Supervisor side; the child half is run_cell_init() (executor/cell/cell_init.h).
 #pragma once
 
 #include <sys/types.h>
+
+#include <string>
 
 #include "executor/protocol/launch_plan.h"
 #include "executor/base/unique_fd.h"
@@ -19,15 +21,20 @@ struct LaunchedCell {
   UniqueFd stderr_read;  // non-blocking
 };
 
-// Clones the cell's init into new pid, mount, network, ipc, uts and cgroup namespaces, in
-// `cgroup` (may be null): on v2 placed there by clone3, on v1 the child joins it by itself;
-// the child then execs cellblock-init, handing it the plan in a memfd.
-// `stdin_data` becomes the command's fd 0.
+// What launch_cell needs, prepared by the steps before it (docs/executor.md, steps 1 and 2).
+struct CellLaunch {
+  const LaunchPlan& plan;
+  const std::string& stdin_data;  // becomes the command's fd 0 (empty: /dev/null)
+  int dev_null = -1;              // an O_CLOEXEC fd of /dev/null
+  int init_image = -1;            // the cellblock-init executable (cell_image.h)
+  JobCgroup* cgroup = nullptr;    // the job's cgroup; null only in tests
+  UniqueFd netns;                 // a fresh network namespace (net/netns_pool.h) to enter; none: one is made
+};
+
+// Step 3 of docs/executor.md: clones the cell's init into new pid, mount, network, ipc, uts and
+// cgroup namespaces, in the job's cgroup (on v2 placed there by clone3, on v1 the child joins it
+// by itself); the child then execs cellblock-init, handing it the plan in a memfd.
 // Throws SysError when a host resource (pipe, clone) cannot be had.
-// `init_image` is the cellblock-init executable (cell_image.h).
-// `netns`, when valid, is a fresh network namespace (netns_pool.h) the cell enters instead of
-// creating one.
-LaunchedCell launch_cell(const LaunchPlan& plan, const std::string& stdin_data, int dev_null, int init_image,
-                         JobCgroup* cgroup, UniqueFd netns = {});
+LaunchedCell launch_cell(CellLaunch launch);
 
 }  // namespace cellblock

@@ -12,23 +12,16 @@
 #include <unistd.h>
 
 #include <cerrno>
-#include <sstream>
-#include <string>
-#include <utility>
 
 #include "executor/protocol/cell_report.h"
 #include "executor/cell/child_error.h"
-#include "executor/cell/network.h"
-#include "executor/cell/payload.h"
+#include "executor/cell/net_apply.h"
+#include "executor/cell/command.h"
+#include "executor/cell/handshake.h"
 #include "executor/cell/rootfs.h"
 
 namespace cellblock {
 namespace {
-
-[[noreturn]] void die(const CellFds& fds, const ChildError& e) noexcept {
-  send_setup_error(fds.report_write, e.what, e.err);
-  ::_exit(1);
-}
 
 // Closes every descriptor except `keep` (at most 8, unsorted), with close_range over the gaps.
 void close_all_except(int* keep, int n) noexcept {
@@ -55,28 +48,6 @@ void exit_if_orphaned(const CellFds& fds) noexcept {
   if (::poll(&p, 1, 0) == 1 && (p.revents & POLLERR)) ::_exit(1);
 }
 
-// A pipe whose ends are above 2: the init has closed 0..2, and the command is about to put its
-// stdin, stdout and stderr there.
-bool pipe_above_stdio(int ends[2]) noexcept {
-  if (::pipe2(ends, O_CLOEXEC) != 0) return false;
-  for (int i = 0; i < 2; ++i) {
-    if (ends[i] > 2) continue;
-    int moved = ::fcntl(ends[i], F_DUPFD_CLOEXEC, 3);
-    if (moved < 0) return false;
-    ::close(ends[i]);
-    ends[i] = moved;
-  }
-  return true;
-}
-
-bool make_userns_pipes(UsernsSync& sync, ChildError& e) noexcept {
-  int ready[2], mapped[2];
-  if (!pipe_above_stdio(ready) || !pipe_above_stdio(mapped))
-    return e.fail([](ChildText& t) { t.add("pipe2 for the user namespace handshake"); });
-  sync = {ready[1], ready[0], mapped[1], mapped[0]};
-  return true;
-}
-
 bool write_proc_file(pid_t pid, const char* file, const char* text, ChildError& e) noexcept {
   char path[64];
   ChildText(path, sizeof path).add("/proc/").number(pid).add("/").add(file);
@@ -89,36 +60,6 @@ bool write_proc_file(pid_t pid, const char* file, const char* text, ChildError& 
   errno = saved;
   if (!ok) return e.fail([&](ChildText& t) { t.add("write ").quoted(text).add(" to ").add(path); });
   return true;
-}
-
-// The init's half of the handshake: once the command has unshared its user namespace, deny
-// setgroups there (before gid_map, as the kernel requires for that to hold) and write the maps.
-bool map_user_namespace(const LaunchPlan& plan, pid_t payload, const UsernsSync& sync, ChildError& e) noexcept {
-  ::close(sync.ready_write);
-  ::close(sync.mapped_read);
-  char byte;
-  ssize_t n;
-  do n = ::read(sync.ready_read, &byte, 1); while (n < 0 && errno == EINTR);
-  ::close(sync.ready_read);
-  if (n != 1) return false;  // the command failed before unsharing and has reported why
-  if (!write_proc_file(payload, "setgroups", "deny", e) || !write_proc_file(payload, "uid_map", plan.uid_map.c_str(), e) ||
-      !write_proc_file(payload, "gid_map", plan.gid_map.c_str(), e))
-    return false;
-  byte = 'm';
-  bool ok = ::write(sync.mapped_write, &byte, 1) == 1;
-  ::close(sync.mapped_write);
-  return ok || e.fail([](ChildText& t) { t.add("tell the command its ids are mapped"); });
-}
-
-pid_t fork_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& userns, int cell_ready,
-                   ChildError& e) noexcept {
-  pid_t payload = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
-  if (payload < 0) {
-    e.fail([](ChildText& t) { t.add("fork the command"); });
-    die(fds, e);
-  }
-  if (payload == 0) exec_payload(plan, fds, userns, cell_ready);
-  return payload;
 }
 
 bool is_forwarded(int sig) noexcept {
@@ -144,105 +85,172 @@ void kill_and_reap_all() noexcept {
   }
 }
 
+// The init's steps (docs/executor.md, step 4), one method each. A step either does its work or
+// reports a setup error and exits; its timing stamp is taken inside it.
+class CellInit {
+ public:
+  explicit CellInit(const CellPlan& cell) noexcept : plan_(cell.plan), cell_(cell), fds_(cell.fds) {
+    stamp(init_started);
+  }
+
+  // 1. Only the cell's descriptors: the supervisor's own 0, 1, 2 go.
+  void keep_only_cell_fds() noexcept {
+    int keep[] = {fds_.report_write, fds_.stdin_read, fds_.stdout_write, fds_.stderr_write};
+    close_all_except(keep, 4);
+  }
+
+  // 2. Die with the supervisor, and exit if it is already gone.
+  void die_with_supervisor() noexcept {
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    exit_if_orphaned(fds_);
+  }
+
+  // 3. v1: a cgroup namespace rooted at the job's cgroup (on v2 clone3 made it).
+  void enter_cgroup_namespace() noexcept {
+    if (cell_.unshare_cgroup_ns && ::unshare(CLONE_NEWCGROUP) != 0)
+      fail([](ChildText& t) { t.add("unshare(CLONE_NEWCGROUP)"); });
+  }
+
+  // 4. Every signal blocked and taken with sigwaitinfo(): nothing can interrupt the loop, and a
+  //    blocked signal from the supervisor still reaches a namespace init (it is not "ignored").
+  void block_signals() noexcept {
+    sigfillset(&all_);
+    ::sigprocmask(SIG_SETMASK, &all_, nullptr);
+  }
+
+  // 5. Without a user namespace, the command now, so that its set-up (the seccomp load costs as
+  //    much as the mounts) runs beside the file system's; it waits for cell_ready (step 8).
+  void fork_command_early() noexcept {
+    if (plan_.user_namespace) return;
+    if (!cell_ready_.open()) fail([](ChildText& t) { t.add("pipe2 for the cell-ready handshake"); });
+    fork_command(nullptr, &cell_ready_);
+    cell_ready_.close_receiving_end();
+  }
+
+  // 6. The file system (rootfs.h), the hostname, loopback (unless the pooled namespace has it up).
+  void build_file_system() noexcept {
+    ::umask(0);  // modes below are exact; the command sets 022 for itself
+    if (!build_rootfs(plan_, e_)) die();
+    stamp(rootfs_built);
+    if (::sethostname(plan_.hostname.data(), plan_.hostname.size()) != 0)
+      fail([&](ChildText& t) { t.add("sethostname ").quoted(plan_.hostname.c_str()); });
+    if (!cell_.loopback_up && !bring_up_loopback(e_)) die();
+    stamp(network_up);
+  }
+
+  // 7 is the command's own set-up (command.h). 8. Not dumpable (the command cannot open
+  //    /proc/1/mem or /proc/1/exe); then the command goes: an early one is told the cell is ready,
+  //    otherwise it is forked now and its user namespace mapped.
+  void start_command() noexcept {
+    ::prctl(PR_SET_DUMPABLE, 0);
+    if (command_ > 0) {
+      if (!cell_ready_.send(CellMessage::cell_ready)) fail([](ChildText& t) { t.add("tell the command the cell is ready"); });
+    } else {
+      if (!userns_.ready.open() || !userns_.mapped.open())
+        fail([](ChildText& t) { t.add("pipe2 for the user namespace handshake"); });
+      fork_command(&userns_, nullptr);
+    }
+    ::close(fds_.stdin_read);
+    ::close(fds_.stdout_write);
+    ::close(fds_.stderr_write);
+    if (plan_.user_namespace && !map_user_namespace()) {
+      send_setup_error(fds_.report_write, e_.what, e_.err);
+      kill_and_reap_all();
+      ::_exit(1);
+    }
+  }
+
+  // 9. Reap every child; forward TERM/INT/HUP/QUIT/USR1/USR2 from outside the cell to the
+  //    command; when the command exits, kill what is left, reap it, report its status, exit.
+  [[noreturn]] void reap_until_command_exits() noexcept {
+    for (;;) {
+      siginfo_t info;
+      int sig = ::sigwaitinfo(&all_, &info);
+      if (sig < 0) continue;
+      if (sig == SIGCHLD) {
+        int status;
+        pid_t p;
+        while ((p = ::waitpid(-1, &status, WNOHANG)) > 0)
+          if (p == command_) report_and_exit(status);  // else an orphan or zombie re-parented to us: reaped
+      } else if (is_forwarded(sig) && info.si_pid == 0) {
+        // si_pid is 0 for a signal from an ancestor namespace, i.e. the supervisor or the host.
+        ::kill(command_, sig);
+      }
+    }
+  }
+
+ private:
+  void stamp(CellStep step) noexcept { steps_.at[step] = monotonic_ns(); }
+
+  [[noreturn]] void die() noexcept {
+    send_setup_error(fds_.report_write, e_.what, e_.err);
+    ::_exit(1);
+  }
+  template <typename Describe>
+  void fail(Describe&& describe) noexcept {
+    e_.fail(describe);
+    die();
+  }
+
+  void fork_command(UsernsHandshake* userns, Handshake* cell_ready) noexcept {
+    command_ = static_cast<pid_t>(::syscall(SYS_clone, SIGCHLD, nullptr, nullptr, nullptr, nullptr));
+    if (command_ < 0) fail([](ChildText& t) { t.add("fork the command"); });
+    if (command_ == 0) exec_command(plan_, fds_, userns, cell_ready);
+    stamp(command_forked);
+  }
+
+  // The init's half of the user-namespace handshake: once the command has unshared its user
+  // namespace, deny setgroups there (before gid_map, as the kernel requires for that to hold)
+  // and write the maps. False with e_ filled when a step failed. A command that ended before
+  // asking has reported why itself: nothing to map, and the reap loop collects it.
+  bool map_user_namespace() noexcept {
+    userns_.ready.close_sending_end();
+    userns_.mapped.close_receiving_end();
+    if (userns_.ready.wait(CellMessage::userns_ready) != 0) return true;
+    if (!write_proc_file(command_, "setgroups", "deny", e_) ||
+        !write_proc_file(command_, "uid_map", plan_.uid_map.c_str(), e_) ||
+        !write_proc_file(command_, "gid_map", plan_.gid_map.c_str(), e_))
+      return false;
+    return userns_.mapped.send(CellMessage::ids_mapped) ||
+           e_.fail([](ChildText& t) { t.add("tell the command its ids are mapped"); });
+  }
+
+  [[noreturn]] void report_and_exit(int wait_status) noexcept {
+    stamp(command_exited);
+    kill_and_reap_all();
+    stamp(all_reaped);
+    CellReport r{};
+    r.kind = CellReport::command_exit;
+    r.wait_status = wait_status;
+    r.cpu_ns = process_cpu_ns();
+    if (plan_.breakdown) r.steps = steps_;
+    send_report(fds_.report_write, r);
+    ::_exit(0);
+  }
+
+  const LaunchPlan& plan_;
+  const CellPlan& cell_;
+  const CellFds& fds_;
+  CellTimings steps_{};
+  ChildError e_;
+  sigset_t all_;
+  pid_t command_ = -1;
+  Handshake cell_ready_;
+  UsernsHandshake userns_;
+};
+
 }  // namespace
 
 void run_cell_init(const CellPlan& cell) noexcept {
-  const LaunchPlan& plan = cell.plan;
-  const CellFds& fds = cell.fds;
-  CellTimings steps{};
-  steps.at[init_started] = monotonic_ns();
-  ChildError e;
-  int keep[] = {fds.report_write, fds.stdin_read, fds.stdout_write, fds.stderr_write};
-  close_all_except(keep, 4);
-
-  ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-  exit_if_orphaned(fds);
-
-  if (cell.unshare_cgroup_ns && ::unshare(CLONE_NEWCGROUP) != 0) {
-    e.fail([](ChildText& t) { t.add("unshare(CLONE_NEWCGROUP)"); });
-    die(fds, e);
-  }
-
-  // Every signal is blocked and taken with sigwaitinfo(): nothing can interrupt the loop, and
-  // a blocked signal from the supervisor still reaches a namespace init (it is not "ignored").
-  sigset_t all;
-  sigfillset(&all);
-  ::sigprocmask(SIG_SETMASK, &all, nullptr);
-
-  // Without a user namespace the command is forked now, so that its set-up (the seccomp load
-  // costs as much as the mounts) runs beside the file system's; it waits for `ready` below.
-  pid_t payload = -1;
-  int ready[2] = {-1, -1};
-  if (!plan.user_namespace) {
-    if (!pipe_above_stdio(ready)) {
-      e.fail([](ChildText& t) { t.add("pipe2 for the cell-ready signal"); });
-      die(fds, e);
-    }
-    payload = fork_payload(plan, fds, UsernsSync{}, ready[0], e);
-    steps.at[payload_forked] = monotonic_ns();
-    ::close(ready[0]);
-  }
-
-  ::umask(0);  // modes below are exact; the command sets 022 for itself
-  if (!build_rootfs(plan, e)) die(fds, e);
-  steps.at[rootfs_built] = monotonic_ns();
-  if (::sethostname(plan.hostname.data(), plan.hostname.size()) != 0) {
-    e.fail([&](ChildText& t) { t.add("sethostname ").quoted(plan.hostname.c_str()); });
-    die(fds, e);
-  }
-  if (!cell.loopback_up && !bring_up_loopback(e)) die(fds, e);
-  steps.at[network_up] = monotonic_ns();
-
-  ::prctl(PR_SET_DUMPABLE, 0);
-
-  UsernsSync userns;
-  if (payload > 0) {
-    char byte = 'r';
-    if (::write(ready[1], &byte, 1) != 1) {
-      e.fail([](ChildText& t) { t.add("tell the command the cell is ready"); });
-      die(fds, e);
-    }
-    ::close(ready[1]);
-  } else {
-    if (!make_userns_pipes(userns, e)) die(fds, e);
-    payload = fork_payload(plan, fds, userns, -1, e);
-    steps.at[payload_forked] = monotonic_ns();
-  }
-
-  ::close(fds.stdin_read);
-  ::close(fds.stdout_write);
-  ::close(fds.stderr_write);
-  if (plan.user_namespace && !map_user_namespace(plan, payload, userns, e) && e.err) {
-    send_setup_error(fds.report_write, e.what, e.err);
-    kill_and_reap_all();
-    ::_exit(1);
-  }
-
-  for (;;) {
-    siginfo_t info;
-    int sig = ::sigwaitinfo(&all, &info);
-    if (sig < 0) continue;
-    if (sig == SIGCHLD) {
-      int status;
-      pid_t p;
-      while ((p = ::waitpid(-1, &status, WNOHANG)) > 0) {
-        if (p != payload) continue;  // an orphan or zombie re-parented to us: reaped, done
-        steps.at[payload_exited] = monotonic_ns();
-        kill_and_reap_all();
-        steps.at[all_reaped] = monotonic_ns();
-        CellReport r{};
-        r.kind = CellReport::payload_exit;
-        r.wait_status = status;
-        r.cpu_ns = process_cpu_ns();
-        if (plan.breakdown) r.steps = steps;
-        send_report(fds.report_write, r);
-        ::_exit(0);
-      }
-    } else if (is_forwarded(sig) && info.si_pid == 0) {
-      // si_pid is 0 for a signal from an ancestor namespace, i.e. the supervisor or the host.
-      ::kill(payload, sig);
-    }
-  }
+  CellInit init(cell);
+  init.keep_only_cell_fds();
+  init.die_with_supervisor();
+  init.enter_cgroup_namespace();
+  init.block_signals();
+  init.fork_command_early();
+  init.build_file_system();
+  init.start_command();
+  init.reap_until_command_exits();
 }
 
 }  // namespace cellblock

@@ -11,12 +11,4 @@ struct CellFds {
   int stderr_write = -1;  // becomes fd 2
 };
 
-// The handshake between the command and the init when the command gets a user namespace: the
-// command unshares it and says "ready"; the init (still privileged outside it) writes the maps
-// and says "mapped".
-struct UsernsSync {
-  int ready_write = -1, ready_read = -1;
-  int mapped_write = -1, mapped_read = -1;
-};
-
 }  // namespace cellblock

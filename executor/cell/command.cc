@@ -1,4 +1,4 @@
-#include "executor/cell/payload.h"
+#include "executor/cell/command.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -14,8 +14,7 @@
 
 #include "executor/protocol/cell_report.h"
 #include "executor/cell/child_error.h"
-#include "executor/cell/capabilities_apply.h"
-#include "executor/cell/seccomp_load.h"
+#include "executor/cell/policy_apply.h"
 
 namespace cellblock {
 namespace {
@@ -53,21 +52,18 @@ bool enter_cwd(const LaunchPlan& plan, ChildError& e) noexcept {
   return true;
 }
 
-bool enter_user_namespace(const UsernsSync& sync, ChildError& e) noexcept {
+bool enter_user_namespace(UsernsHandshake& h, ChildError& e) noexcept {
+  h.ready.close_receiving_end();
+  h.mapped.close_sending_end();
   // Supplementary groups first, while that is still allowed: inside, setgroups is denied, and
   // a host group kept here would still grant access to host files (CVE-2014-8989).
   if (::syscall(SYS_setgroups, 0, nullptr) != 0) return e.fail([](ChildText& t) { t.add("setgroups(0)"); });
   if (::unshare(CLONE_NEWUSER) != 0) return e.fail([](ChildText& t) { t.add("unshare(CLONE_NEWUSER)"); });
-  char byte = 'r';
-  if (::write(sync.ready_write, &byte, 1) != 1) return e.fail([](ChildText& t) { t.add("tell the init to map ids"); });
-  ssize_t n;
-  do n = ::read(sync.mapped_read, &byte, 1); while (n < 0 && errno == EINTR);
-  if (n != 1) {
-    if (n == 0) errno = EPIPE;
+  if (!h.ready.send(CellMessage::userns_ready)) return e.fail([](ChildText& t) { t.add("tell the init to map ids"); });
+  if (int err = h.mapped.wait(CellMessage::ids_mapped)) {
+    errno = err;
     return e.fail([](ChildText& t) { t.add("wait for the uid/gid maps"); });
   }
-  ::close(sync.ready_write);
-  ::close(sync.mapped_read);
   // Still host uid 0, which the namespace does not map; become the namespace's root, i.e. the
   // first uid and gid of the host range.
   if (::syscall(SYS_setresgid, 0, 0, 0) != 0 || ::syscall(SYS_setresuid, 0, 0, 0) != 0)
@@ -75,31 +71,23 @@ bool enter_user_namespace(const UsernsSync& sync, ChildError& e) noexcept {
   return true;
 }
 
-// The policy, in the order the kernel needs: capabilities and user (while CAP_SETPCAP and
-// CAP_SETUID are still there), no_new_privs (so the filter may be loaded unprivileged), and the
-// seccomp filter last, after which the only call left is execve.
+// The policy (executor/cell/policy_apply.h), last before exec.
 bool apply_security(const PlannedSecurity& s, ChildError& e) noexcept {
-  const char* failed_call = "apply capabilities";
-  if (int err = apply_capabilities(s.capabilities, &failed_call)) {
+  const char* failed_call = "apply the policy";
+  sock_fprog prog{static_cast<unsigned short>(s.seccomp.size()), const_cast<sock_filter*>(s.seccomp.data())};
+  if (int err = apply_policy(s.capabilities, s.no_new_privs, &prog, &failed_call)) {
     errno = err;
     return e.fail([&](ChildText& t) { t.add(failed_call).add(" (policy ").quoted(s.policy_name.c_str()).add(")"); });
-  }
-  if (s.no_new_privs && ::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-    return e.fail([](ChildText& t) { t.add("prctl(PR_SET_NO_NEW_PRIVS)"); });
-  sock_fprog prog{static_cast<unsigned short>(s.seccomp.size()), const_cast<sock_filter*>(s.seccomp.data())};
-  if (int err = load_seccomp(&prog)) {
-    errno = err;
-    return e.fail([&](ChildText& t) { t.add("seccomp(SECCOMP_SET_MODE_FILTER) (policy ").quoted(s.policy_name.c_str()).add(")"); });
   }
   return true;
 }
 
 }  // namespace
 
-void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& userns, int cell_ready) noexcept {
+void exec_command(const LaunchPlan& plan, const CellFds& fds, UsernsHandshake* userns, Handshake* cell_ready) noexcept {
   CellReport stamps{};
   stamps.kind = CellReport::timings;
-  stamps.steps.at[payload_started] = monotonic_ns();
+  stamps.steps.at[command_started] = monotonic_ns();
   ChildError e;
   reset_signals();
   ::setsid();
@@ -126,10 +114,11 @@ void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& 
       die(fds, e);
     }
 
-  const bool early = cell_ready >= 0;
-  if (!early) {
+  if (cell_ready) {
+    cell_ready->close_sending_end();
+  } else {
     if (!enter_cwd(plan, e)) die(fds, e);
-    if (plan.user_namespace && !enter_user_namespace(userns, e)) die(fds, e);
+    if (userns && !enter_user_namespace(*userns, e)) die(fds, e);
   }
 
   // Everything above 2 closes at exec; the report pipe stays usable until then.
@@ -142,14 +131,11 @@ void exec_payload(const LaunchPlan& plan, const CellFds& fds, const UsernsSync& 
   stamps.steps.at[security_started] = monotonic_ns();
   if (plan.security && !apply_security(*plan.security, e)) die(fds, e);
   stamps.steps.at[security_done] = monotonic_ns();
-  if (early) {
+  if (cell_ready) {
     // Forked before the cell's file system existed: wait for it (the init's pivot_root has moved
-    // our root into it), then take the working directory there. End-of-file: the init failed,
+    // our root into it), then take the working directory there. No message: the init failed,
     // has reported why, and is about to take us with it.
-    char byte;
-    ssize_t n;
-    do n = ::read(cell_ready, &byte, 1); while (n < 0 && errno == EINTR);
-    if (n != 1) ::_exit(127);
+    if (cell_ready->wait(CellMessage::cell_ready) != 0) ::_exit(127);
     stamps.steps.at[cell_ready_seen] = monotonic_ns();
     if (!enter_cwd(plan, e)) die(fds, e);
   }

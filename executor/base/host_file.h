@@ -1,6 +1,6 @@
 // Reading and writing whole host files through descriptors that are O_CLOEXEC from the moment
-// they exist (DESIGN.md): std::ifstream/ofstream open without it, and a supervisor that forks
-// while another thread holds such a stream would leak it.
+// they exist (docs/architecture.md, "Rules"): std::ifstream/ofstream open without it, and a
+// supervisor that forks while another thread holds such a stream would leak it.
 #pragma once
 
 #include <string>

@@ -4,7 +4,7 @@
 // queue-timeout timers), so none of it needs a lock; jobs themselves run on a pool of worker
 // threads, each blocking in Executor::run(). The executor's children run only
 // async-signal-safe code between clone and exec, so launching from these threads is safe
-// (docs/architecture.md, the rules of the host and the cell).
+// (docs/architecture.md, "Rules").
 #pragma once
 
 #include <atomic>

@@ -58,11 +58,7 @@ void fill_stats(Stats& stats, const CgroupStats& c, uint64_t setup_cpu_ns) {
   stats.cpu_user_ms = static_cast<double>(c.cpu_user_ns - from_user) / 1e6;
   stats.cpu_system_ms = static_cast<double>(c.cpu_system_ns - from_system) / 1e6;
   stats.setup_cpu_ms = static_cast<double>(setup) / 1e6;
-  stats.memory_peak_bytes = c.memory_peak_bytes;
-  stats.oom_kills = c.oom_kills;
-  stats.pids_peak = c.pids_peak;
-  stats.io_read_bytes = c.io_read_bytes;
-  stats.io_write_bytes = c.io_write_bytes;
+  static_cast<CgroupCounters&>(stats) = c;
 }
 
 // Reports, limits and the OOM counter become one verdict. A limit we enforced wins; then a

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "executor/base/unique_fd.h"
+#include "executor/cgroup/cgroup_counters.h"
 
 namespace cellblock {
 
@@ -33,12 +34,9 @@ class CgroupFsOps;  // cgroup_fs.h
 
 // Block-I/O throttle on one device, already resolved to major:minor. Zero = no limit.
 struct DeviceThrottle {
-  unsigned major = 0;
-  unsigned minor = 0;
-  uint64_t read_bps = 0;
-  uint64_t write_bps = 0;
-  uint64_t read_iops = 0;
-  uint64_t write_iops = 0;
+  unsigned major = 0, minor = 0;
+  uint64_t read_bps = 0, write_bps = 0;    // bytes per second
+  uint64_t read_iops = 0, write_iops = 0;  // operations per second
 };
 
 struct CgroupLimits {
@@ -48,15 +46,11 @@ struct CgroupLimits {
   std::vector<DeviceThrottle> io;
 };
 
-struct CgroupStats {
+// The counters, and the CPU time the executor turns into the result's (less the cell's set-up).
+struct CgroupStats : CgroupCounters {
   uint64_t cpu_usage_ns = 0;
   uint64_t cpu_user_ns = 0;
   uint64_t cpu_system_ns = 0;
-  uint64_t memory_peak_bytes = 0;
-  uint64_t oom_kills = 0;
-  uint64_t pids_peak = 0;
-  uint64_t io_read_bytes = 0;
-  uint64_t io_write_bytes = 0;
 };
 
 // Where to look and where to build. Tests point the paths at a fake tree in a temp dir.
@@ -106,10 +100,12 @@ class JobCgroup {
 class CgroupDriver {
  public:
   virtual ~CgroupDriver() = default;
-  virtual CgroupMode mode() const = 0;
+  explicit CgroupDriver(CgroupMode mode) : mode_(mode) {}
+  CgroupMode mode() const { return mode_; }
   int version() const { return mode() == CgroupMode::v1 ? 1 : 2; }
   // Creates <supervisor dir>/job-<name> and applies the limits. Throws SysError with the path.
-  virtual std::unique_ptr<JobCgroup> create(std::string_view name, const CgroupLimits& limits) = 0;
+  // Checks the limits and the name (std::invalid_argument), then create_job().
+  std::unique_ptr<JobCgroup> create(std::string_view name, const CgroupLimits& limits);
   // Removes sv- directories left by supervisors that are no longer running (killing what is in
   // them). Returns the paths it removed, for the log.
   virtual std::vector<std::string> remove_leftovers() = 0;
@@ -126,6 +122,13 @@ class CgroupDriver {
   // remove anything else (std::runtime_error). Appends the paths it removed. The same for both
   // versions (cgroup_common.cc).
   void remove_recorded(const std::string& path, const std::string& sv_name, std::vector<std::string>& removed);
+
+ protected:
+  // The version's own part of create(): `dir` is "job-<name>", the limits are valid.
+  virtual std::unique_ptr<JobCgroup> create_job(std::string dir, const CgroupLimits& limits) = 0;
+
+ private:
+  CgroupMode mode_;
 };
 
 // "sv-<pid>-<starttime>" names a supervisor process uniquely (see process_start_time() in

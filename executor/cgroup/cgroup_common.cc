@@ -11,6 +11,8 @@
 #include <stdexcept>
 #include <thread>
 
+#include <spdlog/spdlog.h>
+
 #include "executor/cgroup/cgroup_fs.h"
 #include "executor/cgroup/cgroup_impl.h"
 #include "executor/base/pidfd.h"
@@ -65,6 +67,11 @@ std::string job_dir_name(std::string_view name) {
   return "job-" + std::string(name);
 }
 
+std::unique_ptr<JobCgroup> CgroupDriver::create(std::string_view name, const CgroupLimits& limits) {
+  validate_limits(limits);
+  return create_job(job_dir_name(name), limits);
+}
+
 void validate_limits(const CgroupLimits& limits) {
   if (limits.cpus && !(std::isfinite(*limits.cpus) && *limits.cpus > 0)) {
     throw std::invalid_argument("cpus: must be a positive number of cores, got " +
@@ -89,6 +96,14 @@ std::pair<uint64_t, uint64_t> cpu_quota_us(double cpus) {
 void backoff_sleep(std::chrono::microseconds& step, std::chrono::microseconds max) {
   std::this_thread::sleep_for(step);
   step = std::min(step * 2, max);
+}
+
+void remove_logging_errors(JobCgroup& job, std::string_view shown) noexcept {
+  try {
+    job.remove();
+  } catch (const std::exception& e) {
+    spdlog::error("cgroup: removing job cgroup {}: {}", cellblock::quoted(shown), e.what());
+  }
 }
 
 int remove_dir_retrying(const CgroupFsOps& ops, int dirfd, const char* name) {

@@ -37,6 +37,18 @@ void for_each_line(std::string_view text, Fn fn) {
   }
 }
 
+// Calls `fn(line, bad)` for each line of `text` that is not blank; `bad(why)` makes the error
+// for a malformed one, naming the file (`what`) and the line.
+template <typename Fn>
+void for_each_record(std::string_view text, const char* what, Fn fn) {
+  for_each_line(text, [&](std::string_view line) {
+    if (trim(line).empty()) return;
+    fn(line, [&](const char* why) {
+      return std::runtime_error(std::string(what) + " line " + cellblock::quoted(line) + ": " + why);
+    });
+  });
+}
+
 // Splits off the next space-separated token of `s`.
 std::string_view next_token(std::string_view& s) {
   while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
@@ -281,11 +293,7 @@ std::vector<std::string> split_words(std::string_view text) {
 
 std::vector<MountInfo> parse_mountinfo(std::string_view text) {
   std::vector<MountInfo> out;
-  for_each_line(text, [&](std::string_view line) {
-    if (trim(line).empty()) return;
-    auto bad = [&](const char* why) {
-      return std::runtime_error("mountinfo line " + cellblock::quoted(line) + ": " + why);
-    };
+  for_each_record(text, "mountinfo", [&](std::string_view line, auto bad) {
     // 36 35 98:0 /mnt1 /mnt2 rw,noatime master:1 - ext3 /dev/root rw,errors=continue
     std::string_view rest = line;
     next_token(rest);  // mount id
@@ -320,11 +328,7 @@ std::vector<MountInfo> parse_mountinfo(std::string_view text) {
 
 std::vector<ProcCgroup> parse_proc_cgroup(std::string_view text) {
   std::vector<ProcCgroup> out;
-  for_each_line(text, [&](std::string_view line) {
-    if (trim(line).empty()) return;
-    auto bad = [&](const char* why) {
-      return std::runtime_error("/proc/self/cgroup line " + cellblock::quoted(line) + ": " + why);
-    };
+  for_each_record(text, "/proc/self/cgroup", [&](std::string_view line, auto bad) {
     size_t c1 = line.find(':');
     if (c1 == std::string_view::npos) throw bad("expected ID:CONTROLLERS:PATH");
     size_t c2 = line.find(':', c1 + 1);

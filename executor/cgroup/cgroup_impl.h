@@ -77,6 +77,10 @@ std::pair<uint64_t, uint64_t> cpu_quota_us(double cpus);
 // cannot be read.
 std::optional<uint64_t> read_memory_limit(const std::string& dir, const char* file);
 
+// job.remove() for a destructor: errors are logged, never thrown (JobCgroup's promise). `shown`
+// names the cgroup in the log.
+void remove_logging_errors(JobCgroup& job, std::string_view shown) noexcept;
+
 // rmdir that retries on EBUSY for kRmdirRetry. Returns 0, or the errno; ENOENT counts as done.
 int remove_dir_retrying(const CgroupFsOps& ops, int dirfd, const char* name);
 

@@ -186,13 +186,7 @@ class V1Job final : public JobCgroup {
     }
   }
 
-  ~V1Job() override {
-    try {
-      remove();
-    } catch (const std::exception& e) {
-      spdlog::error("cgroup: removing job cgroup {}: {}", cellblock::quoted(dir_), e.what());
-    }
-  }
+  ~V1Job() override { remove_logging_errors(*this, dir_); }
 
   // Writes the limits that are set; the kernel's defaults are "no limit".
   void apply(const CgroupLimits& limits) {
@@ -380,25 +374,7 @@ class V1Job final : public JobCgroup {
 
 class V1Driver final : public CgroupDriver {
  public:
-  explicit V1Driver(std::shared_ptr<V1State> st) : st_(std::move(st)) {}
-
-  CgroupMode mode() const override { return CgroupMode::v1; }
-
-  std::unique_ptr<JobCgroup> create(std::string_view name, const CgroupLimits& limits) override {
-    validate_limits(limits);
-    std::string dir = job_dir_name(name);
-    if (limits.cpus && st_->cpu < 0) {
-      throw std::runtime_error("cpus limit for job " + cellblock::quoted(name) +
-                               ": the cgroup v1 cpu controller is not mounted");
-    }
-    if (!limits.io.empty() && st_->blkio < 0) {
-      throw std::runtime_error("io limit for job " + cellblock::quoted(name) +
-                               ": the cgroup v1 blkio controller is not mounted");
-    }
-    auto job = std::make_unique<V1Job>(st_, std::move(dir), limits.cpus.has_value());
-    job->apply(limits);  // on failure ~V1Job removes the directories
-    return job;
-  }
+  explicit V1Driver(std::shared_ptr<V1State> st) : CgroupDriver(CgroupMode::v1), st_(std::move(st)) {}
 
   std::vector<std::string> remove_leftovers() override {
     const V1State& s = *st_;
@@ -433,6 +409,21 @@ class V1Driver final : public CgroupDriver {
   }
 
  private:
+  std::unique_ptr<JobCgroup> create_job(std::string dir, const CgroupLimits& limits) override {
+    const std::string_view name = std::string_view(dir).substr(4);  // after "job-"
+    if (limits.cpus && st_->cpu < 0) {
+      throw std::runtime_error("cpus limit for job " + cellblock::quoted(name) +
+                               ": the cgroup v1 cpu controller is not mounted");
+    }
+    if (!limits.io.empty() && st_->blkio < 0) {
+      throw std::runtime_error("io limit for job " + cellblock::quoted(name) +
+                               ": the cgroup v1 blkio controller is not mounted");
+    }
+    auto job = std::make_unique<V1Job>(st_, std::move(dir), limits.cpus.has_value());
+    job->apply(limits);  // on failure ~V1Job removes the directories
+    return job;
+  }
+
   // Removes <subtree>/<rel> in every hierarchy that has it, children first, killing the tasks
   // in each cgroup before its rmdir.
   void remove_tree(const std::string& rel, std::vector<std::string>& removed) {

@@ -174,13 +174,7 @@ class V2Job final : public JobCgroup {
     dir_fd_.reset(fd);
   }
 
-  ~V2Job() override {
-    try {
-      remove();
-    } catch (const std::exception& e) {
-      spdlog::error("cgroup: removing job cgroup {}: {}", cellblock::quoted(path_), e.what());
-    }
-  }
+  ~V2Job() override { remove_logging_errors(*this, path_); }
 
   void apply(const CgroupLimits& limits) {
     const V2State& s = *st_;
@@ -310,16 +304,11 @@ class V2Job final : public JobCgroup {
 
 class V2Driver final : public CgroupDriver {
  public:
-  explicit V2Driver(std::shared_ptr<V2State> st) : st_(std::move(st)) {}
+  explicit V2Driver(std::shared_ptr<V2State> st) : CgroupDriver(CgroupMode::v2), st_(std::move(st)) {}
 
-  CgroupMode mode() const override { return CgroupMode::v2; }
+  std::vector<std::filesystem::path> supervisor_dirs() const override { return {st_->sv_path}; }
 
-  std::unique_ptr<JobCgroup> create(std::string_view name, const CgroupLimits& limits) override {
-    validate_limits(limits);
-    auto job = std::make_unique<V2Job>(st_, job_dir_name(name));
-    job->apply(limits);  // on failure ~V2Job removes the directory
-    return job;
-  }
+  std::optional<uint64_t> memory_limit() const override { return read_memory_limit(st_->base_path, "memory.max"); }
 
   std::vector<std::string> remove_leftovers() override {
     const V2State& s = *st_;
@@ -339,11 +328,13 @@ class V2Driver final : public CgroupDriver {
     return removed;
   }
 
-  std::vector<std::filesystem::path> supervisor_dirs() const override { return {st_->sv_path}; }
-
-  std::optional<uint64_t> memory_limit() const override { return read_memory_limit(st_->base_path, "memory.max"); }
-
  private:
+  std::unique_ptr<JobCgroup> create_job(std::string dir, const CgroupLimits& limits) override {
+    auto job = std::make_unique<V2Job>(st_, std::move(dir));
+    job->apply(limits);  // on failure ~V2Job removes the directory
+    return job;
+  }
+
   std::shared_ptr<V2State> st_;
 };
 

@@ -37,8 +37,8 @@ pid_t dead_pid() {
 // Cgroups as a stub: remove_leftovers() returns what the test says.
 class StubCgroups : public CgroupDriver {
  public:
-  CgroupMode mode() const override { return CgroupMode::v1; }
-  std::unique_ptr<JobCgroup> create(std::string_view, const CgroupLimits&) override {
+  StubCgroups() : CgroupDriver(CgroupMode::v1) {}
+  std::unique_ptr<JobCgroup> create_job(std::string, const CgroupLimits&) override {
     throw std::logic_error("not in this test");
   }
   std::vector<std::string> remove_leftovers() override {

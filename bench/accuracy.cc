@@ -279,8 +279,7 @@ std::string to_markdown(const Settings& s, const std::string& date, int cgroup_v
          << (row.errors.empty() ? "" : " (" + std::to_string(row.errors.size()) + " failed)") << " |\n";
     }
   }
-  md << "\n" << (missed.empty() ? "All targets met.\n" : "**Missed:**\n");
-  for (const std::string& m : missed) md << "- " << m << "\n";
+  md << missed_markdown(missed);
   return md.str();
 }
 
@@ -406,11 +405,4 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace cellblock::bench
 
-int main(int argc, char** argv) {
-  try {
-    return cellblock::bench::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "accuracy: " << e.what() << "\n";
-    return 2;
-  }
-}
+int main(int argc, char** argv) { return cellblock::bench::main_guarded("accuracy", cellblock::bench::run, argc, argv); }

@@ -121,27 +121,22 @@ nlohmann::json JobFlags::apply(nlohmann::json job) const {
   if (stdin_text) job["stdin"] = *stdin_text;
   if (stdin_file) job["stdin"] = read_file(*stdin_file);
   auto& limits = job["limits"];
-  try {
-    if (wall_time) limits["wall_time_ms"] = parse_duration_ms(*wall_time);
-  } catch (const std::invalid_argument& e) { throw flag_error("--wall-time", e); }
-  try {
-    if (cpu_time) limits["cpu_time_ms"] = parse_duration_ms(*cpu_time);
-  } catch (const std::invalid_argument& e) { throw flag_error("--cpu-time", e); }
-  try {
-    if (memory) limits["memory_bytes"] = parse_size(*memory);
-  } catch (const std::invalid_argument& e) { throw flag_error("--memory", e); }
-  try {
-    if (writable) limits["writable_bytes"] = parse_size(*writable);
-  } catch (const std::invalid_argument& e) { throw flag_error("--writable", e); }
-  try {
-    if (output) limits["output_bytes"] = parse_size(*output);
-  } catch (const std::invalid_argument& e) { throw flag_error("--output-limit", e); }
-  try {
-    if (file_size) limits["file_size_bytes"] = parse_size(*file_size);
-  } catch (const std::invalid_argument& e) { throw flag_error("--file-size", e); }
-  try {
-    if (stack) limits["stack_bytes"] = parse_size(*stack);
-  } catch (const std::invalid_argument& e) { throw flag_error("--stack", e); }
+  // A flag's value into limits[key], parsed; a bad value is an error naming the flag.
+  auto set_limit = [&](const std::optional<std::string>& value, const char* flag, const char* key, auto parse) {
+    if (!value) return;
+    try {
+      limits[key] = parse(*value);
+    } catch (const std::invalid_argument& e) {
+      throw flag_error(flag, e);
+    }
+  };
+  set_limit(wall_time, "--wall-time", "wall_time_ms", parse_duration_ms);
+  set_limit(cpu_time, "--cpu-time", "cpu_time_ms", parse_duration_ms);
+  set_limit(memory, "--memory", "memory_bytes", parse_size);
+  set_limit(writable, "--writable", "writable_bytes", parse_size);
+  set_limit(output, "--output-limit", "output_bytes", parse_size);
+  set_limit(file_size, "--file-size", "file_size_bytes", parse_size);
+  set_limit(stack, "--stack", "stack_bytes", parse_size);
   if (cpus) limits["cpus"] = *cpus;
   if (pids) limits["pids"] = *pids;
   if (open_files) limits["open_files"] = *open_files;

@@ -15,13 +15,12 @@ constexpr uint64_t kKiB = 1024, kMiB = 1024 * kKiB, kGiB = 1024 * kMiB, kTiB = 1
 constexpr uint64_t kDay_ms = 24ull * 3600 * 1000;
 
 void read_io_limits(const json& v, const std::string& path, std::vector<IoLimit>& out) {
-  if (!v.is_array()) throw FieldError(path, "expected an array, got " + describe(v));
+  require_array(v, path);
   out.clear();
   for (size_t i = 0; i < v.size(); ++i) {
     std::string p = index_path(path, i);
     const json& e = v[i];
-    require_object(e, p);
-    reject_unknown_keys(e, p, {"device", "read_bps", "write_bps", "read_iops", "write_iops"});
+    require_object(e, p, {"device", "read_bps", "write_bps", "read_iops", "write_iops"});
     IoLimit io;
     io.device = read_string(require_key(e, p, "device"), p + ".device", false);
     // Throttles below these would stall any real program; they are typos, not limits.
@@ -37,9 +36,7 @@ void read_io_limits(const json& v, const std::string& path, std::vector<IoLimit>
 
 void read_limits(const json& v, Limits& l) {
   const std::string path = "limits";
-  require_object(v, path);
-  reject_unknown_keys(v, path,
-                      {"wall_time_ms", "output_bytes", "cpu_time_ms", "writable_bytes", "open_files",
+  require_object(v, path, {"wall_time_ms", "output_bytes", "cpu_time_ms", "writable_bytes", "open_files",
                        "file_size_bytes", "stack_bytes", "memory_bytes", "cpus", "pids", "io"});
   auto field = [&](const char* k) { return key_path(path, k); };
   if (v.contains("wall_time_ms")) l.wall_time_ms = read_uint(v["wall_time_ms"], field("wall_time_ms"), 1, 7 * kDay_ms);
@@ -71,13 +68,12 @@ void read_limits(const json& v, Limits& l) {
 }
 
 void read_mounts(const json& v, std::vector<BindMount>& out) {
-  if (!v.is_array()) throw FieldError("mounts", "expected an array, got " + describe(v));
+  require_array(v, "mounts");
   out.clear();
   for (size_t i = 0; i < v.size(); ++i) {
     std::string p = index_path("mounts", i);
     const json& e = v[i];
-    require_object(e, p);
-    reject_unknown_keys(e, p, {"source", "target", "readonly"});
+    require_object(e, p, {"source", "target", "readonly"});
     BindMount m;
     m.source = read_string(require_key(e, p, "source"), p + ".source", false);
     m.target = read_string(require_key(e, p, "target"), p + ".target", false);
@@ -113,8 +109,7 @@ json merge_defaults(const json& job, const json& defaults) {
 
 JobSpec job_from_json(const json& input, const json& defaults) {
   const json j = merge_defaults(input, defaults);
-  require_object(j, "");
-  reject_unknown_keys(j, "", {"id", "rootfs", "command", "env", "cwd", "hostname", "stdin", "mounts",
+  require_object(j, "", {"id", "rootfs", "command", "env", "cwd", "hostname", "stdin", "mounts",
                               "network", "limits", "policy", "user_namespace", "user"});
   JobSpec job;
   if (j.contains("id") && !j["id"].is_null()) job.id = read_string(j["id"], "id");
@@ -122,7 +117,7 @@ JobSpec job_from_json(const json& input, const json& defaults) {
   job.rootfs = read_string(require_key(j, "", "rootfs"), "rootfs", false);
 
   const json& cmd = require_key(j, "", "command");
-  if (!cmd.is_array()) throw FieldError("command", "expected an array of strings, got " + describe(cmd));
+  require_array(cmd, "command", "strings");
   if (cmd.empty()) throw FieldError("command", "must not be empty");
   for (size_t i = 0; i < cmd.size(); ++i)
     job.command.push_back(read_string(cmd[i], "command[" + std::to_string(i) + "]", i != 0));
@@ -159,8 +154,7 @@ JobSpec job_from_json(const json& input, const json& defaults) {
     job.user_namespace = read_bool(j["user_namespace"], "user_namespace");
   if (j.contains("user") && !j["user"].is_null()) {
     const json& u = j["user"];
-    require_object(u, "user");
-    reject_unknown_keys(u, "user", {"uid", "gid"});
+    require_object(u, "user", {"uid", "gid"});
     // Inside the cell; a user namespace maps 0-65535, so larger ids could not be mapped.
     job.user = Identity{static_cast<uint32_t>(read_uint(require_key(u, "user", "uid"), "user.uid", 0, 65535)),
                         static_cast<uint32_t>(read_uint(require_key(u, "user", "gid"), "user.gid", 0, 65535))};

@@ -56,6 +56,16 @@ void require_object(const json& j, const std::string& path) {
   if (!j.is_object()) throw FieldError(path, "expected an object, got " + describe(j));
 }
 
+void require_object(const json& j, const std::string& path, std::initializer_list<std::string_view> known) {
+  require_object(j, path);
+  reject_unknown_keys(j, path, known);
+}
+
+void require_array(const json& j, const std::string& path, std::string_view of) {
+  if (!j.is_array())
+    throw FieldError(path, "expected an array" + (of.empty() ? "" : " of " + std::string(of)) + ", got " + describe(j));
+}
+
 void reject_unknown_keys(const json& j, const std::string& path, std::initializer_list<std::string_view> known) {
   for (auto it = j.begin(); it != j.end(); ++it) {
     bool ok = false;

@@ -49,9 +49,13 @@ nlohmann::json parse_json_text(std::string_view text, const std::string& source 
 
 // Each of these throws FieldError naming `path` (or the key below it) and the reason.
 void require_object(const nlohmann::json& j, const std::string& path);
+// An object whose keys are all `known` (reject_unknown_keys).
+void require_object(const nlohmann::json& j, const std::string& path, std::initializer_list<std::string_view> known);
 // Unknown keys are errors naming the key, so a typo ("wall_time") never silently means "default".
 void reject_unknown_keys(const nlohmann::json& j, const std::string& path,
                          std::initializer_list<std::string_view> known);
+// An array; `of` says of what in the error ("strings": "expected an array of strings, got 3").
+void require_array(const nlohmann::json& j, const std::string& path, std::string_view of = {});
 // j[key], which must be there.
 const nlohmann::json& require_key(const nlohmann::json& j, const std::string& path, const char* key);
 // A string without NUL characters (they could not cross to the kernel), non-empty unless allowed.

@@ -70,8 +70,7 @@ SeccompOp read_op(const json& v, const std::string& path) {
 }
 
 SeccompArg read_arg(const json& v, const std::string& path) {
-  require_object(v, path);
-  reject_unknown_keys(v, path, {"index", "op", "value", "mask"});
+  require_object(v, path, {"index", "op", "value", "mask"});
   SeccompArg arg;
   arg.index = static_cast<unsigned>(read_u64(require_key(v, path, "index"), path + ".index", 5));
   arg.op = read_op(require_key(v, path, "op"), path + ".op");
@@ -87,13 +86,12 @@ SeccompArg read_arg(const json& v, const std::string& path) {
 }
 
 SeccompRule read_rule(const json& v, const std::string& path) {
-  require_object(v, path);
-  reject_unknown_keys(v, path, {"comment", "names", "action", "args"});
+  require_object(v, path, {"comment", "names", "action", "args"});
   SeccompRule rule;
   if (v.contains("comment")) rule.comment = read_string(v["comment"], path + ".comment");
 
   const json& names = require_key(v, path, "names");
-  if (!names.is_array()) throw FieldError(path + ".names", "expected an array of syscall names, got " + describe(names));
+  require_array(names, path + ".names", "syscall names");
   if (names.empty()) throw FieldError(path + ".names", "must not be empty");
   std::set<std::string> seen;
   for (size_t i = 0; i < names.size(); ++i) {
@@ -108,7 +106,7 @@ SeccompRule read_rule(const json& v, const std::string& path) {
 
   if (v.contains("args")) {
     const json& args = v["args"];
-    if (!args.is_array()) throw FieldError(path + ".args", "expected an array, got " + describe(args));
+    require_array(args, path + ".args");
     std::set<unsigned> indexes;
     for (size_t i = 0; i < args.size(); ++i) {
       const std::string p = index_path(path + ".args", i);
@@ -124,12 +122,11 @@ SeccompRule read_rule(const json& v, const std::string& path) {
 
 SeccompProfile read_seccomp(const json& v) {
   const std::string path = "seccomp";
-  require_object(v, path);
-  reject_unknown_keys(v, path, {"default_action", "syscalls"});
+  require_object(v, path, {"default_action", "syscalls"});
   SeccompProfile profile;
   profile.default_action = read_action(require_key(v, path, "default_action"), path + ".default_action");
   const json& rules = require_key(v, path, "syscalls");
-  if (!rules.is_array()) throw FieldError(path + ".syscalls", "expected an array of rules, got " + describe(rules));
+  require_array(rules, path + ".syscalls", "rules");
   for (size_t i = 0; i < rules.size(); ++i) profile.rules.push_back(read_rule(rules[i], index_path(path + ".syscalls", i)));
   // What only the whole profile shows (a syscall with conflicting rules); the same check the
   // compiler makes, here so that validating a file needs no compile.
@@ -145,7 +142,7 @@ SeccompProfile read_seccomp(const json& v) {
 
 std::vector<int> read_capabilities(const json& v) {
   const std::string path = "capabilities";
-  if (!v.is_array()) throw FieldError(path, "expected an array of capability names, got " + describe(v));
+  require_array(v, path, "capability names");
   std::vector<int> caps;
   for (size_t i = 0; i < v.size(); ++i) {
     const std::string p = index_path(path, i);
@@ -160,8 +157,7 @@ std::vector<int> read_capabilities(const json& v) {
 
 Identity read_user(const json& v) {
   const std::string path = "user";
-  require_object(v, path);
-  reject_unknown_keys(v, path, {"uid", "gid"});
+  require_object(v, path, {"uid", "gid"});
   // (uid_t)-1 means "unchanged" to setresuid; it cannot be an identity.
   Identity id;
   id.uid = static_cast<uint32_t>(read_u64(require_key(v, path, "uid"), path + ".uid", UINT32_MAX - 1));
@@ -170,8 +166,7 @@ Identity read_user(const json& v) {
 }
 
 SecurityPolicy read_policy(const json& j, std::string name) {
-  require_object(j, "");
-  reject_unknown_keys(j, "", {"description", "seccomp", "capabilities", "no_new_privs", "user", "user_namespace"});
+  require_object(j, "", {"description", "seccomp", "capabilities", "no_new_privs", "user", "user_namespace"});
   SecurityPolicy policy;
   policy.name = std::move(name);
   if (j.contains("description")) policy.description = read_string(j["description"], "description");

@@ -43,8 +43,8 @@
 
 #include "bench/report_util.h"
 #include "executor/executor.h"
-#include "jobs/job_json.h"
-#include "jobs/policy_json.h"
+#include "jobs/format/job_json.h"
+#include "jobs/format/policy_json.h"
 
 namespace cellblock::bench {
 namespace {
@@ -238,7 +238,7 @@ std::string to_markdown(const Settings& s, const std::string& date, int cgroup_v
   std::ostringstream md;
   md << "## Measurement accuracy: CPU time and peak memory (bench/accuracy)\n\n";
   md << "- date: " << date << "; kernel " << kernel_release() << "; cgroup v" << cgroup_version << "\n";
-  md << "- payload: the static probe `burn` (tests/probe/burn.c) at /t in the busybox rootfs, one job at a time on "
+  md << "- command: the static probe `burn` (tests/probe/burn.c) at /t in the busybox rootfs, one job at a time on "
         "one Executor, policy `"
      << s.policy << "`, default limits except memory; one warm-up job not counted\n";
   if (!cpu.empty()) {
@@ -279,8 +279,7 @@ std::string to_markdown(const Settings& s, const std::string& date, int cgroup_v
          << (row.errors.empty() ? "" : " (" + std::to_string(row.errors.size()) + " failed)") << " |\n";
     }
   }
-  md << "\n" << (missed.empty() ? "All targets met.\n" : "**Missed:**\n");
-  for (const std::string& m : missed) md << "- " << m << "\n";
+  md << missed_markdown(missed);
   return md.str();
 }
 
@@ -406,11 +405,4 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace cellblock::bench
 
-int main(int argc, char** argv) {
-  try {
-    return cellblock::bench::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "accuracy: " << e.what() << "\n";
-    return 2;
-  }
-}
+int main(int argc, char** argv) { return cellblock::bench::main_guarded("accuracy", cellblock::bench::run, argc, argv); }

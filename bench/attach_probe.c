@@ -27,20 +27,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench/clock.h"
+
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
 #endif
 
-static long long now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
-static int cmp_ll(const void* a, const void* b) {
-  long long x = *(const long long*)a, y = *(const long long*)b;
-  return (x > y) - (x < y);
-}
 
 static void sleep_ms(int ms) {
   struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};

@@ -21,16 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
-static long long now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "bench/clock.h"
 
-static int cmp_ll(const void* a, const void* b) {
-  long long x = *(const long long*)a, y = *(const long long*)b;
-  return (x > y) - (x < y);
-}
 
 static void usage(void) {
   fprintf(stderr, "usage: bare_launch [-n RUNS] [-w WARMUP] [-j] PROGRAM [ARGS...]\n");

@@ -7,7 +7,7 @@
 // of the machine (another process, frequency, page cache) over every tool alike instead of
 // charging it to whichever tool happened to run during it. Each run is timed with
 // CLOCK_MONOTONIC from just before posix_spawn() to just after waitpid() returns, so a run's
-// time is everything a caller of that tool waits for: exec of the tool, its setup, the payload,
+// time is everything a caller of that tool waits for: exec of the tool, its setup, the command,
 // its teardown.
 //
 // Throughput (--throughput N): N jobs per tool, run by P workers at once (--parallel 1,2),
@@ -58,8 +58,9 @@
 #include <vector>
 
 #include "bench/in_process.h"
-#include "executor/sys_error.h"
-#include "executor/unique_fd.h"
+#include "bench/report_util.h"
+#include "executor/base/sys_error.h"
+#include "executor/base/unique_fd.h"
 
 extern char** environ;
 
@@ -445,15 +446,6 @@ json machine_json() {
   return m;
 }
 
-std::string utc_now() {
-  time_t t = time(nullptr);
-  tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[64];
-  strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 // ---- other load on the machine -----------------------------------------------------------
 //
 // The machine may be shared (other builds, other benchmarks). Wall-clock figures taken while
@@ -563,12 +555,6 @@ class LoadGuard {
 };
 
 // ---- output --------------------------------------------------------------------------------
-
-std::string fmt(double v, int prec = 2) {
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.*f", prec, v);
-  return buf;
-}
 
 std::string md_escape(const std::string& s) { return replace_all(s, "|", "\\|"); }
 
@@ -752,18 +738,6 @@ std::string to_markdown(const Settings& s, const json& machine, const std::strin
   }
   if (!s.notes.empty()) md << "\n" << s.notes << (s.notes.back() == '\n' ? "" : "\n");
   return md.str();
-}
-
-void write_file(const std::string& path, const std::string& text) {
-  if (path.empty()) return;
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    if (!f) throw std::runtime_error("cannot write " + tmp);
-    f << text;
-    if (!f.flush()) throw std::runtime_error("cannot write " + tmp);
-  }
-  if (rename(tmp.c_str(), path.c_str()) != 0) throw_sys("rename(" + cellblock::quoted(tmp) + ", " + cellblock::quoted(path) + ")");
 }
 
 std::pair<std::string, std::string> split_kv(const std::string& s, const char* option) {
@@ -985,11 +959,4 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace cellblock::bench
 
-int main(int argc, char** argv) {
-  try {
-    return cellblock::bench::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "compare: " << e.what() << "\n";
-    return 2;
-  }
-}
+int main(int argc, char** argv) { return cellblock::bench::main_guarded("compare", cellblock::bench::run, argc, argv); }

@@ -3,10 +3,10 @@
 #include <future>
 
 #include "executor/executor.h"
-#include "executor/step_clock.h"
-#include "jobs/job_json.h"
-#include "jobs/job_queue.h"
-#include "jobs/policy_json.h"
+#include "executor/protocol/step_clock.h"
+#include "jobs/format/job_json.h"
+#include "jobs/queue/job_queue.h"
+#include "jobs/format/policy_json.h"
 
 namespace cellblock::bench {
 

@@ -1,5 +1,6 @@
-// Small helpers shared by bench/accuracy and bench/scale: numbers for the report, this
-// process's memory from /proc/self/status, and files written whole or not at all.
+// Small helpers shared by the benchmark programs (accuracy, scale, compare): numbers for the
+// report, this process's memory from /proc/self/status, files written whole or not at all, and
+// a main() that reports what went wrong.
 #pragma once
 
 #include <sys/utsname.h>
@@ -12,13 +13,14 @@
 #include <cstdint>
 #include <cstdio>
 #include <fstream>
+#include <iostream>
 #include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include "executor/sys_error.h"
+#include "executor/base/sys_error.h"
 
 namespace cellblock::bench {
 
@@ -125,6 +127,24 @@ inline std::optional<int> parse_or_exit(CLI::App& app, int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   return std::nullopt;
+}
+
+// The end of a Markdown report: every target met, or the list of those missed.
+inline std::string missed_markdown(const std::vector<std::string>& missed) {
+  std::string md = "\n" + std::string(missed.empty() ? "All targets met.\n" : "**Missed:**\n");
+  for (const std::string& m : missed) md += "- " + m + "\n";
+  return md;
+}
+
+// A benchmark's main(): `run` returns the exit status; anything thrown is one line on stderr
+// and exit status 2.
+inline int main_guarded(const char* name, int (*run)(int, char**), int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << name << ": " << e.what() << "\n";
+    return 2;
+  }
 }
 
 }  // namespace cellblock::bench

@@ -49,9 +49,9 @@
 
 #include "bench/report_util.h"
 #include "executor/executor.h"
-#include "jobs/job_json.h"
-#include "jobs/job_queue.h"
-#include "jobs/policy_json.h"
+#include "jobs/format/job_json.h"
+#include "jobs/queue/job_queue.h"
+#include "jobs/format/policy_json.h"
 
 namespace cellblock::bench {
 namespace {
@@ -122,6 +122,7 @@ class TimedRunner : public JobRunner {
     spans_[job.id] = span;
     return r;
   }
+  std::optional<uint64_t> memory_limit() const override { return executor_.cgroups().memory_limit(); }
   size_t peak_inside() const { return peak_; }
   // Forgets what ran so far (the warm-up job).
   void reset() {
@@ -338,9 +339,16 @@ std::string to_markdown(const Settings& s, const std::string& date, int cgroup_v
          << size_t(std::max(0.0, (1024.0 - double(b->fds_before)) / per_cell)) << " cells would fit at once.\n";
     if (!b->failures.empty()) md << "\nFailures: " << failures_text(*b) << "\n";
   }
-  md << "\n" << (missed.empty() ? "All targets met.\n" : "**Missed:**\n");
-  for (const std::string& m : missed) md << "- " << m << "\n";
+  md << missed_markdown(missed);
   return md.str();
+}
+
+// A network namespace ready for every job that runs at once, and one to spare, as `cellblock
+// batch` keeps them.
+ExecutorConfig pooled_config(size_t parallel) {
+  ExecutorConfig config;
+  config.netns_pool = parallel + 1;
+  return config;
 }
 
 int run(int argc, char** argv) {
@@ -384,9 +392,7 @@ int run(int argc, char** argv) {
   // (a) a deep queue
   std::optional<PartResult> a;
   if (s.jobs > 0) {
-    ExecutorConfig config;
-    config.netns_pool = s.queue_parallel + 1;
-    Executor executor(config);
+    Executor executor(pooled_config(s.queue_parallel));
     cgroup_version = executor.cgroup_version();
     ExecutorRunner runner(executor);
     JobQueue queue(runner, QueueOptions{s.queue_parallel, 0});
@@ -411,9 +417,7 @@ int run(int argc, char** argv) {
   std::optional<PartResult> b;
   Concurrency c;
   if (s.concurrent > 0) {
-    ExecutorConfig config;
-    config.netns_pool = s.concurrent + 1;
-    Executor executor(config);
+    Executor executor(pooled_config(s.concurrent));
     cgroup_version = executor.cgroup_version();
     TimedRunner runner(executor);
     const uint64_t cell_memory = uint64_t(s.cell_memory_mib) << 20;
@@ -493,17 +497,12 @@ int run(int argc, char** argv) {
 }  // namespace cellblock::bench
 
 int main(int argc, char** argv) {
-  // As `cellblock` does at start (jobs/main.cc): the soft open-files limit up to the hard one,
+  // As `cellblock` does at start (jobs/cli/main.cc): the soft open-files limit up to the hard one,
   // since every running cell holds about a dozen descriptors in the supervisor.
   struct rlimit nofile {};
   if (getrlimit(RLIMIT_NOFILE, &nofile) == 0 && nofile.rlim_cur < nofile.rlim_max) {
     nofile.rlim_cur = nofile.rlim_max;
     setrlimit(RLIMIT_NOFILE, &nofile);
   }
-  try {
-    return cellblock::bench::run(argc, argv);
-  } catch (const std::exception& e) {
-    std::cerr << "scale: " << e.what() << "\n";
-    return 2;
-  }
+  return cellblock::bench::main_guarded("scale", cellblock::bench::run, argc, argv);
 }

@@ -9,8 +9,8 @@
 #include <stdexcept>
 #include <tuple>
 
-#include "executor/cgroup_fs.h"
-#include "executor/sys_error.h"
+#include "executor/cgroup/cgroup_fs.h"
+#include "executor/base/sys_error.h"
 
 namespace cellblock {
 

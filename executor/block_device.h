@@ -12,7 +12,7 @@
 #include <string_view>
 #include <utility>
 
-#include "executor/cgroup.h"
+#include "executor/cgroup/cgroup.h"
 #include "executor/job_spec.h"
 
 namespace cellblock {

@@ -7,8 +7,8 @@
 
 #include <cerrno>
 
-#include "executor/host_file.h"
-#include "executor/sys_error.h"
+#include "executor/base/host_file.h"
+#include "executor/base/sys_error.h"
 
 extern "C" const char cellblock_init_image[];
 extern "C" const char cellblock_init_image_end[];

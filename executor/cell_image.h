@@ -5,7 +5,7 @@
 
 #include <string>
 
-#include "executor/unique_fd.h"
+#include "executor/base/unique_fd.h"
 
 namespace cellblock {
 

@@ -13,12 +13,13 @@
 #include <filesystem>
 
 #include "executor/block_device.h"
+#include "executor/crash_cleanup.h"
 #include "executor/cell_image.h"
-#include "executor/cell_launch.h"
-#include "executor/cell_supervisor.h"
-#include "executor/launch_plan.h"
-#include "executor/step_clock.h"
-#include "executor/sys_error.h"
+#include "executor/launch.h"
+#include "executor/supervise.h"
+#include "executor/plan.h"
+#include "executor/protocol/step_clock.h"
+#include "executor/base/sys_error.h"
 
 namespace cellblock {
 namespace {
@@ -57,18 +58,14 @@ void fill_stats(Stats& stats, const CgroupStats& c, uint64_t setup_cpu_ns) {
   stats.cpu_user_ms = static_cast<double>(c.cpu_user_ns - from_user) / 1e6;
   stats.cpu_system_ms = static_cast<double>(c.cpu_system_ns - from_system) / 1e6;
   stats.setup_cpu_ms = static_cast<double>(setup) / 1e6;
-  stats.memory_peak_bytes = c.memory_peak_bytes;
-  stats.oom_kills = c.oom_kills;
-  stats.pids_peak = c.pids_peak;
-  stats.io_read_bytes = c.io_read_bytes;
-  stats.io_write_bytes = c.io_write_bytes;
+  static_cast<CgroupCounters&>(stats) = c;
 }
 
 // Reports, limits and the OOM counter become one verdict. A limit we enforced wins; then a
 // failed setup step; then the kernel's OOM kills; then how the command itself ended.
 void decide(Result& r, const SupervisedCell& cell, uint64_t oom_kills) {
-  if (cell.payload_wait_status) {
-    int st = *cell.payload_wait_status;
+  if (cell.command_wait_status) {
+    int st = *cell.command_wait_status;
     if (WIFEXITED(st)) r.exit_code = WEXITSTATUS(st);
     if (WIFSIGNALED(st)) r.signal = WTERMSIG(st);
   }
@@ -89,7 +86,7 @@ void decide(Result& r, const SupervisedCell& cell, uint64_t oom_kills) {
     if (!r.exit_code && !r.signal) r.signal = SIGKILL;
     return;
   }
-  if (cell.payload_wait_status) {
+  if (cell.command_wait_status) {
     r.status = r.signal ? Status::signaled : Status::exited;
     return;
   }
@@ -158,24 +155,29 @@ Result Executor::run(const JobSpec& job, const StopToken* stop) {
 
 void Executor::run_checked(const JobSpec& job, const StopToken* stop, Result& result) {
   const uint64_t t_start = monotonic_ns();
-  // 1. plan
+  // 1. plan (plan.h)
   if (!job.security) throw SetupError("policy " + cellblock::quoted(job.policy) + ": not loaded (no security policy, no cell)");
   const LaunchPlan plan = make_launch_plan(job, host_);
   const CgroupLimits limits = cgroup_limits(job.limits);
-  // 2. cgroup, and the job's state file for a cleanup after a crash (supervisor_state.h)
+  // 2. cgroup (cgroup/cgroup.h), and the job's state file for a cleanup after a crash
+  //    (supervisor_state.h)
   const uint64_t t_planned = monotonic_ns();
   const std::string number = std::to_string(next_job_.fetch_add(1));
   std::unique_ptr<JobCgroup> cgroup = cgroups_->create(number, limits);
   SupervisorState::JobFile state = state_->job_starting("job-" + number, job.id, cgroup->paths());
   const uint64_t t_cgroup = monotonic_ns();
-  // 3. launch
+  // 3. launch (launch.h); 4., the cell's init, runs in the cell from here (cell/cell_init.h)
   const Clock::time_point started = Clock::now();
-  LaunchedCell cell =
-      launch_cell(plan, job.stdin_data, dev_null_.get(), init_image_.get(), cgroup.get(), netns_pool_->take());
+  LaunchedCell cell = launch_cell({.plan = plan,
+                                   .stdin_data = job.stdin_data,
+                                   .dev_null = dev_null_.get(),
+                                   .init_image = init_image_.get(),
+                                   .cgroup = cgroup.get(),
+                                   .netns = netns_pool_->take()});
   state.cell_started(cell.pid);
-  // 4. supervise
+  // 5. supervise (supervise.h)
   SupervisedCell supervised = supervise_cell(cell, job.limits, cgroup.get(), stop, started);
-  // 5. collect: every process of the cell is gone once its init has exited; the cgroup's own
+  // 6. collect: every process of the cell is gone once its init has exited; the cgroup's own
   //    kill makes sure of it before the directory is removed.
   result.stats.wall_time_ms = ms_between(started, supervised.ended);
   // steady_clock is CLOCK_MONOTONIC on Linux: the same clock as the cell's stamps.
@@ -194,19 +196,19 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, Result& re
                                      {"launch_init", c.at[init_started]},
                                      {"rootfs", c.at[rootfs_built]},
                                      {"network", c.at[network_up]},
-                                     {"init_forked_command", c.at[payload_forked]},
-                                     {"fork_command", c.at[payload_started]},
+                                     {"init_forked_command", c.at[command_forked]},
+                                     {"fork_command", c.at[command_started]},
                                      {"command_setup", c.at[security_started]},
                                      {"security", c.at[security_done]},
                                      {"handoff", c.at[cell_ready_seen]},
                                      {"cwd", c.at[exec_called]},
-                                     {"exec_and_run", c.at[payload_exited]},
+                                     {"exec_and_run", c.at[command_exited]},
                                      {"reap", c.at[all_reaped]},
                                      {"teardown", t_ended},
                                      {"stats", t_stats},
                                      {"cgroup_remove", monotonic_ns()}});
   }
-  // 6. verdict
+  // 7. verdict
   result.stdout_truncated = supervised.out.truncated();
   result.stderr_truncated = supervised.err.truncated();
   result.stdout_data = supervised.out.take();

@@ -1,13 +1,8 @@
 // The executor: one JobSpec in, one isolated process tree, one Result out.
 //
-// Executor::run(job), step by step (docs/executor.md mirrors this list):
-//   1. plan      validate the job against the host and prepare every string (launch_plan.h)
-//   2. cgroup    create the job's cgroup with its memory, CPU, pids and I/O limits (cgroup.h)
-//   3. launch    clone3 the cell's init into new namespaces (cell_launch.h); the init builds the
-//                file system, forks the command and reaps (cell_init.h, rootfs.h, payload.h)
-//   4. supervise capture output, enforce wall/CPU/output limits, collect reports (cell_supervisor.h)
-//   5. collect   read the cgroup's statistics, kill anything left, remove the cgroup
-//   6. verdict   turn reports, limits and OOM counts into a Result
+// Executor::run(job) follows the numbered list of docs/executor.md, step for step: plan, cgroup,
+// launch, (the cell's init, inside the cell), supervise, collect, verdict. run_checked() in
+// executor.cc names each step with its number there.
 // run() is thread-safe: a queue calls it from many threads at once.
 #pragma once
 
@@ -15,14 +10,14 @@
 #include <memory>
 #include <string>
 
-#include "executor/cgroup.h"
+#include "executor/cgroup/cgroup.h"
 #include "executor/job_spec.h"
-#include "executor/launch_plan.h"
-#include "executor/netns_pool.h"
+#include "executor/plan.h"
+#include "executor/net/netns_pool.h"
 #include "executor/result.h"
 #include "executor/stop_token.h"
 #include "executor/supervisor_state.h"
-#include "executor/unique_fd.h"
+#include "executor/base/unique_fd.h"
 
 namespace cellblock {
 

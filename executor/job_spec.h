@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
-#include "executor/security_policy.h"
+#include "executor/security/policy.h"
 
 namespace cellblock {
+
+struct CompiledPolicy;  // executor/security/compiled_policy.h
 
 struct BindMount {
   std::string source;  // absolute host path

@@ -7,6 +7,8 @@
 #include <string_view>
 #include <vector>
 
+#include "executor/cgroup/cgroup_counters.h"
+
 namespace cellblock {
 
 enum class Status {
@@ -27,17 +29,14 @@ enum class Status {
 std::string_view to_string(Status s) noexcept;
 std::optional<Status> status_from_string(std::string_view s) noexcept;
 
-struct Stats {
+// The cgroup's counters as it read them (memory_peak_bytes, oom_kills, pids_peak,
+// io_read_bytes, io_write_bytes), and the times.
+struct Stats : CgroupCounters {
   double wall_time_ms = 0;
   double cpu_time_ms = 0;
   double cpu_user_ms = 0;
   double cpu_system_ms = 0;
   double setup_cpu_ms = 0;  // the cell's own work, measured in the cell, left out of cpu_time_ms
-  uint64_t memory_peak_bytes = 0;
-  uint64_t oom_kills = 0;
-  uint64_t pids_peak = 0;
-  uint64_t io_read_bytes = 0;
-  uint64_t io_write_bytes = 0;
   int cgroup_version = 0;
 };
 

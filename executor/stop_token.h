@@ -9,8 +9,8 @@
 #include <cstdint>
 #include <mutex>
 
-#include "executor/sys_error.h"
-#include "executor/unique_fd.h"
+#include "executor/base/sys_error.h"
+#include "executor/base/unique_fd.h"
 
 namespace cellblock {
 

@@ -1,9 +1,9 @@
-/* fds [FD...]: which file descriptors did the payload inherit?
+/* fds [FD...]: which file descriptors did the command inherit?
  *
  * Attacks: leaked descriptors. Any fd the supervisor or init leaves open across execve is a
  * handle to something outside the cell: a directory on the host (CVE-2024-21626 in runc:
  * a leaked fd to /sys/fs/cgroup reached through /proc/self/fd/N as the working directory),
- * the other end of a control socket, a log file, a cgroup file. The payload must start with
+ * the other end of a control socket, a log file, a cgroup file. The command must start with
  * exactly 0, 1 and 2 open (close_range(3, ~0) just before execve).
  *
  * First, before opening anything itself, the program fstat()s every fd from 3 up to
@@ -12,7 +12,7 @@
  *
  * Each FD argument is a descriptor number the supervisor had open when it started the job (a
  * test opens a file on the host and passes its number): the program read()s one byte from it
- * first of all, the way a payload would use a descriptor it guessed.
+ * first of all, the way a command would use a descriptor it guessed.
  *
  * Expected in a cell: fds CLEAN open=0,1,2 (0 may be /dev/null or closed, depending on the
  * job's stdin); fd_read EBADF for every FD argument.

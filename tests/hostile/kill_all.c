@@ -2,13 +2,13 @@
  *
  * Attacks: kill(-1) signals every process the caller may signal, except itself and the init
  * of its pid namespace. On a host (or in a cell without its own pid namespace) a uid-0
- * payload would take down every process of the machine, the supervisor included. In a cell
- * the reach is the cell's pid namespace: the payload's own processes die, cellblock's init
+ * command would take down every process of the machine, the supervisor included. In a cell
+ * the reach is the cell's pid namespace: the command's own processes die, cellblock's init
  * survives, nothing outside is touched.
  *
  * The program (M) lists the processes it can see, forks a child (C), and C sends the signal,
  * prints the outcome at once, then waits up to 100 ms for the victims to die and reports who
- * is left. M is among the victims, so only C can report, and once M (the payload) is dead
+ * is left. M is among the victims, so only C can report, and once M (the command) is dead
  * the cell's init kills what is left, C included: the kill_all line is usually there, the
  * kill_all_survivors line often is not. A test must accept either missing and, when
  * kill_all_survivors is present, check init_alive=yes.
@@ -89,9 +89,9 @@ int main(int argc, char **argv)
     if (child == 0) {
         const pid_t self = getpid();
         int err = kill(-1, SIGKILL) == 0 ? 0 : errno;
-        /* First the bare outcome, at once: the victims (our parent, the payload, among them)
+        /* First the bare outcome, at once: the victims (our parent, the command, among them)
          * are still dying, so this line usually gets out before the cell's init, seeing the
-         * payload gone, kills us too. */
+         * command gone, kills us too. */
         result_bare("kill_all", errno_name(err));
         /* SIGKILL is delivered when each victim next runs: give them up to 100 ms. */
         int killed = 0, candidates = 0;

@@ -1,10 +1,10 @@
 /* mounts: change the cell's mount table from inside.
  *
- * Attacks: every mount the payload can make or undo. With CAP_SYS_ADMIN over its mount
- * namespace a payload can mount a fresh procfs or sysfs (with none of the masks the cell put
+ * Attacks: every mount the command can make or undo. With CAP_SYS_ADMIN over its mount
+ * namespace a command can mount a fresh procfs or sysfs (with none of the masks the cell put
  * over /proc/kcore, /proc/sysrq-trigger, /proc/sys...), bind the root elsewhere, remount the
  * read-only binds (the test programs at /t, inputs) read-write, or unmount the masks. In a
- * cell the payload has no CAP_SYS_ADMIN (and the default seccomp policy denies mount), so all
+ * cell the command has no CAP_SYS_ADMIN (and the default seccomp policy denies mount), so all
  * of it fails. In a user namespace the kernel also locks the flags of mounts inherited from
  * the parent namespace (MNT_LOCK_READONLY...), so a remount read-write fails with EPERM even
  * for root of that namespace.

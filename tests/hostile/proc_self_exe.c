@@ -6,7 +6,7 @@
  * once runc had exec'd) and overwrote the host's runc. Here the interesting process is the
  * cell's PID 1: if cellblock's init is a clone of the supervisor that never exec'd, its exe is
  * the host's cellblock binary. Access to another process's exe link needs ptrace read access
- * to it (an init that keeps capabilities the payload dropped, or that made itself
+ * to it (an init that keeps capabilities the command dropped, or that made itself
  * non-dumpable, is out of reach), and writing a running executable fails with ETXTBSY.
  *
  * Tries, each on its own line:

@@ -1,7 +1,7 @@
 /* proc_sys: can the cell write the host kernel's global settings through /proc/sys?
  *
  * Attacks: most of /proc/sys is not namespaced, and a sysctl write is checked against the
- * file's mode bits with euid 0 counting as the owner, not against a capability. So a payload
+ * file's mode bits with euid 0 counting as the owner, not against a capability. So a command
  * running as uid 0 with every capability dropped can still change the host unless /proc/sys
  * is read-only in the cell (Docker, runc and bubblewrap mount it read-only) or the cell runs
  * in a user namespace. The worst of them:

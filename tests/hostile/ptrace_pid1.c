@@ -1,10 +1,10 @@
 /* ptrace_pid1: take control of, or look inside, the cell's PID 1 (cellblock's init).
  *
  * Attacks: init is the one process in the cell that keeps privileges (capabilities, maybe
- * fds or a working directory on the host while it sets the cell up). A payload that can
+ * fds or a working directory on the host while it sets the cell up). A command that can
  * ptrace it, read its memory, steal its fds or follow its cwd/root links inherits all that.
  * Every one of these needs ptrace access to init: the kernel refuses it when init holds
- * capabilities the payload lacks (cap_ptrace_access_check), when init is not dumpable
+ * capabilities the command lacks (cap_ptrace_access_check), when init is not dumpable
  * (prctl(PR_SET_DUMPABLE, 0)), or by Yama; a seccomp policy may also deny ptrace itself.
  *
  * Tries, each on its own line:

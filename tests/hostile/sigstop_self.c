@@ -1,6 +1,6 @@
 /* sigstop_self [self|pgrp]: stop ourselves (or our whole process group) with SIGSTOP.
  *
- * Attacks: a supervisor that waits for the payload with waitpid() and misreads a stop as an
+ * Attacks: a supervisor that waits for the command with waitpid() and misreads a stop as an
  * exit (WUNTRACED/WIFSTOPPED handling), or that enforces time only through CPU time: a
  * stopped process uses no CPU, so only a wall-clock limit ends it. SIGKILL does end a stopped
  * process, so killing the cell must still work. "pgrp" sends SIGSTOP to the process group

@@ -2,7 +2,7 @@
  *
  * Attacks: /proc/sysrq-trigger is not namespaced. Writing a key to it acts on the host: 'b'
  * reboots it at once, 'c' crashes it, 'e'/'i' kill every process on it. The kernel checks
- * no capability on write, only the file's mode (0200, owner root): a cell whose payload runs
+ * no capability on write, only the file's mode (0200, owner root): a cell whose command runs
  * as uid 0, even with every capability dropped, can open it unless /proc/sysrq-trigger is
  * masked or read-only in the cell (Docker and runc bind it read-only), or the cell runs in a
  * user namespace (uid 0 of the cell is not the file's owner).

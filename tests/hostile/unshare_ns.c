@@ -10,7 +10,7 @@
  * Tries, each on its own line:
  *   unshare_<ns>   unshare(CLONE_NEW<NS>) for user, mnt, pid, net, uts, ipc, cgroup, time
  *   userns_mount   the full chain: unshare(CLONE_NEWUSER|CLONE_NEWNS), try to map our
- *                  uid/gid to 0, then mount a tmpfs. OK means the payload can reach the
+ *                  uid/gid to 0, then mount a tmpfs. OK means the command can reach the
  *                  mount code of every filesystem that allows user-namespace mounts.
  *
  * Expected in a cell, default policy: every line EPERM (seccomp denies CLONE_NEWUSER; the

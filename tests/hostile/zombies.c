@@ -3,7 +3,7 @@
  * Attacks: the cell's PID 1 and the pids limit. A zombie holds a pid (and a pids-cgroup
  * slot) until its parent reaps it. A parent that never calls wait() and then exits hands its
  * zombies to the pid namespace's init: a cell init that does not reap every child (not only
- * the payload) fills the pid space and the pids limit with them.
+ * the command) fills the pid space and the pids limit with them.
  *
  * Default mode: a helper process forks N (default 10000) children that exit at once, never
  * waits for them, reports, and exits. The program (the helper's parent) then watches /proc

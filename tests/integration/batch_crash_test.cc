@@ -2,8 +2,8 @@
 // cellblock cleans up what it left (executor/supervisor_state.h).
 #include <gmock/gmock.h>
 
-#include "executor/cgroup_fs.h"
-#include "executor/cgroup_impl.h"
+#include "executor/cgroup/cgroup_fs.h"
+#include "executor/cgroup/cgroup_impl.h"
 #include "tests/integration/batch_test_util.h"
 
 namespace cellblock::test {

@@ -17,8 +17,9 @@
 #include <gtest/gtest.h>
 
 #include "executor/executor.h"
-#include "jobs/job_json.h"
-#include "jobs/policy_json.h"
+#include "jobs/format/job_json.h"
+#include "jobs/format/result_json.h"
+#include "jobs/format/policy_json.h"
 
 namespace cellblock::test {
 

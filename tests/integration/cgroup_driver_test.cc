@@ -21,10 +21,10 @@
 #include <vector>
 
 #include "executor/block_device.h"
-#include "executor/cgroup.h"
-#include "executor/cgroup_fs.h"
-#include "executor/cgroup_impl.h"
-#include "executor/sys_error.h"
+#include "executor/cgroup/cgroup.h"
+#include "executor/cgroup/cgroup_fs.h"
+#include "executor/cgroup/cgroup_impl.h"
+#include "executor/base/sys_error.h"
 #include "tests/integration/calibration.h"
 #include "tests/integration/cgroup_test_util.h"
 

@@ -22,7 +22,7 @@
 #include <string>
 #include <thread>
 
-#include "executor/unique_fd.h"
+#include "executor/base/unique_fd.h"
 #include "tests/file_util.h"
 
 namespace cellblock::testing {

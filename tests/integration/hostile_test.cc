@@ -30,7 +30,7 @@
 
 #include <gmock/gmock.h>
 
-#include "executor/unique_fd.h"
+#include "executor/base/unique_fd.h"
 #include "tests/integration/calibration.h"
 #include "tests/integration/hostile_test.h"
 #include "tests/kernel_features.h"
@@ -524,7 +524,7 @@ std::vector<Case> cases() {
            }});
 
   // PTRACE_ATTACH the cell's init, read its memory and environment, steal its fds, follow its
-  // root: init is non-dumpable and keeps capabilities the payload lacks. judge denies ptrace,
+  // root: init is non-dumpable and keeps capabilities the command lacks. judge denies ptrace,
   // process_vm_readv and pidfd_getfd in the filter; default leaves pidfd_getfd out (ENOSYS).
   for (const auto& [policy, getfd] : {std::pair{"default", "ENOSYS"}, std::pair{"judge", "EPERM"}})
     c.push_back({.name = "ptrace_pid1", .policy = policy, .argv = {"/t/ptrace_pid1"}, .ending = kExitsZero,
@@ -587,7 +587,7 @@ std::vector<Case> cases() {
                .out = {one("RESULT tcp_connect EACCES addr=127.0.0.1:{PORT} step=socket")}, .also = nothing_connected});
 
   // Descriptor numbers the supervisor had open when it started the job (one O_CLOEXEC, one not):
-  // the payload cannot read either, and it starts with exactly 0, 1 and 2.
+  // the command cannot read either, and it starts with exactly 0, 1 and 2.
   add_for(c, {"default", "judge"},
           {.name = "fds", .argv = {"/t/fds", "{FD_CLOEXEC}", "{FD_INHERITABLE}"}, .needs = kSupervisorFds,
            .ending = kExitsZero,
@@ -665,7 +665,7 @@ INSTANTIATE_TEST_SUITE_P(All, HostileProgram, ::testing::ValuesIn(cases()),
 class IgnoreSigterm : public HostUntouched, public ::testing::WithParamInterface<const char*> {};
 
 // The command's host pid once it has its SIGTERM handler installed (SigCgt bit 15), or -1.
-int payload_catching_term(const std::string& marker) {
+int command_catching_term(const std::string& marker) {
   for (auto deadline = Clock::now() + std::chrono::seconds(2); Clock::now() < deadline;) {
     for (int pid : host_processes_marked(marker)) {
       std::string status = read_file("/proc/" + std::to_string(pid) + "/status");
@@ -683,16 +683,16 @@ TEST_P(IgnoreSigterm, CatchesTheForwardedTermAndStillEndsAtTheWallLimit) {
   j.limits.wall_time_ms = 1500;
   Result r;
   std::thread runner([&] { r = run(j); });
-  int payload = payload_catching_term(marker_);
+  int command = command_catching_term(marker_);
   int init = -1;
-  if (payload > 0) {
-    std::string stat = read_file("/proc/" + std::to_string(payload) + "/stat");
+  if (command > 0) {
+    std::string stat = read_file("/proc/" + std::to_string(command) + "/stat");
     init = atoi(stat.c_str() + stat.rfind(')') + 4);
     EXPECT_EQ(read_file("/proc/" + std::to_string(init) + "/comm"), "cellblock-init\n");
     EXPECT_EQ(::kill(init, SIGTERM), 0);
   }
   runner.join();
-  ASSERT_GT(payload, 0) << "the command never installed its SIGTERM handler: " << describe(r);
+  ASSERT_GT(command, 0) << "the command never installed its SIGTERM handler: " << describe(r);
   EXPECT_EQ(r.status, Status::wall_time_limit) << describe(r);
   EXPECT_EQ(r.signal, SIGKILL);
   EXPECT_TRUE(output_is(r.stdout_data, {one("RESULT ignore_sigterm RUNNING mode=sleep"),

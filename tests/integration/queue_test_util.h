@@ -8,8 +8,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "executor/cgroup_impl.h"
-#include "jobs/job_queue.h"
+#include "executor/cgroup/cgroup_impl.h"
+#include "jobs/queue/job_queue.h"
 #include "tests/integration/cell_test_util.h"
 
 namespace cellblock::test {

@@ -2,8 +2,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "executor/cgroup_fs.h"
-#include "executor/cgroup_impl.h"
+#include "executor/cgroup/cgroup_fs.h"
+#include "executor/cgroup/cgroup_impl.h"
 
 namespace cellblock {
 namespace {

@@ -6,10 +6,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "executor/cgroup.h"
-#include "executor/cgroup_fs.h"
-#include "executor/cgroup_impl.h"
-#include "executor/sys_error.h"
+#include "executor/cgroup/cgroup.h"
+#include "executor/cgroup/cgroup_fs.h"
+#include "executor/cgroup/cgroup_impl.h"
+#include "executor/base/sys_error.h"
 #include "tests/unit/fake_cgroup_fs.h"
 #include "tests/unit/paused_child.h"
 

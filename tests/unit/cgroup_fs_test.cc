@@ -1,5 +1,5 @@
 // Parsers and file helpers of executor/cgroup_fs.h, on samples taken from real hosts.
-#include "executor/cgroup_fs.h"
+#include "executor/cgroup/cgroup_fs.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -8,7 +8,7 @@
 
 #include <limits>
 
-#include "executor/sys_error.h"
+#include "executor/base/sys_error.h"
 #include "tests/unit/fake_cgroup_fs.h"
 
 namespace cellblock {

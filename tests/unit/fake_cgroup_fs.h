@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "executor/cgroup_fs.h"
+#include "executor/cgroup/cgroup_fs.h"
 #include "tests/file_util.h"
 
 namespace cellblock::testing {

@@ -1,8 +1,8 @@
-#include "jobs/job_flags.h"
+#include "jobs/cli/job_flags.h"
 
 #include <gmock/gmock.h>
 
-#include "jobs/job_json.h"
+#include "jobs/format/job_json.h"
 
 namespace cellblock {
 namespace {
@@ -67,13 +67,13 @@ TEST(JobFlags, OverrideAJobFile) {
 TEST(JobFlags, BadValuesNameTheFlag) {
   JobFlags f;
   f.env = {"NOEQUALS"};
-  EXPECT_THROW(f.apply(nullptr), JobError);
+  EXPECT_THROW(f.apply(nullptr), FieldError);
   f.env.clear();
   f.mounts = {"/only-source"};
   try {
     f.apply(nullptr);
     FAIL();
-  } catch (const JobError& e) {
+  } catch (const FieldError& e) {
     EXPECT_THAT(e.what(), HasSubstr("--mount: \"/only-source\" is not SRC:DST"));
   }
 }

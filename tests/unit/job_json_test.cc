@@ -1,5 +1,6 @@
 // The job format is strict: every error names the field, the value and why.
-#include "jobs/job_json.h"
+#include "jobs/format/job_json.h"
+#include "jobs/format/result_json.h"
 
 #include <gmock/gmock.h>
 
@@ -14,7 +15,7 @@ json minimal() { return {{"rootfs", "/srv/root"}, {"command", {"/bin/true"}}}; }
 std::string error_of(const json& j, const json& defaults = nullptr) {
   try {
     job_from_json(j, defaults);
-  } catch (const JobError& e) {
+  } catch (const FieldError& e) {
     return e.what();
   }
   return "(accepted)";
@@ -131,7 +132,7 @@ TEST(JobJson, SyntaxErrorsNameTheLine) {
   try {
     job_from_text("{\n\"rootfs\": \"/r\",\n\"command\": [\"x\"],\n}");
     FAIL() << "accepted";
-  } catch (const JobError& e) {
+  } catch (const FieldError& e) {
     EXPECT_THAT(e.what(), HasSubstr("invalid JSON"));
     EXPECT_THAT(e.what(), HasSubstr("line 4"));
   }
@@ -176,9 +177,9 @@ TEST(JobRequest, ReadsTheQueueKeys) {
   EXPECT_EQ(r.queue_timeout_ms, 2000u);
   EXPECT_EQ(r.job.rootfs, "/r");
   j["priority"] = "high";
-  EXPECT_THROW(request_from_json(j), JobError);
+  EXPECT_THROW(request_from_json(j), FieldError);
   // The plain job parser does not know them: they belong to the queue.
-  EXPECT_THROW(job_from_json({{"rootfs", "/r"}, {"command", {"x"}}, {"priority", 1}}), JobError);
+  EXPECT_THROW(job_from_json({{"rootfs", "/r"}, {"command", {"x"}}, {"priority", 1}}), FieldError);
 }
 
 TEST(JobRequest, DefaultsCanSetThem) {

@@ -1,6 +1,6 @@
 // The queue with a fake runner (no kernel): every job gets exactly one result, the parallel
 // bound and priority order hold, cancel, queue timeouts and shutdown work.
-#include "jobs/job_queue.h"
+#include "jobs/queue/job_queue.h"
 
 #include <poll.h>
 

@@ -1,4 +1,4 @@
-#include "executor/launch_plan.h"
+#include "executor/plan.h"
 
 #include <gmock/gmock.h>
 

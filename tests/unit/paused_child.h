@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "executor/cgroup_fs.h"
+#include "executor/cgroup/cgroup_fs.h"
 
 namespace cellblock::testing {
 

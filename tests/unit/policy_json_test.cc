@@ -1,6 +1,6 @@
 // Policy JSON: every error path names the file, the field and the value; the registry resolves
 // names and paths and compiles each policy once.
-#include "jobs/policy_json.h"
+#include "jobs/format/policy_json.h"
 
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -26,7 +26,7 @@ json minimal() {
 std::pair<std::string, std::string> parse_error(const json& j) {
   try {
     policy_from_json(j, "test", "policies/test.json");
-  } catch (const PolicyError& e) {
+  } catch (const FieldError& e) {
     EXPECT_EQ(e.source(), "policies/test.json");
     EXPECT_EQ(std::string(e.what()),
               "policies/test.json: " + (e.field().empty() ? "" : e.field() + ": ") + e.reason());
@@ -107,7 +107,7 @@ TEST(PolicyJson, UnknownSyscallIsNamed) {
   try {
     policy_from_json(j, "default", "policies/default.json");
     FAIL();
-  } catch (const PolicyError& e) {
+  } catch (const FieldError& e) {
     EXPECT_STREQ(e.what(), "policies/default.json: seccomp.syscalls[1].names[1]: unknown syscall \"mountt\"");
   }
 }
@@ -119,7 +119,7 @@ TEST(PolicyJson, UnknownCapabilityIsNamed) {
   try {
     policy_from_json(j, "default", "policies/default.json");
     FAIL();
-  } catch (const PolicyError& e) {
+  } catch (const FieldError& e) {
     EXPECT_STREQ(e.what(), "policies/default.json: capabilities[1]: unknown capability \"CAP_FOO\" (write e.g. \"CAP_CHOWN\")");
   }
   j["capabilities"] = {"cap_chown"};  // libcap would take it; a policy spells it one way
@@ -244,7 +244,7 @@ TEST(PolicyJson, NoNewPrivsFalseNeedsSysAdmin) {
   j["capabilities"] = {"CAP_SYS_ADMIN"};
   EXPECT_NO_THROW(policy_from_json(j, "t"));
   j["user"] = {{"uid", 1000}, {"gid", 1000}};
-  EXPECT_POLICY_ERROR(j, "no_new_privs", "root payload");
+  EXPECT_POLICY_ERROR(j, "no_new_privs", "root command");
 }
 
 class TempDir {
@@ -274,14 +274,14 @@ TEST(PolicyRegistry, FileErrorsNameTheFile) {
   try {
     load_policy_file(broken);
     FAIL();
-  } catch (const PolicyError& e) {
+  } catch (const FieldError& e) {
     EXPECT_EQ(e.source(), broken.string());
     EXPECT_NE(e.reason().find("invalid JSON"), std::string::npos) << e.what();
   }
   try {
     load_policy_file(dir.path() / "missing.json");
     FAIL();
-  } catch (const PolicyError& e) {
+  } catch (const FieldError& e) {
     EXPECT_NE(std::string(e.what()).find("missing.json: cannot read: No such file or directory"), std::string::npos) << e.what();
   }
 }
@@ -302,13 +302,13 @@ TEST(PolicyRegistry, ResolvesNamesAndPaths) {
   try {
     registry.resolve("three");
     FAIL();
-  } catch (const PolicyError& e) {
+  } catch (const FieldError& e) {
     EXPECT_EQ(e.field(), "policy");
     EXPECT_NE(e.reason().find("no policy named \"three\""), std::string::npos);
     EXPECT_NE(e.reason().find("available: one, two"), std::string::npos) << e.what();
   }
-  EXPECT_THROW(registry.resolve("..."), PolicyError);
-  EXPECT_THROW(registry.resolve(""), PolicyError);
+  EXPECT_THROW(registry.resolve("..."), FieldError);
+  EXPECT_THROW(registry.resolve(""), FieldError);
   EXPECT_TRUE(is_policy_path("./default"));
   EXPECT_TRUE(is_policy_path("default.json"));
   EXPECT_FALSE(is_policy_path("default"));
@@ -332,7 +332,7 @@ TEST(PolicyRegistry, FailedLoadsAreNotCached) {
   TempDir dir;
   fs::path file = dir.write("p.json", R"({"seccomp": {}, "capabilities": []})");
   PolicyRegistry registry({dir.path()});
-  EXPECT_THROW(registry.get("p"), PolicyError);
+  EXPECT_THROW(registry.get("p"), FieldError);
   dir.write("p.json", minimal().dump());
   EXPECT_NO_THROW(registry.get("p"));
 }

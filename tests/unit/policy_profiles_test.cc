@@ -24,7 +24,9 @@
 #include <set>
 #include <thread>
 
-#include "jobs/policy_json.h"
+#include "executor/cell/seccomp_apply.h"
+#include "executor/security/capabilities.h"
+#include "jobs/format/policy_json.h"
 #include "tests/unit/seccomp_test_child.h"
 
 namespace cellblock {
@@ -513,7 +515,7 @@ std::string hex(uint64_t mask) {
   return buf;
 }
 
-TEST(PolicyCapabilities, RootPayloadKeepsExactlyThePolicySetAcrossExec) {
+TEST(PolicyCapabilities, RootCommandKeepsExactlyThePolicySetAcrossExec) {
   REQUIRE_ROOT();
   for (const char* name : {"default", "build"}) {
     SCOPED_TRACE(name);
@@ -534,7 +536,7 @@ TEST(PolicyCapabilities, RootPayloadKeepsExactlyThePolicySetAcrossExec) {
   }
 }
 
-TEST(PolicyCapabilities, JudgePayloadHasNothingAcrossExec) {
+TEST(PolicyCapabilities, JudgeCommandHasNothingAcrossExec) {
   REQUIRE_ROOT();
   auto status = status_after_exec(*policy("judge"));
   EXPECT_EQ(status["Uid"], "65534\t65534\t65534\t65534");
@@ -545,7 +547,7 @@ TEST(PolicyCapabilities, JudgePayloadHasNothingAcrossExec) {
   EXPECT_EQ(status["Seccomp"], "2");
 }
 
-TEST(PolicyCapabilities, NonRootPayloadKeepsCapabilitiesThroughTheAmbientSet) {
+TEST(PolicyCapabilities, NonRootCommandKeepsCapabilitiesThroughTheAmbientSet) {
   // Not a shipped policy, but the schema allows it: uid 1000 keeping CAP_NET_BIND_SERVICE.
   REQUIRE_ROOT();
   SecurityPolicy sp = policy("judge")->policy;

@@ -1,5 +1,5 @@
 // Admission and priority order with fake jobs: no threads, no kernel.
-#include "jobs/scheduler.h"
+#include "jobs/queue/scheduler.h"
 
 #include <gmock/gmock.h>
 

@@ -1,6 +1,6 @@
 // The on-disk cache of compiled seccomp programs: a hit gives the very program a compile gives,
 // a changed profile or a tampered or foreign file is never used.
-#include "executor/seccomp_cache.h"
+#include "executor/security/seccomp_cache.h"
 
 #include <gtest/gtest.h>
 #include <sys/stat.h>

@@ -1,6 +1,7 @@
 // The seccomp compiler and loader on small hand-written profiles, against the real kernel.
 // Filters are installed with no_new_privs, so these tests need no privilege.
-#include "executor/seccomp_filter.h"
+#include "executor/cell/seccomp_apply.h"
+#include "executor/security/seccomp.h"
 
 #include <gtest/gtest.h>
 #include <sched.h>
@@ -8,7 +9,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 
-#include "executor/security_policy.h"
+#include "executor/security/compiled_policy.h"
 #include "tests/unit/seccomp_test_child.h"
 
 namespace cellblock {

@@ -23,7 +23,7 @@
 #include <stdexcept>
 #include <string>
 
-#include "executor/unique_fd.h"
+#include "executor/base/unique_fd.h"
 #include "tests/kernel_features.h"
 
 namespace cellblock::test {

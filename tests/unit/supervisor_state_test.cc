@@ -2,6 +2,7 @@
 // files, and the cleanup's decisions on processes of our own (a surviving "cell" is killed only
 // when its pid *and* start time match; a live supervisor's state is never touched). Cgroups come
 // from a stub driver; the real ones are in tests/integration/batch_crash_test.cc.
+#include "executor/crash_cleanup.h"
 #include "executor/supervisor_state.h"
 
 #include <signal.h>
@@ -10,9 +11,9 @@
 
 #include <gmock/gmock.h>
 
-#include "executor/cgroup.h"
-#include "executor/cgroup_fs.h"
-#include "executor/cgroup_impl.h"
+#include "executor/cgroup/cgroup.h"
+#include "executor/cgroup/cgroup_fs.h"
+#include "executor/cgroup/cgroup_impl.h"
 #include "tests/unit/fake_cgroup_fs.h"
 #include "tests/unit/paused_child.h"
 
@@ -36,8 +37,8 @@ pid_t dead_pid() {
 // Cgroups as a stub: remove_leftovers() returns what the test says.
 class StubCgroups : public CgroupDriver {
  public:
-  CgroupMode mode() const override { return CgroupMode::v1; }
-  std::unique_ptr<JobCgroup> create(std::string_view, const CgroupLimits&) override {
+  StubCgroups() : CgroupDriver(CgroupMode::v1) {}
+  std::unique_ptr<JobCgroup> create_job(std::string, const CgroupLimits&) override {
     throw std::logic_error("not in this test");
   }
   std::vector<std::string> remove_leftovers() override {
@@ -45,6 +46,7 @@ class StubCgroups : public CgroupDriver {
     return leftovers;
   }
   std::vector<fs::path> supervisor_dirs() const override { return {}; }
+  std::optional<uint64_t> memory_limit() const override { return std::nullopt; }
   std::vector<std::string> leftovers;
   int calls = 0;
 };

@@ -1,0 +1,201 @@
+#include "jobs/cli/batch_command.h"
+
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+
+#include "executor/base/host_file.h"
+#include "executor/base/sys_error.h"
+#include "jobs/cli/batch_report.h"
+#include "jobs/cli/job_flags.h"
+#include "jobs/format/job_json.h"
+#include "jobs/format/result_json.h"
+#include "jobs/queue/job_queue.h"
+
+namespace cellblock {
+namespace {
+
+namespace asio = boost::asio;
+
+struct Line {
+  size_t number;
+  std::optional<JobRequest> request;  // empty when the line is invalid
+  Result invalid;
+};
+
+// Host paths in a job file may be relative to where cellblock runs.
+void absolutize(nlohmann::json& j) {
+  if (!j.is_object()) return;
+  if (j.contains("rootfs") && j["rootfs"].is_string()) j["rootfs"] = absolute_host_path(j["rootfs"].get<std::string>());
+  if (j.contains("mounts") && j["mounts"].is_array())
+    for (auto& m : j["mounts"])
+      if (m.is_object() && m.contains("source") && m["source"].is_string())
+        m["source"] = absolute_host_path(m["source"].get<std::string>());
+}
+
+std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults, PolicyRegistry& policies) {
+  std::vector<Line> lines;
+  size_t number = 0;
+  for (std::string text; std::getline(in, text);) {
+    ++number;
+    if (text.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines are not jobs
+    Line line{number, std::nullopt, {}};
+    nlohmann::json j;
+    try {
+      j = parse_json_text(text);
+      absolutize(j);
+      line.request = request_from_json(j, defaults);
+      prepare_job(line.request->job, policies);
+    } catch (const FieldError& e) {
+      line.invalid.status = Status::invalid_job;
+      line.invalid.error = e.what();
+      if (j.is_object() && j.contains("id") && j["id"].is_string()) line.invalid.id = j["id"];
+    }
+    lines.push_back(std::move(line));
+  }
+  return lines;
+}
+
+std::string read_input(const std::string& path, const char* what) {
+  try {
+    return path == "-" ? read_all(0, "stdin") : read_host_file(path);
+  } catch (const SysError& e) {
+    throw FieldError(what, e.what());
+  }
+}
+
+nlohmann::json read_defaults(const std::string& path) {
+  nlohmann::json j = parse_json_text(read_input(path, "--defaults"));
+  if (!j.is_object()) throw FieldError("--defaults", "expected a JSON object");
+  absolutize(j);
+  return j;
+}
+
+}  // namespace
+
+void add_batch_command(CLI::App& app, BatchOptions& o) {
+  CLI::App* batch = app.add_subcommand("batch", "Run a file of jobs (one JSON per line) through the queue");
+  batch->add_option("jobs", o.input, "Job file, JSON lines; - for stdin")->capture_default_str();
+  batch->add_option("--out,-o", o.out_file, "Write result lines here instead of stdout");
+  batch->add_option("--defaults", o.defaults_file, "JSON object of defaults for every job (rootfs, limits, ...)");
+  batch->add_option("--parallel,-p", o.parallel, "Jobs at once (default: number of CPUs)");
+  batch->add_option("--memory-budget", o.memory_budget,
+                    "Sum of running jobs' memory_bytes, e.g. 8G (default: 80% of the supervisor's memory)");
+  batch->add_option("--grace", o.grace, "On SIGTERM/SIGINT, time running jobs get to finish")->capture_default_str();
+  batch->add_flag("--quiet,-q", o.quiet, "No progress line and no summary");
+  batch->add_flag("--table", o.table, "Print a table of the results at the end (stdout with --out, else stderr)");
+}
+
+int batch_command(const BatchOptions& o, const std::function<Executor&()>& executor, PolicyRegistry& policies) {
+  nlohmann::json defaults;
+  std::vector<Line> lines;
+  QueueOptions queue_options;
+  std::chrono::milliseconds grace;
+  try {
+    if (o.defaults_file) defaults = read_defaults(*o.defaults_file);
+    if (o.parallel) queue_options.parallel = o.parallel;
+    if (o.memory_budget) queue_options.memory_budget = parse_size(*o.memory_budget);
+    grace = std::chrono::milliseconds(parse_duration_ms(o.grace));
+    std::istringstream in(read_input(o.input, "jobs"));
+    lines = read_lines(in, defaults, policies);
+  } catch (const std::exception& e) {
+    std::cerr << "cellblock batch: " << e.what() << "\n";
+    return 2;
+  }
+  std::optional<HostOutputFile> out_file;
+  try {
+    if (o.out_file) out_file.emplace(*o.out_file);
+  } catch (const SysError& e) {
+    std::cerr << "cellblock batch: " << e.what() << "\n";
+    return 2;
+  }
+  auto write_line = [&](const std::string& line) {
+    if (out_file) out_file->write(line);
+    else std::cout << line << std::flush;
+  };
+  const bool show_progress = !o.quiet && ::isatty(STDERR_FILENO);
+  // Results on the same terminal as the progress line: wipe the line before each result, or
+  // the result would be glued to it; the next tick draws it again.
+  const bool results_on_terminal = show_progress && !out_file && ::isatty(STDOUT_FILENO);
+
+  BatchTally tally(lines.size());
+  std::vector<Result> finished;  // for the table
+  std::mutex mutex;              // results come from the queue's thread, invalid lines from here
+  asio::io_context ui;
+  auto emit = [&](Result& r, size_t line_number) {
+    std::lock_guard lock(mutex);
+    nlohmann::json j = result_to_json(r);
+    j["line"] = line_number;
+    if (results_on_terminal) std::cerr << "\r\033[K" << std::flush;
+    write_line(dump_json(j) + "\n");
+    tally.add(r);
+    if (o.table) finished.push_back(r);
+    if (tally.done() == lines.size()) asio::post(ui, [&ui] { ui.stop(); });
+  };
+
+  ExecutorRunner runner(executor());
+  JobQueue queue(runner, queue_options);
+
+  // First SIGINT/SIGTERM: stop admitting and give running jobs the grace period; second: kill.
+  asio::signal_set signals(ui, SIGINT, SIGTERM);
+  int signals_seen = 0;
+  int first_signal = 0;
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    if (++signals_seen == 1) first_signal = sig;
+    if (!o.quiet)
+      std::cerr << (show_progress ? "\n" : "") << "cellblock batch: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+                << (signals_seen == 1 ? ": stopping; running jobs get the grace period" : ": killing running jobs")
+                << std::endl;
+    queue.shutdown(signals_seen == 1 ? grace : std::chrono::milliseconds(0));
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+
+  asio::steady_timer progress(ui);
+  std::function<void()> tick = [&] {
+    {
+      std::lock_guard lock(mutex);
+      std::cerr << "\r\033[K" << tally.progress_line(queue.counts().running) << std::flush;
+    }
+    progress.expires_after(std::chrono::milliseconds(200));
+    progress.async_wait([&](const boost::system::error_code& ec) {
+      if (!ec) tick();
+    });
+  };
+  if (show_progress) tick();
+
+  for (Line& line : lines) {
+    if (!line.request) {
+      emit(line.invalid, line.number);
+      continue;
+    }
+    Submission s;
+    s.job = std::move(line.request->job);
+    s.priority = line.request->priority;
+    s.queue_timeout_ms = line.request->queue_timeout_ms;
+    s.on_done = [&emit, number = line.number](Result& r) { emit(r, number); };
+    queue.submit(std::move(s));
+  }
+  if (!lines.empty()) ui.run();
+  queue.wait_idle();
+
+  if (show_progress) std::cerr << "\r\033[K" << tally.progress_line(0) << "\n";
+  if (!o.quiet)
+    std::cerr << "cellblock batch: " << tally.summary()
+              << (first_signal ? std::string(" (stopped by ") + (first_signal == SIGINT ? "SIGINT" : "SIGTERM") + ")" : "")
+              << std::endl;
+  if (o.table) (o.out_file ? std::cout : std::cerr) << results_table(finished) << std::flush;
+  // Stopped by a signal: the shell's convention, 128 + its number, so that a script can tell an
+  // interrupted batch from one where every job ran.
+  return first_signal ? 128 + first_signal : 0;
+}
+
+}  // namespace cellblock

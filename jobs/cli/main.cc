@@ -1,0 +1,91 @@
+// cellblock: run build and test jobs in throw-away Linux sandboxes.
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <iostream>
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "executor/executor.h"
+#include "jobs/cli/batch_command.h"
+#include "jobs/format/policy_json.h"
+#include "jobs/cli/run_command.h"
+
+namespace {
+
+// Each running job holds a handful of descriptors in the supervisor (pidfd, pipes, cgroup files,
+// its stop token): raise the soft limit on open files to the hard one, as servers do. Cells are
+// not affected: every command gets the job's own `open_files` limit.
+void raise_open_files_limit() {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace cellblock;
+  raise_open_files_limit();
+  CLI::App app{"cellblock: run build and test jobs in throw-away Linux sandboxes"};
+  app.require_subcommand(1);
+  std::string log_level = "warn";
+  ExecutorConfig config;
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")->capture_default_str();
+  app.add_option("--state-dir", config.state_dir, "Per-host scratch directory")->capture_default_str();
+  app.add_option("--cgroup-subtree", config.cgroup.subtree,
+                 "Cgroup subtree (below the supervisor's own cgroup) for job cgroups")->capture_default_str();
+
+  RunOptions run;
+  add_run_command(app, run);
+  BatchOptions batch;
+  add_batch_command(app, batch);
+
+  // Everything after the first "--" is the command, taken here rather than by CLI11: CLI11 2.1
+  // lets a "--" right after a repeatable option's value end that option's list, and then parses
+  // the command's own flags as ours ("run -e A=b -- sh -c x": "-c" not expected).
+  int ours = 1;
+  while (ours < argc && std::string_view(argv[ours]) != "--") ++ours;
+  std::vector<std::string> after_dashes(argv + std::min(ours + 1, argc), argv + argc);
+  CLI11_PARSE(app, ours, argv);
+  if (ours < argc) {
+    if (!app.got_subcommand("run") || !run.flags.command.empty()) {
+      std::cerr << "cellblock: \"--\" comes before the command of `cellblock run`, and only there\n";
+      return 2;
+    }
+    run.flags.command = std::move(after_dashes);
+  }
+
+  auto logger = spdlog::stderr_color_mt("cellblock");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(log_level));
+
+  // A batch keeps fresh network namespaces ready, one per worker and one spare, made by a
+  // background thread: creating one costs ~0.5 ms on the launch path (docs/executor.md). A single
+  // `run` has nothing to overlap it with.
+  if (app.got_subcommand("batch"))
+    config.netns_pool = (batch.parallel ? batch.parallel : std::max(1u, std::thread::hardware_concurrency())) + 1;
+  std::unique_ptr<Executor> executor;
+  auto get_executor = [&]() -> Executor& {
+    if (!executor) executor = std::make_unique<Executor>(config);
+    return *executor;
+  };
+  try {
+    PolicyRegistry policies;
+    policies.cache_compiled_filters_in(std::filesystem::path(config.state_dir) / "seccomp");
+    if (app.got_subcommand("run")) return run_command(run, get_executor, policies);
+    if (app.got_subcommand("batch")) return batch_command(batch, get_executor, policies);
+  } catch (const std::exception& e) {
+    std::cerr << "cellblock: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

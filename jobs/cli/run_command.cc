@@ -1,0 +1,57 @@
+#include "jobs/cli/run_command.h"
+
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "executor/base/host_file.h"
+#include "executor/base/sys_error.h"
+#include "jobs/format/job_json.h"
+#include "jobs/format/result_json.h"
+
+namespace cellblock {
+namespace {
+
+nlohmann::json read_job_file(const std::string& path) {
+  std::string text;
+  try {
+    text = path == "-" ? read_all(0, "stdin") : read_host_file(path);
+  } catch (const SysError& e) {
+    throw FieldError("--job", e.what());
+  }
+  try {
+    return parse_json_text(text);
+  } catch (const FieldError& e) {
+    throw FieldError("", path + ": " + e.what());
+  }
+}
+
+}  // namespace
+
+void add_run_command(CLI::App& app, RunOptions& options) {
+  CLI::App* run = app.add_subcommand("run", "Run one job and print its result as JSON");
+  run->add_option("--job,-j", options.job_file, "Job file (JSON); flags given too override its fields");
+  run->add_flag("--pretty", options.pretty, "Indent the result JSON");
+  run->add_flag("--breakdown", options.breakdown, "Add breakdown_ms: how long each launch step took");
+  options.flags.add_to(*run);
+}
+
+int run_command(const RunOptions& options, const std::function<Executor&()>& executor, PolicyRegistry& policies) {
+  JobSpec job;
+  try {
+    nlohmann::json j = options.job_file ? read_job_file(*options.job_file) : nlohmann::json::object();
+    if (j.is_object() && j.contains("rootfs") && j["rootfs"].is_string())
+      j["rootfs"] = absolute_host_path(j["rootfs"].get<std::string>());
+    job = job_from_json(options.flags.apply(std::move(j)));
+    prepare_job(job, policies);
+    job.breakdown = options.breakdown;
+  } catch (const FieldError& e) {
+    std::cerr << "cellblock run: invalid job: " << e.what() << "\n";
+    return 2;
+  }
+  Result result = executor().run(job);
+  std::cout << dump_json(result_to_json(result), options.pretty ? 2 : -1) << std::endl;
+  return 0;
+}
+
+}  // namespace cellblock

@@ -1,0 +1,238 @@
+#include "jobs/format/job_json.h"
+
+#include "executor/block_device.h"
+#include "executor/base/sys_error.h"
+#include "jobs/format/policy_json.h"
+
+#include <limits>
+
+namespace cellblock {
+namespace {
+
+using nlohmann::json;
+
+constexpr uint64_t kKiB = 1024, kMiB = 1024 * kKiB, kGiB = 1024 * kMiB, kTiB = 1024 * kGiB;
+constexpr uint64_t kDay_ms = 24ull * 3600 * 1000;
+
+void read_io_limits(const json& v, const std::string& path, std::vector<IoLimit>& out) {
+  require_array(v, path);
+  out.clear();
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::string p = index_path(path, i);
+    const json& e = v[i];
+    require_object(e, p, {"device", "read_bps", "write_bps", "read_iops", "write_iops"});
+    IoLimit io;
+    io.device = read_string(require_key(e, p, "device"), p + ".device", false);
+    // Throttles below these would stall any real program; they are typos, not limits.
+    if (e.contains("read_bps")) io.read_bps = read_uint(e["read_bps"], p + ".read_bps", 4 * kKiB, 64 * kTiB);
+    if (e.contains("write_bps")) io.write_bps = read_uint(e["write_bps"], p + ".write_bps", 4 * kKiB, 64 * kTiB);
+    if (e.contains("read_iops")) io.read_iops = read_uint(e["read_iops"], p + ".read_iops", 1, 1ull << 32);
+    if (e.contains("write_iops")) io.write_iops = read_uint(e["write_iops"], p + ".write_iops", 1, 1ull << 32);
+    if (!io.read_bps && !io.write_bps && !io.read_iops && !io.write_iops)
+      throw FieldError(p, "sets no limit (give read_bps, write_bps, read_iops or write_iops)");
+    out.push_back(std::move(io));
+  }
+}
+
+void read_limits(const json& v, Limits& l) {
+  const std::string path = "limits";
+  require_object(v, path, {"wall_time_ms", "output_bytes", "cpu_time_ms", "writable_bytes", "open_files",
+                       "file_size_bytes", "stack_bytes", "memory_bytes", "cpus", "pids", "io"});
+  auto field = [&](const char* k) { return key_path(path, k); };
+  if (v.contains("wall_time_ms")) l.wall_time_ms = read_uint(v["wall_time_ms"], field("wall_time_ms"), 1, 7 * kDay_ms);
+  if (v.contains("output_bytes")) l.output_bytes = read_uint(v["output_bytes"], field("output_bytes"), 0, 1 * kGiB);
+  if (v.contains("cpu_time_ms")) {
+    if (v["cpu_time_ms"].is_null()) l.cpu_time_ms.reset();
+    else l.cpu_time_ms = read_uint(v["cpu_time_ms"], field("cpu_time_ms"), 1, 7 * kDay_ms);
+  }
+  if (v.contains("writable_bytes"))
+    l.writable_bytes = read_uint(v["writable_bytes"], field("writable_bytes"), 64 * kKiB, 1 * kTiB,
+                                 "the overlay needs room for its work directory");
+  if (v.contains("open_files"))
+    l.open_files = read_uint(v["open_files"], field("open_files"), 4, 1 << 20, "stdin, stdout and stderr take three");
+  if (v.contains("file_size_bytes")) l.file_size_bytes = read_uint(v["file_size_bytes"], field("file_size_bytes"), 0, 1 * kTiB);
+  if (v.contains("stack_bytes")) {
+    if (v["stack_bytes"].is_null()) l.stack_bytes.reset();
+    else l.stack_bytes = read_uint(v["stack_bytes"], field("stack_bytes"), 64 * kKiB, 1 * kGiB);
+  }
+  if (v.contains("memory_bytes"))
+    l.memory_bytes = read_uint(v["memory_bytes"], field("memory_bytes"), 1 * kMiB, 16 * kTiB,
+                               "a process needs more than that to start");
+  if (v.contains("cpus")) {
+    if (v["cpus"].is_null()) l.cpus.reset();
+    else l.cpus = read_double(v["cpus"], field("cpus"), 0.01, 4096);
+  }
+  if (v.contains("pids"))
+    l.pids = read_uint(v["pids"], field("pids"), 1, 4 * 1024 * 1024, "the command itself is one task");
+  if (v.contains("io")) read_io_limits(v["io"], field("io"), l.io);
+}
+
+void read_mounts(const json& v, std::vector<BindMount>& out) {
+  require_array(v, "mounts");
+  out.clear();
+  for (size_t i = 0; i < v.size(); ++i) {
+    std::string p = index_path("mounts", i);
+    const json& e = v[i];
+    require_object(e, p, {"source", "target", "readonly"});
+    BindMount m;
+    m.source = read_string(require_key(e, p, "source"), p + ".source", false);
+    m.target = read_string(require_key(e, p, "target"), p + ".target", false);
+    if (e.contains("readonly")) m.readonly = read_bool(e["readonly"], p + ".readonly");
+    out.push_back(std::move(m));
+  }
+}
+
+bool valid_hostname(std::string_view h) {
+  if (h.empty() || h.size() > 64) return false;
+  for (char c : h)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.')) return false;
+  return true;
+}
+
+// Merges `defaults` under `job`: job keys win; "limits" objects are merged key by key.
+json merge_defaults(const json& job, const json& defaults) {
+  if (defaults.is_null()) return job;
+  require_object(defaults, "defaults");
+  if (!job.is_object()) return job;  // reported by the caller
+  json merged = defaults;
+  for (auto it = job.begin(); it != job.end(); ++it) {
+    if (it.key() == "limits" && it->is_object() && merged.contains("limits") && merged["limits"].is_object()) {
+      for (auto l = it->begin(); l != it->end(); ++l) merged["limits"][l.key()] = *l;
+    } else {
+      merged[it.key()] = *it;
+    }
+  }
+  return merged;
+}
+
+}  // namespace
+
+JobSpec job_from_json(const json& input, const json& defaults) {
+  const json j = merge_defaults(input, defaults);
+  require_object(j, "", {"id", "rootfs", "command", "env", "cwd", "hostname", "stdin", "mounts",
+                              "network", "limits", "policy", "user_namespace", "user"});
+  JobSpec job;
+  if (j.contains("id") && !j["id"].is_null()) job.id = read_string(j["id"], "id");
+
+  job.rootfs = read_string(require_key(j, "", "rootfs"), "rootfs", false);
+
+  const json& cmd = require_key(j, "", "command");
+  require_array(cmd, "command", "strings");
+  if (cmd.empty()) throw FieldError("command", "must not be empty");
+  for (size_t i = 0; i < cmd.size(); ++i)
+    job.command.push_back(read_string(cmd[i], "command[" + std::to_string(i) + "]", i != 0));
+
+  if (j.contains("env")) {
+    const json& env = j["env"];
+    require_object(env, "env");
+    for (auto it = env.begin(); it != env.end(); ++it) {
+      std::string p = "env." + it.key();
+      if (it.key().empty() || it.key().find('=') != std::string::npos || it.key().find('\0') != std::string::npos)
+        throw FieldError(p, "a variable name must be non-empty and contain no '=' or NUL");
+      job.env[it.key()] = read_string(*it, p);
+    }
+  }
+  if (j.contains("cwd")) job.cwd = read_string(j["cwd"], "cwd", false);
+  if (j.contains("hostname")) {
+    job.hostname = read_string(j["hostname"], "hostname", false);
+    if (!valid_hostname(job.hostname))
+      throw FieldError("hostname", describe(j["hostname"]) + " is not a hostname (1-64 of a-z, 0-9, '-', '.')");
+  }
+  if (j.contains("stdin")) {
+    if (!j["stdin"].is_string()) throw FieldError("stdin", "expected a string, got " + describe(j["stdin"]));
+    job.stdin_data = j["stdin"].get<std::string>();
+  }
+  if (j.contains("mounts")) read_mounts(j["mounts"], job.mounts);
+  if (j.contains("network")) {
+    std::string net = read_string(j["network"], "network");
+    if (net != "none") throw FieldError("network", describe(j["network"]) + " is not supported (supported: \"none\")");
+    job.network = NetworkMode::none;
+  }
+  if (j.contains("limits")) read_limits(j["limits"], job.limits);
+  if (j.contains("policy")) job.policy = read_string(j["policy"], "policy", false);
+  if (j.contains("user_namespace") && !j["user_namespace"].is_null())
+    job.user_namespace = read_bool(j["user_namespace"], "user_namespace");
+  if (j.contains("user") && !j["user"].is_null()) {
+    const json& u = j["user"];
+    require_object(u, "user", {"uid", "gid"});
+    // Inside the cell; a user namespace maps 0-65535, so larger ids could not be mapped.
+    job.user = Identity{static_cast<uint32_t>(read_uint(require_key(u, "user", "uid"), "user.uid", 0, 65535)),
+                        static_cast<uint32_t>(read_uint(require_key(u, "user", "gid"), "user.gid", 0, 65535))};
+  }
+  return job;
+}
+
+JobRequest request_from_json(const json& input, const json& defaults) {
+  json j = merge_defaults(input, defaults);
+  JobRequest request;
+  if (j.is_object() && j.contains("priority")) {
+    const json& p = j["priority"];
+    if (!p.is_number_integer() || p.get<int64_t>() < -1000000 || p.get<int64_t>() > 1000000)
+      throw FieldError("priority", "expected a whole number from -1000000 to 1000000, got " + describe(p));
+    request.priority = p.get<int>();
+    j.erase("priority");
+  }
+  if (j.is_object() && j.contains("queue_timeout_ms")) {
+    if (!j["queue_timeout_ms"].is_null())
+      request.queue_timeout_ms = read_uint(j["queue_timeout_ms"], "queue_timeout_ms", 1, 7 * kDay_ms);
+    j.erase("queue_timeout_ms");
+  }
+  request.job = job_from_json(j);
+  return request;
+}
+
+JobSpec job_from_text(std::string_view text, const json& defaults) {
+  return job_from_json(parse_json_text(text), defaults);
+}
+
+json job_to_json(const JobSpec& job) {
+  json limits = {
+      {"wall_time_ms", job.limits.wall_time_ms},       {"output_bytes", job.limits.output_bytes},
+      {"writable_bytes", job.limits.writable_bytes},   {"open_files", job.limits.open_files},
+      {"file_size_bytes", job.limits.file_size_bytes}, {"memory_bytes", job.limits.memory_bytes},
+      {"pids", job.limits.pids},
+  };
+  if (job.limits.cpu_time_ms) limits["cpu_time_ms"] = *job.limits.cpu_time_ms;
+  if (job.limits.stack_bytes) limits["stack_bytes"] = *job.limits.stack_bytes;
+  if (job.limits.cpus) limits["cpus"] = *job.limits.cpus;
+  if (!job.limits.io.empty()) {
+    json io = json::array();
+    for (auto& d : job.limits.io) {
+      json e = {{"device", d.device}};
+      if (d.read_bps) e["read_bps"] = d.read_bps;
+      if (d.write_bps) e["write_bps"] = d.write_bps;
+      if (d.read_iops) e["read_iops"] = d.read_iops;
+      if (d.write_iops) e["write_iops"] = d.write_iops;
+      io.push_back(e);
+    }
+    limits["io"] = io;
+  }
+  json mounts = json::array();
+  for (auto& m : job.mounts) mounts.push_back({{"source", m.source}, {"target", m.target}, {"readonly", m.readonly}});
+  json j = {{"rootfs", job.rootfs}, {"command", job.command}, {"env", job.env}, {"cwd", job.cwd},
+            {"hostname", job.hostname}, {"stdin", job.stdin_data}, {"mounts", mounts},
+            {"network", "none"}, {"limits", limits}, {"policy", job.policy}};
+  if (!job.id.empty()) j["id"] = job.id;
+  if (job.user_namespace) j["user_namespace"] = *job.user_namespace;
+  if (job.user) j["user"] = {{"uid", job.user->uid}, {"gid", job.user->gid}};
+  return j;
+}
+
+void prepare_job(JobSpec& job, PolicyRegistry& policies) {
+  for (size_t i = 0; i < job.limits.io.size(); ++i) {
+    try {
+      resolve_io_limit(job.limits.io[i]);
+    } catch (const std::invalid_argument& e) {
+      throw FieldError("limits.io[" + std::to_string(i) + "].device", e.what());
+    }
+  }
+  try {
+    job.security = policies.get(job.policy);
+  } catch (const FieldError& e) {
+    throw FieldError(e.field() == "policy" ? "" : "policy", e.what());
+  } catch (const std::exception& e) {
+    throw FieldError("policy", cellblock::quoted(job.policy) + ": " + e.what());
+  }
+}
+
+}  // namespace cellblock

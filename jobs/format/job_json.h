@@ -1,0 +1,39 @@
+// The job JSON format (docs/job-format.md). Parsing is strict (json_reader.h): every key is
+// known, every value has the right type and range, and a FieldError names the field, the value
+// and why.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "executor/job_spec.h"
+#include "jobs/format/json_reader.h"
+
+namespace cellblock {
+
+// A job as the queue takes it: the executor's JobSpec plus how it waits.
+struct JobRequest {
+  JobSpec job;
+  int priority = 0;                         // higher starts first
+  std::optional<uint64_t> queue_timeout_ms;  // longest wait before it starts
+};
+
+// Parses a job from a JSON object. `defaults` (may be null) is merged under it key by key, with
+// "limits" merged one level deeper, so a defaults file can set some limits and a job others.
+JobSpec job_from_json(const nlohmann::json& job, const nlohmann::json& defaults = nullptr);
+// Like job_from_json, and also reads the queue's keys "priority" and "queue_timeout_ms".
+JobRequest request_from_json(const nlohmann::json& job, const nlohmann::json& defaults = nullptr);
+// Parses JSON text (parse_json_text) into a job.
+JobSpec job_from_text(std::string_view text, const nlohmann::json& defaults = nullptr);
+
+nlohmann::json job_to_json(const JobSpec& job);
+
+class PolicyRegistry;
+// The checks that need the host, before anything starts: resolves job.policy through the
+// registry into job.security (compiled once per policy) and checks that each limits.io device
+// is a block device. Throws FieldError naming the field ("policy", "limits.io[0].device").
+void prepare_job(JobSpec& job, PolicyRegistry& policies);
+
+}  // namespace cellblock

@@ -1,0 +1,71 @@
+#include "jobs/format/result_json.h"
+
+#include "jobs/format/json_reader.h"
+
+namespace cellblock {
+
+using nlohmann::json;
+
+json result_to_json(const Result& r) {
+  const Stats& s = r.stats;
+  json stats = {
+      {"wall_time_ms", s.wall_time_ms},       {"cpu_time_ms", s.cpu_time_ms},
+      {"cpu_user_ms", s.cpu_user_ms},         {"cpu_system_ms", s.cpu_system_ms},
+      {"setup_cpu_ms", s.setup_cpu_ms},
+      {"memory_peak_bytes", s.memory_peak_bytes}, {"oom_kills", s.oom_kills},
+      {"pids_peak", s.pids_peak},             {"io_read_bytes", s.io_read_bytes},
+      {"io_write_bytes", s.io_write_bytes},   {"cgroup_version", s.cgroup_version},
+  };
+  json j;
+  j["id"] = r.id;
+  j["status"] = std::string(to_string(r.status));
+  j["exit_code"] = r.exit_code ? json(*r.exit_code) : json(nullptr);
+  j["signal"] = r.signal ? json(*r.signal) : json(nullptr);
+  j["error"] = r.error ? json(*r.error) : json(nullptr);
+  j["stdout"] = r.stdout_data;
+  j["stderr"] = r.stderr_data;
+  j["stdout_truncated"] = r.stdout_truncated;
+  j["stderr_truncated"] = r.stderr_truncated;
+  j["stats"] = stats;
+  if (!r.breakdown.empty()) {
+    // An array, not an object: the steps keep their launch order.
+    json steps = json::array();
+    for (const StepTime& s : r.breakdown) steps.push_back({{"step", s.step}, {"ms", s.ms}});
+    j["breakdown"] = steps;
+  }
+  return j;
+}
+
+Result result_from_json(const json& j) {
+  Result r;
+  r.id = j.value("id", "");
+  auto status = status_from_string(j.at("status").get<std::string>());
+  if (!status) throw FieldError("status", "unknown status " + describe(j.at("status")));
+  r.status = *status;
+  if (!j.at("exit_code").is_null()) r.exit_code = j.at("exit_code").get<int>();
+  if (!j.at("signal").is_null()) r.signal = j.at("signal").get<int>();
+  if (!j.at("error").is_null()) r.error = j.at("error").get<std::string>();
+  r.stdout_data = j.at("stdout").get<std::string>();
+  r.stderr_data = j.at("stderr").get<std::string>();
+  r.stdout_truncated = j.at("stdout_truncated").get<bool>();
+  r.stderr_truncated = j.at("stderr_truncated").get<bool>();
+  const json& s = j.at("stats");
+  r.stats.wall_time_ms = s.at("wall_time_ms").get<double>();
+  r.stats.cpu_time_ms = s.at("cpu_time_ms").get<double>();
+  r.stats.cpu_user_ms = s.at("cpu_user_ms").get<double>();
+  r.stats.cpu_system_ms = s.at("cpu_system_ms").get<double>();
+  r.stats.setup_cpu_ms = s.value("setup_cpu_ms", 0.0);
+  r.stats.memory_peak_bytes = s.at("memory_peak_bytes").get<uint64_t>();
+  r.stats.oom_kills = s.at("oom_kills").get<uint64_t>();
+  r.stats.pids_peak = s.at("pids_peak").get<uint64_t>();
+  r.stats.io_read_bytes = s.at("io_read_bytes").get<uint64_t>();
+  r.stats.io_write_bytes = s.at("io_write_bytes").get<uint64_t>();
+  r.stats.cgroup_version = s.at("cgroup_version").get<int>();
+  return r;
+}
+
+std::string dump_json(const json& j, int indent) {
+  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+}
+
+}  // namespace cellblock

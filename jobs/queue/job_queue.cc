@@ -1,0 +1,209 @@
+#include "jobs/queue/job_queue.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <sstream>
+
+#include "executor/base/host_file.h"
+#include "executor/stop_token.h"
+#include "executor/base/sys_error.h"
+
+namespace cellblock {
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+struct JobQueue::Entry {
+  uint64_t id = 0;
+  Submission submission;
+  StopToken stop;
+  std::optional<asio::steady_timer> queue_timer;
+  std::optional<asio::steady_timer> grace_timer;
+  std::string cancel_reason;
+  Clock::time_point submitted_at;
+  bool started = false;
+};
+
+uint64_t default_memory_budget(std::optional<uint64_t> cgroup_limit) {
+  uint64_t total = 0;
+  std::istringstream meminfo(read_host_file("/proc/meminfo"));
+  for (std::string key; meminfo >> key;) {
+    uint64_t kib;
+    meminfo >> kib;
+    if (key == "MemTotal:") total = kib * 1024;
+    meminfo.ignore(64, '\n');
+  }
+  if (cgroup_limit && *cgroup_limit && *cgroup_limit < total) total = *cgroup_limit;
+  return total / 10 * 8;
+}
+
+JobQueue::JobQueue(JobRunner& runner, QueueOptions options)
+    : runner_(runner),
+      options_(std::move(options)),
+      work_(asio::make_work_guard(io_)),
+      workers_(std::max<size_t>(1, options_.parallel)),
+      scheduler_(std::max<size_t>(1, options_.parallel),
+                 options_.memory_budget ? options_.memory_budget : default_memory_budget(runner.memory_limit())) {
+  if (!options_.memory_budget) options_.memory_budget = scheduler_.budget();
+  io_thread_ = std::thread([this] { io_.run(); });
+}
+
+JobQueue::~JobQueue() {
+  shutdown(std::chrono::milliseconds(0));
+  wait_idle();
+  work_.reset();
+  io_thread_.join();
+  workers_.join();
+}
+
+uint64_t JobQueue::submit(Submission submission) {
+  auto entry = std::make_shared<Entry>();
+  entry->id = next_id_++;
+  entry->submission = std::move(submission);
+  entry->submitted_at = Clock::now();
+  submitted_++;
+  waiting_++;
+  asio::post(io_, [this, entry] { on_submit(entry); });
+  return entry->id;
+}
+
+void JobQueue::on_submit(std::shared_ptr<Entry> entry) {
+  const uint64_t memory = entry->submission.job.limits.memory_bytes;
+  Result refused;
+  refused.id = entry->submission.job.id;
+  if (shutting_down_) {
+    refused.status = Status::cancelled;
+    refused.error = "the queue is shutting down";
+  } else if (!scheduler_.fits_at_all(memory)) {
+    refused.status = Status::setup_error;
+    refused.error = "limits.memory_bytes: " + std::to_string(memory) + " is more than the queue's memory budget of " +
+                    std::to_string(scheduler_.budget()) + " bytes, so it could never start";
+  } else {
+    entries_[entry->id] = entry;
+    scheduler_.push(entry->id, entry->submission.priority, memory);
+    if (auto ms = entry->submission.queue_timeout_ms) {
+      entry->queue_timer.emplace(io_, std::chrono::milliseconds(*ms));
+      entry->queue_timer->async_wait([this, id = entry->id, ms = *ms](const boost::system::error_code& ec) {
+        if (ec || !scheduler_.is_waiting(id)) return;
+        auto it = entries_.find(id);
+        scheduler_.remove_waiting(id);
+        Result r;
+        r.id = it->second->submission.job.id;
+        r.status = Status::queue_timeout;
+        r.error = "waited " + std::to_string(ms) + " ms in the queue without starting (queue_timeout_ms)";
+        complete(it->second, std::move(r));
+        start_admitted();  // the head of the queue may have been what held the others back
+      });
+    }
+    start_admitted();
+    return;
+  }
+  complete(entry, std::move(refused));
+}
+
+void JobQueue::start_admitted() {
+  for (uint64_t id : scheduler_.admit()) start(entries_.at(id));
+}
+
+void JobQueue::start(std::shared_ptr<Entry> entry) {
+  if (entry->queue_timer) entry->queue_timer->cancel();
+  entry->started = true;
+  waiting_--;
+  running_++;
+  asio::post(workers_, [this, entry]() mutable {
+    const JobSpec& job = entry->submission.job;
+    spdlog::info("job {} {} started", entry->id, cellblock::quoted(job.id));
+    Result result = runner_.run(job, &entry->stop);
+    entry->stop.close_fd();
+    // The entry moves on to the io thread: once that has delivered the result, no worker still
+    // holds it (and its stop token's descriptor).
+    asio::post(io_, [this, entry = std::move(entry), result = std::move(result)]() mutable {
+      scheduler_.finished(entry->id);
+      if (result.status == Status::cancelled && !result.error) result.error = entry->cancel_reason;
+      complete(entry, std::move(result));
+      start_admitted();
+    });
+  });
+}
+
+void JobQueue::complete(std::shared_ptr<Entry> entry, Result result) {
+  entries_.erase(entry->id);
+  if (entry->grace_timer) entry->grace_timer->cancel();
+  if (entry->queue_timer) entry->queue_timer->cancel();
+  // One line per job at info, none at the default level (warn): a batch of thousands of jobs
+  // does not drown the log.
+  if (entry->started)
+    spdlog::info("job {} {} ended: {} in {:.1f} ms", entry->id, cellblock::quoted(result.id), to_string(result.status),
+                 result.stats.wall_time_ms);
+  else
+    spdlog::info("job {} {} ended without starting: {} after {:.1f} ms in the queue", entry->id,
+                 cellblock::quoted(result.id), to_string(result.status),
+                 std::chrono::duration<double, std::milli>(Clock::now() - entry->submitted_at).count());
+  if (entry->submission.on_done) {
+    try {
+      entry->submission.on_done(result);
+    } catch (const std::exception& e) {
+      spdlog::error("result callback of job {} failed: {}", entry->id, e.what());
+    }
+  }
+  {
+    std::lock_guard lock(idle_mutex_);
+    (entry->started ? running_ : waiting_)--;
+    done_++;
+  }
+  idle_.notify_all();
+}
+
+void JobQueue::cancel(uint64_t id, std::string reason) {
+  asio::post(io_, [this, id, reason = std::move(reason)] { cancel_now(id, reason); });
+}
+
+void JobQueue::cancel_now(uint64_t id, const std::string& reason) {
+  auto it = entries_.find(id);
+  if (it == entries_.end()) return;
+  std::shared_ptr<Entry> entry = it->second;
+  if (scheduler_.remove_waiting(id)) {
+    Result r;
+    r.id = entry->submission.job.id;
+    r.status = Status::cancelled;
+    r.error = reason;
+    complete(entry, std::move(r));
+    start_admitted();
+  } else if (scheduler_.is_running(id) && !entry->stop.requested()) {
+    entry->cancel_reason = reason;
+    entry->stop.request();
+  }
+}
+
+void JobQueue::shutdown(std::chrono::milliseconds grace) {
+  asio::post(io_, [this, grace] {
+    shutting_down_ = true;
+    scheduler_.close();
+    for (uint64_t id : scheduler_.waiting_ids()) cancel_now(id, "the queue shut down before the job started");
+    for (auto& [id, entry] : entries_) {
+      if (!scheduler_.is_running(id)) continue;
+      if (grace.count() == 0) {
+        cancel_now(id, "the queue shut down while the job ran");
+        continue;
+      }
+      entry->grace_timer.emplace(io_, grace);
+      entry->grace_timer->async_wait([this, id = id](const boost::system::error_code& ec) {
+        if (!ec) cancel_now(id, "the queue shut down and the job outlived the grace period");
+      });
+    }
+  });
+}
+
+void JobQueue::wait_idle() {
+  std::unique_lock lock(idle_mutex_);
+  idle_.wait(lock, [this] { return done_.load() == submitted_.load(); });
+}
+
+JobQueue::Counts JobQueue::counts() const {
+  std::lock_guard lock(idle_mutex_);
+  return {waiting_.load(), running_.load(), done_.load(), submitted_.load()};
+}
+
+}  // namespace cellblock

@@ -1,0 +1,116 @@
+// The job queue: many jobs at once on one host, on Boost.Asio.
+//
+// One thread runs the io_context that owns all queue state (the Scheduler, the entries, the
+// queue-timeout timers), so none of it needs a lock; jobs themselves run on a pool of worker
+// threads, each blocking in Executor::run(). The executor's children run only
+// async-signal-safe code between clone and exec, so launching from these threads is safe
+// (docs/architecture.md, "Rules").
+#pragma once
+
+#include <atomic>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include "executor/executor.h"
+#include "jobs/queue/scheduler.h"
+
+namespace cellblock {
+
+// What runs a job. The queue's tests use a fake one; the product uses the Executor.
+class JobRunner {
+ public:
+  virtual ~JobRunner() = default;
+  virtual Result run(const JobSpec& job, const StopToken* stop) = 0;
+  // The memory the runner's jobs may use at most (its cgroup's limit), for the default memory
+  // budget; none: the machine's.
+  virtual std::optional<uint64_t> memory_limit() const { return std::nullopt; }
+};
+
+class ExecutorRunner : public JobRunner {
+ public:
+  explicit ExecutorRunner(Executor& executor) : executor_(executor) {}
+  Result run(const JobSpec& job, const StopToken* stop) override { return executor_.run(job, stop); }
+  std::optional<uint64_t> memory_limit() const override { return executor_.cgroups().memory_limit(); }
+
+ private:
+  Executor& executor_;
+};
+
+struct QueueOptions {
+  size_t parallel = std::max(1u, std::thread::hardware_concurrency());
+  uint64_t memory_budget = 0;  // 0: default_memory_budget(the runner's memory_limit())
+};
+
+// 80% of the memory the supervisor may use: its cgroup's limit (CgroupDriver::memory_limit) or
+// the machine's, whichever is smaller.
+uint64_t default_memory_budget(std::optional<uint64_t> cgroup_limit);
+
+struct Submission {
+  JobSpec job;
+  int priority = 0;
+  std::optional<uint64_t> queue_timeout_ms;
+  // Called exactly once with the job's result, on the queue's thread, in completion order.
+  std::function<void(Result&)> on_done;
+};
+
+class JobQueue {
+ public:
+  JobQueue(JobRunner& runner, QueueOptions options);
+  ~JobQueue();  // cancels what is left and waits for every result
+  JobQueue(const JobQueue&) = delete;
+  JobQueue& operator=(const JobQueue&) = delete;
+
+  // Thread-safe. Returns the job's queue id.
+  uint64_t submit(Submission submission);
+  // Thread-safe. A waiting job ends at once, a running one is killed; both as `cancelled`
+  // with `reason` as the error. Unknown or finished ids are ignored.
+  void cancel(uint64_t id, std::string reason = "cancelled on request");
+  // Thread-safe. Stops admitting; waiting jobs end as cancelled; running jobs get `grace` to
+  // finish and are then cancelled. Call again with zero grace to kill at once.
+  void shutdown(std::chrono::milliseconds grace);
+  // Blocks until every submitted job has its result.
+  void wait_idle();
+
+  struct Counts {
+    size_t waiting = 0, running = 0, done = 0, submitted = 0;
+  };
+  Counts counts() const;
+  const QueueOptions& options() const { return options_; }
+
+ private:
+  struct Entry;
+  void on_submit(std::shared_ptr<Entry> entry);
+  void start_admitted();
+  void start(std::shared_ptr<Entry> entry);
+  // Takes its own reference: it erases the entry from entries_, which may hold the last other one.
+  void complete(std::shared_ptr<Entry> entry, Result result);
+  void cancel_now(uint64_t id, const std::string& reason);
+
+  JobRunner& runner_;
+  QueueOptions options_;
+  boost::asio::io_context io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  boost::asio::thread_pool workers_;
+  std::thread io_thread_;
+
+  // Owned by the io thread.
+  Scheduler scheduler_;
+  std::map<uint64_t, std::shared_ptr<Entry>> entries_;
+  bool shutting_down_ = false;
+
+  std::atomic<uint64_t> next_id_{1};
+  std::atomic<size_t> waiting_{0}, running_{0}, done_{0}, submitted_{0};
+  mutable std::mutex idle_mutex_;
+  std::condition_variable idle_;
+};
+
+}  // namespace cellblock

@@ -51,6 +51,7 @@ uint64_t size_flag(const std::string& text, const char* flag) {
 
 service::ServiceOptions service_options(const ServeOptions& o) {
   service::ServiceOptions s;
+  s.unix_group = o.unix_group;
   if (!o.no_unix) s.unix_path = o.unix_path;
   else s.unix_path.reset();
   if (o.listen) {
@@ -88,6 +89,7 @@ std::string join(const std::vector<std::string>& v) {
 void add_serve_command(CLI::App& app, ServeOptions& o) {
   CLI::App* serve = app.add_subcommand("serve", "Run the queue as an HTTP service (docs/api.md)");
   serve->add_option("--unix", o.unix_path, "Unix socket to serve on (mode 0660)")->capture_default_str();
+  serve->add_option("--unix-group", o.unix_group, "Group of the unix socket: its members may submit");
   serve->add_flag("--no-unix", o.no_unix, "No unix socket (TCP only)");
   serve->add_option("--listen", o.listen, "Also serve TCP on HOST:PORT (needs --token-file)");
   serve->add_option("--token-file", o.token_file, "File holding the bearer token TCP clients must send");

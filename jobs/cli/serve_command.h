@@ -15,6 +15,7 @@ class PolicyRegistry;
 
 struct ServeOptions {
   std::string unix_path = "/run/cellblock/api.sock";
+  std::string unix_group;
   bool no_unix = false;
   std::optional<std::string> listen;      // HOST:PORT
   std::optional<std::string> token_file;  // required with --listen

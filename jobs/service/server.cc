@@ -1,5 +1,6 @@
 #include "jobs/service/server.h"
 
+#include <grp.h>
 #include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -29,7 +30,7 @@ Server::~Server() {
   *alive_ = false;
 }
 
-void Server::listen_unix(const std::string& path) {
+void Server::listen_unix(const std::string& path, const std::string& group) {
   if (path.size() >= sizeof(sockaddr_un::sun_path))
     throw std::runtime_error("--unix " + cellblock::quoted(path) + ": longer than a unix socket path can be (" +
                              std::to_string(sizeof(sockaddr_un::sun_path) - 1) + " bytes)");
@@ -57,6 +58,11 @@ void Server::listen_unix(const std::string& path) {
   ::umask(old);
   if (ec) throw SysError(ec.value(), "bind(" + cellblock::quoted(path) + ")");
   ::chmod(path.c_str(), 0660);
+  if (!group.empty()) {
+    const struct group* g = ::getgrnam(group.c_str());
+    if (!g) throw std::runtime_error("--unix-group " + cellblock::quoted(group) + ": no such group");
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), g->gr_gid) != 0) throw_sys("chown(" + cellblock::quoted(path) + ")");
+  }
   unix_->listen(net::socket_base::max_listen_connections);
   unix_path_ = path;
   addresses_.push_back("unix:" + path);

@@ -26,10 +26,10 @@ class Server {
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
 
-  // Binds `path` with mode 0660, creating its directory (0755) if needed. A stale socket file
-  // (nobody accepts on it) is replaced; a live one is an error, as is any other file there.
-  // Throws SysError or std::runtime_error naming the path. Call before run_on_io starts accepting.
-  void listen_unix(const std::string& path);
+  // Binds `path` with mode 0660 (group `group` when not empty), creating its directory (0755)
+  // if needed. A stale socket file (nobody accepts on it) is replaced; a live one is an error,
+  // as is any other file there. Throws SysError or std::runtime_error naming the path.
+  void listen_unix(const std::string& path, const std::string& group = "");
   // "HOST:PORT" ("127.0.0.1:8080", "[::1]:0", "0.0.0.0:8080"); port 0 picks a free one. Every
   // request must carry `token`. Returns the address bound, as "HOST:PORT".
   std::string listen_tcp(const std::string& host_port, const std::string& token);

@@ -33,6 +33,7 @@ class Journal;
 
 struct ServiceOptions {
   std::optional<std::string> unix_path = "/run/cellblock/api.sock";  // none: no unix socket
+  std::string unix_group;             // the socket's group (who may connect); empty: ours
   std::optional<std::string> listen;  // HOST:PORT for TCP; needs token
   std::string token;
   nlohmann::json defaults;            // --defaults, merged under every job

@@ -170,6 +170,8 @@ class Session : public SessionHandle, public std::enable_shared_from_this<Sessio
   }
 
   void on_header(beast::error_code ec) {
+    // Beast checks Content-Length against the body limit while it reads the header.
+    if (ec == http::error::body_limit) return reject(http::status::payload_too_large, body_too_large());
     if (ec == http::error::header_limit) return reject(http::status::request_header_fields_too_large, "the request header is larger than " + std::to_string(shared_->limits.max_header) + " bytes");
     if (ec) return close_on_read_error(ec, "header");
     const Request& req = parser_->get();

@@ -39,8 +39,16 @@ class Serve {
       : s_(s), name_(name), socket_(s.path("api.sock")), args_(args), tcp_(tcp) {
     start();
   }
+  // A clean stop, so that nothing of the service (cgroups, state) is left for the scratch to find.
+  ~Serve() {
+    if (!exited_) {
+      signal(SIGTERM);
+      wait(60s);
+    }
+  }
 
   void start() {
+    exited_ = false;
     std::vector<std::string> argv{kCellblockBinary, "--log-level", "info"};
     for (const auto& a : s_.global_args()) argv.push_back(a);
     for (const std::string& a : {std::string("serve"), std::string("--unix"), socket_, std::string("--defaults"), s_.defaults()})

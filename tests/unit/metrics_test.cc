@@ -31,11 +31,11 @@ TEST(Metrics, HistogramBucketsAreCumulativeWithSumAndCount) {
   for (double v : {0.05, 0.1, 0.5, 5.0, 50.0}) h.observe(v);
   const std::string text = r.expose();
   EXPECT_THAT(text, HasSubstr("# TYPE demo_seconds histogram\n"));
-  EXPECT_THAT(text, HasSubstr("demo_seconds_bucket{le=\"0.10000000000000001\"} 2\n"));  // 0.1 is in its own bucket
+  EXPECT_THAT(text, HasSubstr("demo_seconds_bucket{le=\"0.1\"} 2\n"));  // 0.1 is in its own bucket
   EXPECT_THAT(text, HasSubstr("demo_seconds_bucket{le=\"1\"} 3\n"));
   EXPECT_THAT(text, HasSubstr("demo_seconds_bucket{le=\"10\"} 4\n"));
   EXPECT_THAT(text, HasSubstr("demo_seconds_bucket{le=\"+Inf\"} 5\n"));
-  EXPECT_THAT(text, HasSubstr("demo_seconds_sum 55.649999999999999\n"));
+  EXPECT_THAT(text, HasSubstr("demo_seconds_sum 55.65\n"));
   EXPECT_THAT(text, HasSubstr("demo_seconds_count 5\n"));
 }
 
@@ -64,6 +64,8 @@ TEST(Metrics, BadNamesAndDuplicatesAreRefused) {
 TEST(Metrics, ValuesAreWrittenAsTheFormatSays) {
   EXPECT_EQ(format_value(3), "3");
   EXPECT_EQ(format_value(0.25), "0.25");
+  EXPECT_EQ(format_value(0.004), "0.004");
+  EXPECT_EQ(format_value(0.1 + 0.2), "0.30000000000000004");  // exact: reads back as the same double
   EXPECT_EQ(format_value(INFINITY), "+Inf");
   EXPECT_EQ(format_value(-INFINITY), "-Inf");
   EXPECT_EQ(format_value(NAN), "NaN");

@@ -3,13 +3,15 @@
 //   setup_error:   a step of building the cell or starting the command failed; `err` is the
 //                  errno and `what` names the step and its arguments, e.g. exec "/bin/nope".
 //   command_exit:  the command ended; `wait_status` is its raw waitpid() status; `cpu_ns` the
-//                  init's own CPU time; with a breakdown requested, `steps` holds the init's
-//                  step stamps.
+//                  init's own CPU time since its `timings` record; with a breakdown requested,
+//                  `steps` holds the init's step stamps.
 //   timings:       sent by the command just before execve: `cpu_ns` is the CPU time its set-up
 //                  took since the init forked it (rlimits, policy, seccomp load), `steps` its
-//                  own step stamps (breakdown only).
-// Both `cpu_ns` are the cell's own work, which the cgroup counts with the job's: the supervisor
-// subtracts them from the job's CPU time (Stats::setup_cpu_ms).
+//                  own step stamps (breakdown only). Sent by the init once the command may go:
+//                  `cpu_ns` is the init's CPU time so far (the file system), no steps.
+// Every `cpu_ns` is the cell's own work, which the cgroup counts with the job's: the supervisor
+// subtracts their sum from the job's CPU time (Stats::setup_cpu_ms) and, as each arrives, from
+// what it holds against the CPU-time limit.
 // The supervisor reads until end-of-file, which comes when the cell's init exits.
 #pragma once
 

@@ -42,6 +42,8 @@ def gated_job(name, gate_dir, gate, before="", after=""):
 def load(address, jobs, connections, token=None):
     """JOBS jobs over CONNECTIONS concurrent keep-alive connections: every job is accepted once,
     gets exactly one result, and the right one."""
+    # Names unique to this run, so that an earlier run on the same service is not counted.
+    prefix = "load-%d-" % os.getpid()
     ids = {}  # job name -> service id
     lock = threading.Lock()
     errors = []
@@ -50,7 +52,7 @@ def load(address, jobs, connections, token=None):
     def worker(k):
         try:
             c = Client(address, token)
-            mine = ["load-%d" % i for i in range(k, jobs, connections)]
+            mine = ["%s%d" % (prefix, i) for i in range(k, jobs, connections)]
             submitted = []
             for name in mine:
                 status, _, body = c.submit({"id": name, "command": ["/bin/sh", "-c", "echo %s" % name]})
@@ -91,7 +93,7 @@ def load(address, jobs, connections, token=None):
         status, _, page = c.request("GET", "/v1/jobs?limit=1000" + ("&after=" + after if after else ""))
         check(status == 200, "GET /v1/jobs: %d %s" % (status, page))
         for j in page["jobs"]:
-            if j["job_id"].startswith("load-"):
+            if j["job_id"].startswith(prefix):
                 check(j["job_id"] not in seen, "job %s listed twice" % j["job_id"])
                 check(j["state"] == "done" and j["status"] == "exited", "listed as %s" % j)
                 seen[j["job_id"]] = j["id"]

@@ -108,7 +108,7 @@ class TimedRunner : public JobRunner {
     Clock::time_point entered, left;
     double cell_ms = 0;
   };
-  Result run(const JobSpec& job, const StopToken* stop) override {
+  Result run(const JobSpec& job, const StopToken* stop, OutputListener*) override {
     const size_t now = ++inside_;
     for (size_t peak = peak_.load(); now > peak && !peak_.compare_exchange_weak(peak, now);) {
     }

@@ -4,6 +4,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 namespace cellblock {
 
@@ -18,6 +19,9 @@ class CappedOutput {
     return !truncated_;
   }
   bool truncated() const noexcept { return truncated_; }
+  size_t size() const noexcept { return data_.size(); }
+  // The bytes kept so far, from `from` on (what the last append() added: size() before it).
+  std::string_view kept_since(size_t from) const noexcept { return std::string_view(data_).substr(from); }
   std::string take() { return std::move(data_); }
 
  private:

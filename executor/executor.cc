@@ -135,13 +135,13 @@ Executor::~Executor() = default;
 
 int Executor::cgroup_version() const { return cgroups_->version(); }
 
-Result Executor::run(const JobSpec& job, const StopToken* stop) {
+Result Executor::run(const JobSpec& job, const StopToken* stop, OutputListener* output) {
   Result result;
   result.id = job.id;
   result.stats.cgroup_version = cgroup_version();
   const Clock::time_point started = Clock::now();
   try {
-    run_checked(job, stop, result);
+    run_checked(job, stop, output, result);
   } catch (const SetupError& e) {
     result.status = Status::setup_error;
     result.error = e.what();
@@ -153,7 +153,7 @@ Result Executor::run(const JobSpec& job, const StopToken* stop) {
   return result;
 }
 
-void Executor::run_checked(const JobSpec& job, const StopToken* stop, Result& result) {
+void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result) {
   const uint64_t t_start = monotonic_ns();
   // 1. plan (plan.h)
   if (!job.security) throw SetupError("policy " + cellblock::quoted(job.policy) + ": not loaded (no security policy, no cell)");
@@ -176,7 +176,7 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, Result& re
                                    .netns = netns_pool_->take()});
   state.cell_started(cell.pid);
   // 5. supervise (supervise.h)
-  SupervisedCell supervised = supervise_cell(cell, job.limits, cgroup.get(), stop, started);
+  SupervisedCell supervised = supervise_cell(cell, job.limits, cgroup.get(), stop, output, started);
   // 6. collect: every process of the cell is gone once its init has exited; the cgroup's own
   //    kill makes sure of it before the directory is removed.
   result.stats.wall_time_ms = ms_between(started, supervised.ended);

@@ -14,6 +14,7 @@
 #include "executor/job_spec.h"
 #include "executor/plan.h"
 #include "executor/net/netns_pool.h"
+#include "executor/output_listener.h"
 #include "executor/result.h"
 #include "executor/stop_token.h"
 #include "executor/supervisor_state.h"
@@ -43,14 +44,15 @@ class Executor {
   Executor& operator=(const Executor&) = delete;
 
   // Never throws for a bad job: every failure becomes a Result with setup_error or
-  // internal_error and a message that names the thing and the reason.
-  Result run(const JobSpec& job, const StopToken* stop = nullptr);
+  // internal_error and a message that names the thing and the reason. `stop` cancels it;
+  // `output` sees stdout and stderr while the job runs (output_listener.h).
+  Result run(const JobSpec& job, const StopToken* stop = nullptr, OutputListener* output = nullptr);
 
   int cgroup_version() const;
   CgroupDriver& cgroups() { return *cgroups_; }
 
  private:
-  void run_checked(const JobSpec& job, const StopToken* stop, Result& result);
+  void run_checked(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result);
 
   ExecutorConfig config_;
   HostLayout host_;

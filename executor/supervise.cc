@@ -23,13 +23,16 @@ using std::chrono::nanoseconds;
 
 enum Slot { kPidfd, kStdout, kStderr, kReport, kStop, kSlots };
 
-// Reads what is available; returns false at end-of-file.
-bool drain(int fd, CappedOutput& sink, bool& over_cap) {
+// Reads what is available, handing what the cap keeps to `listener` too; returns false at
+// end-of-file.
+bool drain(int fd, CappedOutput& sink, bool& over_cap, OutputListener* listener, OutputStream which) {
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n > 0) {
+      const size_t before = sink.size();
       if (!sink.append(buf, static_cast<size_t>(n))) over_cap = true;
+      if (listener && sink.size() > before) listener->on_output(which, sink.kept_since(before));
       if (static_cast<size_t>(n) < sizeof buf) return true;
       continue;
     }
@@ -69,7 +72,7 @@ nanoseconds next_cpu_check(uint64_t used_ns, uint64_t limit_ns) {
 }  // namespace
 
 SupervisedCell supervise_cell(LaunchedCell& cell, const Limits& limits, JobCgroup* cgroup, const StopToken* stop,
-                              Clock::time_point started) {
+                              OutputListener* output, Clock::time_point started) {
   SupervisedCell s;
   s.out = CappedOutput(limits.output_bytes);
   s.err = CappedOutput(limits.output_bytes);
@@ -117,12 +120,12 @@ SupervisedCell supervise_cell(LaunchedCell& cell, const Limits& limits, JobCgrou
 
     if (fds[kStdout].revents) {
       bool over = false;
-      if (!drain(fds[kStdout].fd, s.out, over)) fds[kStdout].fd = -1;
+      if (!drain(fds[kStdout].fd, s.out, over, output, OutputStream::out)) fds[kStdout].fd = -1;
       if (over) kill_cell(Status::output_limit);
     }
     if (fds[kStderr].revents) {
       bool over = false;
-      if (!drain(fds[kStderr].fd, s.err, over)) fds[kStderr].fd = -1;
+      if (!drain(fds[kStderr].fd, s.err, over, output, OutputStream::err)) fds[kStderr].fd = -1;
       if (over) kill_cell(Status::output_limit);
     }
     if (fds[kReport].revents && !read_report(fds[kReport].fd, s)) fds[kReport].fd = -1;

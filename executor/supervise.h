@@ -14,6 +14,7 @@
 #include "executor/launch.h"
 #include "executor/protocol/cell_report.h"
 #include "executor/job_spec.h"
+#include "executor/output_listener.h"
 #include "executor/result.h"
 
 namespace cellblock {
@@ -32,7 +33,9 @@ struct SupervisedCell {
   std::chrono::steady_clock::time_point ended;
 };
 
+// `output` (may be null) gets each piece of stdout and stderr as it is read (output_listener.h).
 SupervisedCell supervise_cell(LaunchedCell& cell, const Limits& limits, JobCgroup* cgroup,
-                              const StopToken* stop, std::chrono::steady_clock::time_point started);
+                              const StopToken* stop, OutputListener* output,
+                              std::chrono::steady_clock::time_point started);
 
 }  // namespace cellblock

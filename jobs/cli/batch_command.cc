@@ -14,6 +14,7 @@
 #include "executor/base/host_file.h"
 #include "executor/base/sys_error.h"
 #include "jobs/cli/batch_report.h"
+#include "jobs/cli/queue_flags.h"
 #include "jobs/cli/job_flags.h"
 #include "jobs/format/job_json.h"
 #include "jobs/format/result_json.h"
@@ -30,16 +31,6 @@ struct Line {
   Result invalid;
 };
 
-// Host paths in a job file may be relative to where cellblock runs.
-void absolutize(nlohmann::json& j) {
-  if (!j.is_object()) return;
-  if (j.contains("rootfs") && j["rootfs"].is_string()) j["rootfs"] = absolute_host_path(j["rootfs"].get<std::string>());
-  if (j.contains("mounts") && j["mounts"].is_array())
-    for (auto& m : j["mounts"])
-      if (m.is_object() && m.contains("source") && m["source"].is_string())
-        m["source"] = absolute_host_path(m["source"].get<std::string>());
-}
-
 std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults, PolicyRegistry& policies) {
   std::vector<Line> lines;
   size_t number = 0;
@@ -50,7 +41,7 @@ std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults, P
     nlohmann::json j;
     try {
       j = parse_json_text(text);
-      absolutize(j);
+      absolutize_host_paths(j);
       line.request = request_from_json(j, defaults);
       prepare_job(line.request->job, policies);
     } catch (const FieldError& e) {
@@ -63,32 +54,13 @@ std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults, P
   return lines;
 }
 
-std::string read_input(const std::string& path, const char* what) {
-  try {
-    return path == "-" ? read_all(0, "stdin") : read_host_file(path);
-  } catch (const SysError& e) {
-    throw FieldError(what, e.what());
-  }
-}
-
-nlohmann::json read_defaults(const std::string& path) {
-  nlohmann::json j = parse_json_text(read_input(path, "--defaults"));
-  if (!j.is_object()) throw FieldError("--defaults", "expected a JSON object");
-  absolutize(j);
-  return j;
-}
-
 }  // namespace
 
 void add_batch_command(CLI::App& app, BatchOptions& o) {
   CLI::App* batch = app.add_subcommand("batch", "Run a file of jobs (one JSON per line) through the queue");
   batch->add_option("jobs", o.input, "Job file, JSON lines; - for stdin")->capture_default_str();
   batch->add_option("--out,-o", o.out_file, "Write result lines here instead of stdout");
-  batch->add_option("--defaults", o.defaults_file, "JSON object of defaults for every job (rootfs, limits, ...)");
-  batch->add_option("--parallel,-p", o.parallel, "Jobs at once (default: number of CPUs)");
-  batch->add_option("--memory-budget", o.memory_budget,
-                    "Sum of running jobs' memory_bytes, e.g. 8G (default: 80% of the supervisor's memory)");
-  batch->add_option("--grace", o.grace, "On SIGTERM/SIGINT, time running jobs get to finish")->capture_default_str();
+  o.queue.add_to(*batch);
   batch->add_flag("--quiet,-q", o.quiet, "No progress line and no summary");
   batch->add_flag("--table", o.table, "Print a table of the results at the end (stdout with --out, else stderr)");
 }
@@ -99,10 +71,10 @@ int batch_command(const BatchOptions& o, const std::function<Executor&()>& execu
   QueueOptions queue_options;
   std::chrono::milliseconds grace;
   try {
-    if (o.defaults_file) defaults = read_defaults(*o.defaults_file);
-    if (o.parallel) queue_options.parallel = o.parallel;
-    if (o.memory_budget) queue_options.memory_budget = parse_size(*o.memory_budget);
-    grace = std::chrono::milliseconds(parse_duration_ms(o.grace));
+    if (o.queue.defaults_file) defaults = read_defaults(*o.queue.defaults_file);
+    if (o.queue.parallel) queue_options.parallel = o.queue.parallel;
+    if (o.queue.memory_budget) queue_options.memory_budget = parse_size(*o.queue.memory_budget);
+    grace = std::chrono::milliseconds(parse_duration_ms(o.queue.grace));
     std::istringstream in(read_input(o.input, "jobs"));
     lines = read_lines(in, defaults, policies);
   } catch (const std::exception& e) {

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "executor/executor.h"
+#include "jobs/cli/queue_flags.h"
 
 namespace cellblock {
 
@@ -16,10 +17,7 @@ class PolicyRegistry;
 struct BatchOptions {
   std::string input = "-";
   std::optional<std::string> out_file;
-  std::optional<std::string> defaults_file;
-  size_t parallel = 0;  // 0: number of CPUs
-  std::optional<std::string> memory_budget;
-  std::string grace = "10s";
+  QueueFlags queue;  // --defaults, --parallel, --memory-budget, --grace
   bool quiet = false;
   bool table = false;
 };

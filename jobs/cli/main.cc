@@ -16,6 +16,7 @@
 #include "jobs/cli/batch_command.h"
 #include "jobs/format/policy_json.h"
 #include "jobs/cli/run_command.h"
+#include "jobs/cli/serve_command.h"
 
 namespace {
 
@@ -48,6 +49,8 @@ int main(int argc, char** argv) {
   add_run_command(app, run);
   BatchOptions batch;
   add_batch_command(app, batch);
+  ServeOptions serve;
+  add_serve_command(app, serve);
 
   // Everything after the first "--" is the command, taken here rather than by CLI11: CLI11 2.1
   // lets a "--" right after a repeatable option's value end that option's list, and then parses
@@ -68,11 +71,12 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
-  // A batch keeps fresh network namespaces ready, one per worker and one spare, made by a
-  // background thread: creating one costs ~0.5 ms on the launch path (docs/executor.md). A single
-  // `run` has nothing to overlap it with.
-  if (app.got_subcommand("batch"))
-    config.netns_pool = (batch.parallel ? batch.parallel : std::max(1u, std::thread::hardware_concurrency())) + 1;
+  // A batch or a service keeps fresh network namespaces ready, one per worker and one spare, made
+  // by a background thread: creating one costs ~0.5 ms on the launch path (docs/executor.md). A
+  // single `run` has nothing to overlap it with.
+  const size_t cpus = std::max(1u, std::thread::hardware_concurrency());
+  if (app.got_subcommand("batch")) config.netns_pool = (batch.queue.parallel ? batch.queue.parallel : cpus) + 1;
+  if (app.got_subcommand("serve")) config.netns_pool = (serve.queue.parallel ? serve.queue.parallel : cpus) + 1;
   std::unique_ptr<Executor> executor;
   auto get_executor = [&]() -> Executor& {
     if (!executor) executor = std::make_unique<Executor>(config);
@@ -83,6 +87,7 @@ int main(int argc, char** argv) {
     policies.cache_compiled_filters_in(std::filesystem::path(config.state_dir) / "seccomp");
     if (app.got_subcommand("run")) return run_command(run, get_executor, policies);
     if (app.got_subcommand("batch")) return batch_command(batch, get_executor, policies);
+    if (app.got_subcommand("serve")) return serve_command(serve, get_executor, policies, config.state_dir);
   } catch (const std::exception& e) {
     std::cerr << "cellblock: " << e.what() << "\n";
     return 1;

@@ -112,10 +112,17 @@ void JobQueue::start(std::shared_ptr<Entry> entry) {
   entry->started = true;
   waiting_--;
   running_++;
+  if (entry->submission.on_started) {
+    try {
+      entry->submission.on_started();
+    } catch (const std::exception& e) {
+      spdlog::error("start callback of job {} failed: {}", entry->id, e.what());
+    }
+  }
   asio::post(workers_, [this, entry]() mutable {
     const JobSpec& job = entry->submission.job;
     spdlog::info("job {} {} started", entry->id, cellblock::quoted(job.id));
-    Result result = runner_.run(job, &entry->stop);
+    Result result = runner_.run(job, &entry->stop, entry->submission.output.get());
     entry->stop.close_fd();
     // The entry moves on to the io thread: once that has delivered the result, no worker still
     // holds it (and its stop token's descriptor).

@@ -29,7 +29,8 @@ namespace cellblock {
 class JobRunner {
  public:
   virtual ~JobRunner() = default;
-  virtual Result run(const JobSpec& job, const StopToken* stop) = 0;
+  // `output` (may be null) sees stdout and stderr while the job runs.
+  virtual Result run(const JobSpec& job, const StopToken* stop, OutputListener* output) = 0;
   // The memory the runner's jobs may use at most (its cgroup's limit), for the default memory
   // budget; none: the machine's.
   virtual std::optional<uint64_t> memory_limit() const { return std::nullopt; }
@@ -38,7 +39,9 @@ class JobRunner {
 class ExecutorRunner : public JobRunner {
  public:
   explicit ExecutorRunner(Executor& executor) : executor_(executor) {}
-  Result run(const JobSpec& job, const StopToken* stop) override { return executor_.run(job, stop); }
+  Result run(const JobSpec& job, const StopToken* stop, OutputListener* output) override {
+    return executor_.run(job, stop, output);
+  }
   std::optional<uint64_t> memory_limit() const override { return executor_.cgroups().memory_limit(); }
 
  private:
@@ -60,6 +63,11 @@ struct Submission {
   std::optional<uint64_t> queue_timeout_ms;
   // Called exactly once with the job's result, on the queue's thread, in completion order.
   std::function<void(Result&)> on_done;
+  // Called on the queue's thread when the job leaves the queue for a worker (never for a job
+  // that ends without starting).
+  std::function<void()> on_started;
+  // Sees the job's stdout and stderr while it runs, on the worker's thread (output_listener.h).
+  std::shared_ptr<OutputListener> output;
 };
 
 class JobQueue {
@@ -85,6 +93,10 @@ class JobQueue {
   };
   Counts counts() const;
   const QueueOptions& options() const { return options_; }
+  // The io_context the queue's own thread runs, where on_done and on_started are called. A
+  // front end may run its own work on it (the HTTP service does), so that its state and the
+  // queue's callbacks share one thread and need no locks. Work posted here must not block.
+  boost::asio::io_context& io_context() { return io_; }
 
  private:
   struct Entry;

@@ -16,7 +16,7 @@ using namespace std::chrono_literals;
 // Runs a "job" by sleeping `wall_time_ms` / 10 ms, or until stopped. Records concurrency.
 class FakeRunner : public JobRunner {
  public:
-  Result run(const JobSpec& job, const StopToken* stop) override {
+  Result run(const JobSpec& job, const StopToken* stop, OutputListener*) override {
     int now = ++running_;
     int seen = max_running_;
     while (now > seen && !max_running_.compare_exchange_weak(seen, now)) {}

@@ -1,0 +1,256 @@
+// http: what the HTTP service adds to a job (issue 13, "Bench").
+//
+//   http [--runs 300] [--warmup 30] [--throughput 400] [--connections 2] [--parallel 2]
+//        [--rootfs DIR] [--state-dir DIR] [--json FILE] [--markdown FILE] [--no-targets]
+//
+// One Executor in this process serves two front ends side by side, measured in the same run:
+//   queue  the in-process JobQueue, as `cellblock batch` uses it: submit() to the result callback;
+//   http   `cellblock serve`'s Service (jobs/service/service.h) on a unix socket in a temporary
+//          directory, with a real HTTP/1.1 client (Boost.Beast, synchronous) on a keep-alive
+//          connection: POST /v1/jobs?wait=60 of the same job, timed from the request's first
+//          byte to the last byte of the 200 with the result. This path includes parsing, the
+//          journal (the job file fsync'd and renamed before the job is queued; the result
+//          written after it), and the answer.
+// The job is /bin/true in the busybox test rootfs with the default policy. Latency: --runs jobs
+// one at a time, interleaved in blocks of 10 (queue, http, queue, ...) so that the machine's
+// load falls on both alike; median and p99. Throughput: --throughput jobs through each front end
+// with --connections clients at once (threads submitting to the queue, or keep-alive
+// connections), --parallel workers; jobs/s and requests/s.
+// Target: the HTTP path adds at most 0.3 ms per job at the median (--target-ms).
+// Exit status: 0 target met; 1 missed or a job failed; 2 bad usage. --no-targets: only a failed
+// job fails the run (smoke tests).
+#include <sys/vfs.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <filesystem>
+#include <future>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "bench/report_util.h"
+#include "executor/executor.h"
+#include "executor/protocol/step_clock.h"
+#include "jobs/format/job_json.h"
+#include "jobs/format/policy_json.h"
+#include "jobs/format/result_json.h"
+#include "jobs/queue/job_queue.h"
+#include "jobs/service/service.h"
+
+namespace cellblock::bench {
+namespace {
+
+namespace beast = boost::beast;
+namespace net = boost::asio;
+using nlohmann::json;
+using local = net::local::stream_protocol;
+
+struct Options {
+  size_t runs = 300, warmup = 30, throughput = 400, connections = 2, parallel = 2;
+  std::string rootfs = CELLBLOCK_BENCH_ROOTFS;
+  std::string state_dir;  // default: a temporary directory under /run/cellblock
+  double target_ms = 0.3;
+  ReportOptions report;
+};
+
+// One keep-alive HTTP/1.1 connection to the service's unix socket.
+class HttpClient {
+ public:
+  explicit HttpClient(const std::string& socket) : stream_(io_) { stream_.connect(local::endpoint(socket)); }
+  // POSTs `body` to /v1/jobs?wait=60; returns the latency in ns, or throws naming what was wrong.
+  int64_t run(const std::string& body) {
+    beast::http::request<beast::http::string_body> req{beast::http::verb::post, "/v1/jobs?wait=60", 11};
+    req.set(beast::http::field::host, "localhost");
+    req.set(beast::http::field::content_type, "application/json");
+    req.keep_alive(true);
+    req.body() = body;
+    req.prepare_payload();
+    const uint64_t t0 = monotonic_ns();
+    beast::http::write(stream_, req);
+    beast::http::response<beast::http::string_body> res;
+    beast::http::read(stream_, buffer_, res);
+    const uint64_t t1 = monotonic_ns();
+    if (res.result() != beast::http::status::ok) throw std::runtime_error("HTTP " + std::to_string(res.result_int()) + ": " + res.body());
+    const json record = json::parse(res.body());
+    if (record["result"]["status"] != "exited" || record["result"]["exit_code"] != 0)
+      throw std::runtime_error("job failed: " + res.body());
+    if (!res.keep_alive()) throw std::runtime_error("the service closed the keep-alive connection");
+    return static_cast<int64_t>(t1 - t0);
+  }
+
+ private:
+  net::io_context io_;
+  beast::basic_stream<local> stream_;
+  beast::flat_buffer buffer_;
+};
+
+struct Front {
+  std::string name;
+  std::vector<double> latency_ms;
+  double jobs_per_s = 0;
+};
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
+}
+
+std::string filesystem_of(const std::string& path) {
+  struct statfs st {};
+  if (::statfs(path.c_str(), &st) != 0) return "?";
+  switch (st.f_type) {
+    case 0x01021994: return "tmpfs";
+    case 0xEF53: return "ext4";
+    case 0x9123683E: return "btrfs";
+    case 0x58465342: return "xfs";
+    case 0x794c7630: return "overlayfs";
+    default: return "other";
+  }
+}
+
+int run(int argc, char** argv) {
+  Options o;
+  CLI::App app{"What cellblock serve's HTTP path adds to a job, against the in-process queue"};
+  app.add_option("--runs", o.runs, "Jobs one at a time per front end")->capture_default_str();
+  app.add_option("--warmup", o.warmup, "Jobs first, not counted")->capture_default_str();
+  app.add_option("--throughput", o.throughput, "Jobs per front end for jobs/s")->capture_default_str();
+  app.add_option("--connections", o.connections, "Clients at once for jobs/s")->capture_default_str();
+  app.add_option("--parallel", o.parallel, "Workers of each queue")->capture_default_str();
+  app.add_option("--rootfs", o.rootfs, "Root filesystem with /bin/true")->capture_default_str();
+  app.add_option("--state-dir", o.state_dir, "State directory (the journal lives here)");
+  app.add_option("--target-ms", o.target_ms, "Most the HTTP path may add at the median")->capture_default_str();
+  add_report_options(app, o.report, "failed jobs");
+  if (auto code = parse_or_exit(app, argc, argv)) return *code;
+  spdlog::set_level(spdlog::level::warn);
+
+  const std::string scratch = o.state_dir.empty() ? "/run/cellblock/bench-http-" + std::to_string(::getpid()) : o.state_dir;
+  std::filesystem::create_directories(scratch);
+  ExecutorConfig config;
+  config.state_dir = scratch;
+  config.netns_pool = o.parallel * 2 + 1;
+  Executor executor(config);
+  PolicyRegistry policies;
+  JobSpec job;
+  job.rootfs = o.rootfs;
+  job.command = {"/bin/true"};
+  prepare_job(job, policies);
+  const std::string body = json{{"rootfs", o.rootfs}, {"command", {"/bin/true"}}}.dump();
+
+  ExecutorRunner runner(executor);
+  JobQueue queue(runner, QueueOptions{o.parallel, 0});
+  auto queue_one = [&]() -> int64_t {
+    std::promise<Result> done;
+    Submission s;
+    s.job = job;
+    s.on_done = [&done](Result& r) { done.set_value(std::move(r)); };
+    const uint64_t t0 = monotonic_ns();
+    queue.submit(std::move(s));
+    Result r = done.get_future().get();
+    const uint64_t t1 = monotonic_ns();
+    if (r.status != Status::exited || r.exit_code != 0)
+      throw std::runtime_error("queue job failed: " + std::string(to_string(r.status)) + " " + r.error.value_or(""));
+    return static_cast<int64_t>(t1 - t0);
+  };
+
+  service::ServiceOptions so;
+  so.unix_path = scratch + "/api.sock";
+  so.state_dir = scratch;
+  so.queue = QueueOptions{o.parallel, 0};
+  so.keep_results = std::chrono::minutes(10);
+  service::Service service(executor, policies, so);
+  service.start();
+  HttpClient client(*so.unix_path);
+
+  Front q{"queue", {}, 0}, h{"http", {}, 0};
+  for (size_t i = 0; i < o.warmup; ++i) {
+    queue_one();
+    client.run(body);
+  }
+  for (size_t done = 0; done < o.runs;) {
+    const size_t block = std::min<size_t>(10, o.runs - done);
+    for (size_t i = 0; i < block; ++i) q.latency_ms.push_back(static_cast<double>(queue_one()) / 1e6);
+    for (size_t i = 0; i < block; ++i) h.latency_ms.push_back(static_cast<double>(client.run(body)) / 1e6);
+    done += block;
+    if (o.report.progress) std::cerr << "\rhttp: " << done << "/" << o.runs << std::flush;
+  }
+  if (o.report.progress) std::cerr << "\n";
+
+  auto throughput = [&](const std::function<void()>& one) {
+    std::atomic<size_t> next{0};
+    std::vector<std::thread> threads;
+    std::vector<std::string> errors(o.connections);
+    const uint64_t t0 = monotonic_ns();
+    for (size_t c = 0; c < o.connections; ++c)
+      threads.emplace_back([&, c] {
+        try {
+          while (next.fetch_add(1) < o.throughput) one();
+        } catch (const std::exception& e) {
+          errors[c] = e.what();
+        }
+      });
+    for (auto& t : threads) t.join();
+    for (const auto& e : errors)
+      if (!e.empty()) throw std::runtime_error(e);
+    return static_cast<double>(o.throughput) / (static_cast<double>(monotonic_ns() - t0) / 1e9);
+  };
+  q.jobs_per_s = throughput([&] { queue_one(); });
+  {
+    std::vector<std::unique_ptr<HttpClient>> clients;
+    std::mutex m;
+    thread_local HttpClient* mine = nullptr;
+    h.jobs_per_s = throughput([&] {
+      if (!mine) {
+        std::lock_guard lock(m);
+        clients.push_back(std::make_unique<HttpClient>(*so.unix_path));
+        mine = clients.back().get();
+      }
+      mine->run(body);
+    });
+  }
+  service.shutdown(std::chrono::milliseconds(0));
+  service.wait_idle();
+
+  const double added = median(h.latency_ms) - median(q.latency_ms);
+  const bool met = added <= o.target_ms;
+  json out = {{"date", utc_now()}, {"kernel", kernel_release()}, {"state_dir_fs", filesystem_of(scratch)},
+              {"runs", o.runs}, {"throughput_jobs", o.throughput}, {"connections", o.connections},
+              {"parallel", o.parallel}, {"added_ms_at_median", added}, {"target_ms", o.target_ms}, {"met", met}};
+  std::string md = "### HTTP service against the in-process queue\n\n"
+                   "`/bin/true` per job, " + std::to_string(o.runs) + " jobs one at a time per front end (interleaved), "
+                   "then " + std::to_string(o.throughput) + " jobs over " + std::to_string(o.connections) +
+                   " clients at once, " + std::to_string(o.parallel) + " workers; journal on " + filesystem_of(scratch) + ".\n\n"
+                   "| front end | median | p99 | jobs/s |\n|---|---:|---:|---:|\n";
+  for (const Front* f : {&q, &h}) {
+    out[f->name] = {{"median_ms", median(f->latency_ms)}, {"p99_ms", percentile(f->latency_ms, 0.99)},
+                    {"jobs_per_s", f->jobs_per_s}, {"latency_ms", f->latency_ms}};
+    md += "| " + std::string(f->name == "queue" ? "in-process queue (`cellblock batch`)" : "HTTP, keep-alive (`cellblock serve`)") +
+          " | " + fmt(median(f->latency_ms)) + " ms | " + fmt(percentile(f->latency_ms, 0.99)) + " ms | " +
+          fmt(f->jobs_per_s, 0) + " |\n";
+  }
+  md += "\nThe HTTP path adds " + fmt(added, 3) + " ms per job at the median (target: at most " + fmt(o.target_ms, 1) +
+        " ms): " + (met ? "met" : "missed") + ".\n";
+  std::cout << md;
+  write_file(o.report.json_path, out.dump(2) + "\n");
+  write_file(o.report.md_path, md);
+  if (o.state_dir.empty()) {
+    std::error_code ec;
+    std::filesystem::remove_all(scratch, ec);
+  }
+  if (!met && o.report.targets) {
+    std::cerr << "http: the HTTP path adds " << fmt(added, 3) << " ms at the median, more than " << o.target_ms << " ms\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace cellblock::bench
+
+int main(int argc, char** argv) { return cellblock::bench::main_guarded("http", cellblock::bench::run, argc, argv); }

@@ -1,0 +1,30 @@
+// What `cellblock batch` and `cellblock serve` share: the flags of their queue, reading their
+// input files, and `--defaults FILE`, the JSON object merged under every job (docs/batch.md).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+namespace cellblock {
+
+// --defaults, --parallel, --memory-budget, --grace.
+struct QueueFlags {
+  std::optional<std::string> defaults_file;
+  size_t parallel = 0;  // 0: number of CPUs
+  std::optional<std::string> memory_budget;
+  std::string grace = "10s";
+
+  void add_to(CLI::App& app);
+};
+
+// Host paths in a job (rootfs, mount sources) may be relative to where cellblock runs: made
+// absolute here.
+void absolutize_host_paths(nlohmann::json& job);
+// The whole file, "-" for stdin. Throws FieldError naming `what` (the flag) and the reason.
+std::string read_input(const std::string& path, const char* what);
+// --defaults: a JSON object, host paths made absolute. Throws FieldError ("--defaults: ...").
+nlohmann::json read_defaults(const std::string& path);
+
+}  // namespace cellblock

@@ -1,0 +1,162 @@
+#include "jobs/cli/serve_command.h"
+
+#include <sys/stat.h>
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <iostream>
+#include <thread>
+
+#include "jobs/cli/queue_flags.h"
+#include "jobs/cli/job_flags.h"
+#include "jobs/format/json_reader.h"
+#include "jobs/service/service.h"
+
+namespace cellblock {
+namespace {
+
+namespace asio = boost::asio;
+using std::chrono::milliseconds;
+
+std::string read_token(const std::string& path) {
+  std::string token = read_input(path, "--token-file");
+  while (!token.empty() && std::isspace(static_cast<unsigned char>(token.back()))) token.pop_back();
+  if (token.empty()) throw FieldError("--token-file", path + " is empty");
+  if (token.find_first_of("\r\n") != std::string::npos)
+    throw FieldError("--token-file", path + ": the token must be one line");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) == 0 && (st.st_mode & S_IROTH))
+    spdlog::warn("--token-file {}: readable by every user (chmod 600 it)", path);
+  return token;
+}
+
+milliseconds duration_flag(const std::string& text, const char* flag) {
+  try {
+    return milliseconds(parse_duration_ms(text));
+  } catch (const std::exception& e) {
+    throw FieldError(flag, e.what());
+  }
+}
+
+uint64_t size_flag(const std::string& text, const char* flag) {
+  try {
+    return parse_size(text);
+  } catch (const std::exception& e) {
+    throw FieldError(flag, e.what());
+  }
+}
+
+service::ServiceOptions service_options(const ServeOptions& o) {
+  service::ServiceOptions s;
+  s.unix_group = o.unix_group;
+  if (!o.no_unix) s.unix_path = o.unix_path;
+  else s.unix_path.reset();
+  if (o.listen) {
+    if (!o.token_file) throw FieldError("--listen", "TCP needs --token-file: clients must send Authorization: Bearer TOKEN");
+    s.listen = o.listen;
+    s.token = read_token(*o.token_file);
+  }
+  if (!s.unix_path && !s.listen) throw FieldError("--no-unix", "without --listen nothing would be served");
+  if (o.queue.defaults_file) s.defaults = read_defaults(*o.queue.defaults_file);
+  if (o.queue.parallel) s.queue.parallel = o.queue.parallel;
+  if (o.queue.memory_budget) s.queue.memory_budget = size_flag(*o.queue.memory_budget, "--memory-budget");
+  if (o.max_queued < 1) throw FieldError("--max-queued", "must be at least 1");
+  s.max_queued = o.max_queued;
+  s.keep_results = duration_flag(o.keep_results, "--keep-results");
+  s.http.max_body = size_flag(o.max_body, "--max-body");
+  s.http.header_timeout = duration_flag(o.header_timeout, "--header-timeout");
+  s.http.body_timeout = duration_flag(o.body_timeout, "--body-timeout");
+  s.http.idle_timeout = duration_flag(o.idle_timeout, "--idle-timeout");
+  for (auto [v, flag] : {std::pair{s.http.header_timeout, "--header-timeout"}, {s.http.body_timeout, "--body-timeout"},
+                         {s.http.idle_timeout, "--idle-timeout"}})
+    if (v.count() < 1) throw FieldError(flag, "must be longer than 0");
+  if (o.max_connections < 1) throw FieldError("--max-connections", "must be at least 1");
+  s.max_connections = o.max_connections;
+  return s;
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, ServeOptions& o) {
+  CLI::App* serve = app.add_subcommand("serve", "Run the queue as an HTTP service (docs/api.md)");
+  serve->add_option("--unix", o.unix_path, "Unix socket to serve on (mode 0660)")->capture_default_str();
+  serve->add_option("--unix-group", o.unix_group, "Group of the unix socket: its members may submit");
+  serve->add_flag("--no-unix", o.no_unix, "No unix socket (TCP only)");
+  serve->add_option("--listen", o.listen, "Also serve TCP on HOST:PORT (needs --token-file)");
+  serve->add_option("--token-file", o.token_file, "File holding the bearer token TCP clients must send");
+  o.queue.add_to(*serve);
+  serve->add_option("--max-queued", o.max_queued, "Jobs waiting to start at most; more get 429")->capture_default_str();
+  serve->add_option("--keep-results", o.keep_results, "How long results are kept after a job ends")->capture_default_str();
+  serve->add_option("--max-body", o.max_body, "Largest request body; larger get 413")->capture_default_str();
+  serve->add_option("--max-connections", o.max_connections, "Open connections at most; more get 503")->capture_default_str();
+  serve->add_option("--header-timeout", o.header_timeout, "Time a client has to send a request's header")->capture_default_str();
+  serve->add_option("--body-timeout", o.body_timeout, "Time a client has to send a request's body")->capture_default_str();
+  serve->add_option("--idle-timeout", o.idle_timeout, "Time a kept-alive connection may sit idle")->capture_default_str();
+}
+
+int serve_command(const ServeOptions& o, const std::function<Executor&()>& executor, PolicyRegistry& policies,
+                  const std::string& state_dir) {
+  service::ServiceOptions options;
+  milliseconds grace;
+  try {
+    options = service_options(o);
+    grace = duration_flag(o.queue.grace, "--grace");
+  } catch (const std::exception& e) {
+    std::cerr << "cellblock serve: " << e.what() << "\n";
+    return 2;
+  }
+  options.state_dir = state_dir;
+  std::unique_ptr<service::Service> service;
+  try {
+    service = std::make_unique<service::Service>(executor(), policies, std::move(options));
+    service->start();
+  } catch (const std::exception& e) {
+    std::cerr << "cellblock serve: " << e.what() << "\n";
+    return 1;
+  }
+  const service::ServiceInfo& info = service->info();
+  spdlog::info("cellblock serve {}: listening on {}; cgroup {}; {} jobs at once (memory budget {} MiB), up to {} queued{}",
+               info.version, join(service->addresses()), info.cgroup_mode, info.parallel, info.memory_budget >> 20,
+               info.max_queued,
+               service->recovered() ? "; " + std::to_string(service->recovered()) + " jobs from the journal" : "");
+
+  // First SIGTERM/SIGINT: stop accepting, give running jobs the grace; second: kill them.
+  asio::io_context ui;
+  asio::signal_set signals(ui, SIGINT, SIGTERM);
+  int signals_seen = 0;
+  std::thread idle_waiter;
+  std::function<void(const boost::system::error_code&, int)> on_signal = [&](const boost::system::error_code& ec, int sig) {
+    if (ec) return;
+    const char* name = sig == SIGINT ? "SIGINT" : "SIGTERM";
+    if (++signals_seen == 1) {
+      spdlog::warn("cellblock serve: {}: stopped accepting; running jobs get the grace period ({} ms); queued jobs stay "
+                   "in the journal for the next start", name, grace.count());
+      service->shutdown(grace);
+      idle_waiter = std::thread([&] {
+        service->wait_idle();
+        asio::post(ui, [&] { ui.stop(); });
+      });
+    } else {
+      spdlog::warn("cellblock serve: {}: killing running jobs", name);
+      service->shutdown(milliseconds(0));
+    }
+    signals.async_wait(on_signal);
+  };
+  signals.async_wait(on_signal);
+  ui.run();
+  if (idle_waiter.joinable()) idle_waiter.join();
+  spdlog::warn("cellblock serve: every job has ended; the journal is on disk; exiting");
+  service.reset();
+  return 0;
+}
+
+}  // namespace cellblock

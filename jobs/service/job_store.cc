@@ -1,0 +1,323 @@
+#include "jobs/service/job_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <ctime>
+
+#include "jobs/format/policy_json.h"
+#include "jobs/format/result_json.h"
+
+namespace cellblock::service {
+namespace {
+
+using nlohmann::json;
+
+int64_t unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// 2026-12-04T16:30:00.123Z
+std::string iso_time(int64_t ms) {
+  const time_t secs = static_cast<time_t>(ms / 1000);
+  tm t{};
+  gmtime_r(&secs, &t);
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", t.tm_year + 1900, t.tm_mon + 1, t.tm_mday,
+                t.tm_hour, t.tm_min, t.tm_sec, static_cast<int>(ms % 1000));
+  return buf;
+}
+
+// What the journal keeps of a record: everything, times as numbers.
+json journal_json(const JobRecord& r) {
+  json j{{"id", r.id},         {"attempt", r.attempt},         {"job_id", r.job_id},
+         {"job", r.job},       {"submitted_ms", r.submitted_ms}, {"started_ms", r.started_ms},
+         {"finished_ms", r.finished_ms}};
+  if (r.result) j["result"] = *r.result;
+  return j;
+}
+
+JobRecord record_from_journal(const json& j) {
+  JobRecord r;
+  r.id = j.at("id").get<std::string>();
+  r.attempt = j.value("attempt", 1u);
+  r.job = j.at("job");
+  r.job_id = j.value("job_id", r.id);
+  r.submitted_ms = j.value("submitted_ms", int64_t{0});
+  r.started_ms = j.value("started_ms", int64_t{0});
+  r.finished_ms = j.value("finished_ms", int64_t{0});
+  if (j.contains("result")) {
+    r.result = j["result"];
+    r.state = JobState::done;
+  }
+  return r;
+}
+
+}  // namespace
+
+std::string_view to_string(JobState s) {
+  switch (s) {
+    case JobState::queued: return "queued";
+    case JobState::running: return "running";
+    case JobState::done: return "done";
+  }
+  return "?";
+}
+
+std::optional<JobState> job_state_from_string(std::string_view s) {
+  for (JobState st : {JobState::queued, JobState::running, JobState::done})
+    if (to_string(st) == s) return st;
+  return std::nullopt;
+}
+
+json record_json(const JobRecord& r, bool summary) {
+  json j{{"id", r.id}, {"state", std::string(to_string(r.state))}, {"attempt", r.attempt}, {"job_id", r.job_id},
+         {"submitted_at", iso_time(r.submitted_ms)}};
+  if (r.started_ms) j["started_at"] = iso_time(r.started_ms);
+  if (r.finished_ms) j["finished_at"] = iso_time(r.finished_ms);
+  if (r.result) {
+    if (summary) {
+      j["status"] = (*r.result)["status"];
+      j["exit_code"] = (*r.result)["exit_code"];
+    } else {
+      j["result"] = *r.result;
+    }
+  }
+  return j;
+}
+
+struct JobStore::Waiter {
+  explicit Waiter(boost::asio::io_context& io) : timer(io) {}
+  boost::asio::steady_timer timer;
+  std::function<void(const JobRecord*)> then;
+  bool fired = false;
+};
+
+JobStore::JobStore(SharedQueue& queue, Journal& journal, std::chrono::milliseconds keep)
+    : queue_(queue), journal_(journal), keep_(keep), sweeper_(queue.io()) {
+  sweep();
+}
+
+JobStore::~JobStore() { sweeper_.cancel(); }
+
+std::string JobStore::next_id() {
+  // Nanoseconds since the epoch, strictly increasing: ids sort in the order jobs were accepted,
+  // also across restarts, which is what `after=` pages by.
+  const auto now = static_cast<uint64_t>(
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch()).count());
+  last_id_ = std::max(last_id_ + 1, now);
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(last_id_));
+  return buf;
+}
+
+void JobStore::submit(std::vector<JobRequest> jobs, std::function<void(std::vector<std::string>, std::string)> done) {
+  std::vector<JobRecord> records;
+  std::vector<Journal::JobEntry> entries;
+  const int64_t now = unix_ms();
+  for (JobRequest& request : jobs) {
+    JobRecord r;
+    r.id = next_id();
+    if (request.job.id.empty()) request.job.id = r.id;
+    r.job_id = request.job.id;
+    r.submitted_ms = now;
+    // The job as it will run, defaults merged: a restart runs the same job whatever its
+    // --defaults say then.
+    r.job = job_to_json(request.job);
+    r.job["priority"] = request.priority;
+    if (request.queue_timeout_ms) r.job["queue_timeout_ms"] = *request.queue_timeout_ms;
+    entries.push_back({r.id, {{"id", r.id}, {"submitted_ms", r.submitted_ms}, {"job", r.job}}});
+    records.push_back(std::move(r));
+  }
+  journal_.accept(std::move(entries), [this, records = std::move(records), jobs = std::move(jobs),
+                                       done = std::move(done)](std::string error) mutable {
+    if (!error.empty()) return done({}, "the job could not be journaled: " + error);
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < records.size(); ++i) {
+      ids.push_back(records[i].id);
+      JobRecord& r = records_[records[i].id] = std::move(records[i]);
+      enqueue(r, std::move(jobs[i]));
+    }
+    done(std::move(ids), "");
+  });
+}
+
+void JobStore::enqueue(JobRecord& record, JobRequest request) {
+  record.output = std::make_shared<LiveOutput>(queue_.io());
+  SharedQueue::Hooks hooks;
+  hooks.output = record.output;
+  hooks.on_started = [this, id = record.id] {
+    auto it = records_.find(id);
+    if (it == records_.end()) return;
+    it->second.state = JobState::running;
+    it->second.started_ms = unix_ms();
+    journal_.started(id, it->second.attempt);
+  };
+  record.queue_id = queue_.run(std::move(request), [this, id = record.id](Result& r) { finished(id, r); }, std::move(hooks));
+}
+
+void JobStore::finished(const std::string& id, Result& result) {
+  auto it = records_.find(id);
+  if (it == records_.end()) return;
+  JobRecord& r = it->second;
+  if (shutting_down_ && result.status == Status::cancelled && !deleted_.count(id)) {
+    // Stopped by the shutdown, not by a client: no result; the journal keeps the job and the
+    // next service runs it again (as its next attempt if it had started).
+    if (r.output) r.output->close();
+    r.output.reset();
+    wake(id);
+    return;
+  }
+  deleted_.erase(id);
+  r.state = JobState::done;
+  r.finished_ms = unix_ms();
+  r.result = result_to_json(result);
+  (*r.result)["attempt"] = r.attempt;
+  journal_.finished(id, journal_json(r));
+  if (r.output) {
+    r.output->close();
+    r.output.reset();
+  }
+  wake(id);
+}
+
+void JobStore::wake(const std::string& id) {
+  const JobRecord* r = find(id);
+  auto [from, to] = waiters_.equal_range(id);
+  std::vector<std::shared_ptr<Waiter>> woken;
+  for (auto w = from; w != to; ++w) woken.push_back(w->second);
+  waiters_.erase(from, to);
+  for (auto& w : woken) {
+    w->fired = true;
+    w->timer.cancel();
+    w->then(r);
+  }
+}
+
+const JobRecord* JobStore::find(const std::string& id) const {
+  auto it = records_.find(id);
+  return it == records_.end() ? nullptr : &it->second;
+}
+
+void JobStore::wait(const std::string& id, std::chrono::milliseconds timeout, std::function<void(const JobRecord*)> then) {
+  const JobRecord* r = find(id);
+  if (!r || r->state == JobState::done || timeout.count() <= 0) return then(r);
+  auto w = std::make_shared<Waiter>(queue_.io());
+  w->then = std::move(then);
+  waiters_.emplace(id, w);
+  w->timer.expires_after(timeout);
+  w->timer.async_wait([this, id, w](const boost::system::error_code&) {
+    if (w->fired) return;
+    w->fired = true;
+    auto [from, to] = waiters_.equal_range(id);
+    for (auto it = from; it != to; ++it)
+      if (it->second == w) {
+        waiters_.erase(it);
+        break;
+      }
+    w->then(find(id));
+  });
+}
+
+bool JobStore::cancel(const std::string& id) {
+  auto it = records_.find(id);
+  if (it == records_.end() || it->second.state == JobState::done) return false;
+  deleted_.insert(id);
+  queue_.cancel(it->second.queue_id, "cancelled by DELETE /v1/jobs/" + id);
+  return true;
+}
+
+bool JobStore::follow_output(const std::string& id, ResponderPtr responder, OutputFilter filter) {
+  auto it = records_.find(id);
+  if (it == records_.end() || !it->second.output) return false;
+  it->second.output->follow(std::move(responder), filter);
+  return true;
+}
+
+std::vector<const JobRecord*> JobStore::page(std::optional<JobState> state, size_t limit, const std::string& after,
+                                             bool& more) const {
+  std::vector<const JobRecord*> out;
+  more = false;
+  for (auto it = after.empty() ? records_.begin() : records_.upper_bound(after); it != records_.end(); ++it) {
+    if (state && it->second.state != *state) continue;
+    if (out.size() == limit) {
+      more = true;
+      break;
+    }
+    out.push_back(&it->second);
+  }
+  return out;
+}
+
+std::map<JobState, size_t> JobStore::counts() const {
+  std::map<JobState, size_t> c{{JobState::queued, 0}, {JobState::running, 0}, {JobState::done, 0}};
+  for (const auto& [id, r] : records_) ++c[r.state];
+  return c;
+}
+
+void JobStore::sweep() {
+  const int64_t now = unix_ms();
+  for (auto it = records_.begin(); it != records_.end();) {
+    if (it->second.state == JobState::done && it->second.finished_ms + keep_.count() < now) {
+      journal_.forget(it->first);
+      it = records_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  sweeper_.expires_after(std::clamp(keep_ / 10, std::chrono::milliseconds(100), std::chrono::milliseconds(60'000)));
+  sweeper_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) sweep();
+  });
+}
+
+size_t JobStore::recover(PolicyRegistry& policies) {
+  Journal::Loaded loaded = journal_.load();
+  for (const std::string& p : loaded.problems) spdlog::warn("journal: skipped {}", p);
+  const int64_t now = unix_ms();
+  for (const json& j : loaded.results) {
+    try {
+      JobRecord r = record_from_journal(j);
+      last_id_ = std::max<uint64_t>(last_id_, std::stoull(r.id, nullptr, 16));
+      if (r.finished_ms + keep_.count() < now) journal_.forget(r.id);
+      else records_[r.id] = std::move(r);
+    } catch (const std::exception& e) {
+      spdlog::warn("journal: skipped a result: {}", e.what());
+    }
+  }
+  size_t queued = 0, rerun = 0;
+  for (const Journal::Loaded::Pending& p : loaded.jobs) {
+    JobRecord r;
+    try {
+      r = record_from_journal(p.record);
+      last_id_ = std::max<uint64_t>(last_id_, std::stoull(r.id, nullptr, 16));
+    } catch (const std::exception& e) {
+      spdlog::warn("journal: skipped a job: {}", e.what());
+      continue;
+    }
+    r.attempt = p.last_attempt + 1;
+    if (p.last_attempt) ++rerun;
+    JobRecord& rec = records_[r.id] = std::move(r);
+    try {
+      JobRequest request = request_from_json(rec.job);
+      prepare_job(request.job, policies);
+      enqueue(rec, std::move(request));
+      ++queued;
+    } catch (const FieldError& e) {
+      // E.g. its policy file is gone: it ends now, with the reason, rather than vanish.
+      Result invalid;
+      invalid.id = rec.job_id;
+      invalid.status = Status::invalid_job;
+      invalid.error = std::string("after a restart: ") + e.what();
+      finished(rec.id, invalid);
+    }
+  }
+  if (queued)
+    spdlog::warn("journal: queued {} job(s) again that a previous service had accepted ({} had started and run again "
+                 "as their next attempt)", queued, rerun);
+  return queued;
+}
+
+}  // namespace cellblock::service

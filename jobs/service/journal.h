@@ -1,0 +1,79 @@
+// The service's journal: what `cellblock serve` keeps on disk so that nothing it accepted is lost
+// when it dies (docs/api.md, "Nothing lost"). Below the state directory, beside the executor's
+// own state (executor/supervisor_state.h), which it never touches:
+//
+//   <state_dir>/service/
+//     lock               flock()ed by the live service: one service per state directory
+//     jobs/<id>.json     an accepted job not yet done: {"id", "submitted_at", "job"}; written
+//                        (temporary file, fsync, rename, fsync of the directory) before the
+//                        client hears 202
+//     jobs/<id>.started  the attempt that started last ("1", "2", ...); written when it starts
+//                        (no fsync: it must survive the service, not the machine)
+//     results/<id>.json  a finished job's record with its result, for --keep-results; written
+//                        (temporary file, fsync, rename) before jobs/<id>.* is removed
+//
+// After a crash the next service reads it all back (load()): results are kept until they
+// expire, and every job without a result is queued again; one that had started runs again as
+// the next attempt. Writing happens on a thread of its own, in order, so the io thread never
+// waits for a disk; each call's completion is posted back to the io thread.
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "executor/base/unique_fd.h"
+
+namespace cellblock::service {
+
+class Journal {
+ public:
+  // Creates <state_dir>/service/{jobs,results} (0700) and takes the lock; throws
+  // std::runtime_error when another service holds it.
+  Journal(const std::string& state_dir, boost::asio::io_context& io);
+  ~Journal();  // finishes what was handed to it
+  Journal(const Journal&) = delete;
+  Journal& operator=(const Journal&) = delete;
+
+  struct JobEntry {
+    std::string id;
+    nlohmann::json record;  // {"id", "submitted_at", "job"}
+  };
+  // Writes each job durably, then posts `done` to the io thread (with an error text, empty when
+  // all is on disk; on an error none of the jobs is kept).
+  void accept(std::vector<JobEntry> jobs, std::function<void(std::string error)> done);
+  // The attempt `attempt` of job `id` has started.
+  void started(const std::string& id, unsigned attempt);
+  // The job is done: its record with the result replaces its job file.
+  void finished(const std::string& id, nlohmann::json record);
+  // A result has expired.
+  void forget(const std::string& id);
+  // Blocks until everything handed over so far is written.
+  void flush();
+
+  struct Loaded {
+    std::vector<nlohmann::json> results;  // records of finished jobs
+    struct Pending {
+      nlohmann::json record;
+      unsigned last_attempt = 0;  // the attempt that had started; 0: it never started
+    };
+    std::vector<Pending> jobs;         // accepted, without a result; in id order
+    std::vector<std::string> problems;  // files that could not be read, named with the reason
+  };
+  // Reads what a previous service left (call before accepting anything).
+  Loaded load();
+
+  const std::string& dir() const { return dir_; }
+
+ private:
+  std::string dir_;
+  boost::asio::io_context& io_;
+  UniqueFd lock_;
+  UniqueFd jobs_dir_, results_dir_;
+  boost::asio::thread_pool writer_{1};
+};
+
+}  // namespace cellblock::service

@@ -1,0 +1,212 @@
+#include "jobs/service/native_routes.h"
+
+#include <memory>
+
+#include "jobs/format/job_json.h"
+#include "jobs/format/json_reader.h"
+
+namespace cellblock::service {
+namespace {
+
+using nlohmann::json;
+using std::chrono::milliseconds;
+
+constexpr size_t kMaxJobsPerRequest = 10000;
+constexpr double kMaxWaitSeconds = 3600;
+
+// A query value in seconds (fractions allowed) from 0 to kMaxWaitSeconds; the default when absent.
+milliseconds seconds_param(const Call& call, const std::string& key, double fallback) {
+  auto v = call.query_value(key);
+  if (!v) return milliseconds(static_cast<int64_t>(fallback * 1000));
+  try {
+    size_t used = 0;
+    double s = std::stod(*v, &used);
+    if (used == v->size() && s >= 0 && s <= kMaxWaitSeconds) return milliseconds(static_cast<int64_t>(s * 1000));
+  } catch (const std::exception&) {
+  }
+  throw FieldError(key, json_quoted(*v) + " is not a number of seconds from 0 to " +
+                            std::to_string(static_cast<int>(kMaxWaitSeconds)));
+}
+
+Response not_found(const std::string& id) {
+  return error_response(http::status::not_found, "no job with id " + json_quoted(id), "id");
+}
+
+// Parses the body into prepared jobs: one job, or {"jobs": [...]} (`batch`; fields then read
+// "jobs[2].limits.memory_bytes"). Throws FieldError.
+std::vector<JobRequest> read_jobs(const std::string& body, ServiceContext& ctx, bool& batch) {
+  const json doc = parse_json_text(body);
+  std::vector<JobRequest> out;
+  auto read_one = [&](const json& j, const std::string& prefix) {
+    try {
+      JobRequest r = request_from_json(j, ctx.defaults);
+      prepare_job(r.job, ctx.policies);
+      out.push_back(std::move(r));
+    } catch (const FieldError& e) {
+      if (prefix.empty()) throw;
+      const std::string field = e.field().empty() ? prefix : e.field()[0] == '[' ? prefix + e.field() : prefix + "." + e.field();
+      throw FieldError(field, e.reason());
+    }
+  };
+  batch = doc.is_object() && doc.contains("jobs");
+  if (batch) {
+    require_object(doc, "", {"jobs"});
+    require_array(doc["jobs"], "jobs", "jobs");
+    if (doc["jobs"].empty()) throw FieldError("jobs", "must not be empty");
+    if (doc["jobs"].size() > kMaxJobsPerRequest)
+      throw FieldError("jobs", std::to_string(doc["jobs"].size()) + " jobs are too many for one request (at most " +
+                                   std::to_string(kMaxJobsPerRequest) + ")");
+    for (size_t i = 0; i < doc["jobs"].size(); ++i) read_one(doc["jobs"][i], index_path("jobs", i));
+  } else {
+    read_one(doc, "");
+  }
+  return out;
+}
+
+// Waits for every id (each until the same deadline), then calls `then` with their records.
+void wait_all(JobStore& store, std::vector<std::string> ids, milliseconds timeout,
+              std::function<void(std::vector<json> records, bool all_done)> then) {
+  struct State {
+    std::vector<json> records;
+    size_t left;
+    bool all_done = true;
+    std::function<void(std::vector<json>, bool)> then;
+  };
+  auto st = std::make_shared<State>();
+  st->records.resize(ids.size());
+  st->left = ids.size();
+  st->then = std::move(then);
+  for (size_t i = 0; i < ids.size(); ++i)
+    store.wait(ids[i], timeout, [st, i](const JobRecord* r) {
+      st->records[i] = r ? record_json(*r) : json(nullptr);
+      if (!r || r->state != JobState::done) st->all_done = false;
+      if (--st->left == 0) st->then(std::move(st->records), st->all_done);
+    });
+}
+
+void post_jobs(NativeApi& api, Call& call, ResponderPtr answer) {
+  if (!api.accepting.load())
+    return answer->send(error_response(http::status::service_unavailable, "the service is shutting down"));
+  const milliseconds wait = seconds_param(call, "wait", 0);
+  bool batch = false;
+  std::vector<JobRequest> jobs = read_jobs(call.request.body(), api.ctx, batch);
+  if (!api.ctx.queue.has_room(jobs.size())) {
+    const auto counts = api.ctx.queue.counts();
+    Response r = error_response(http::status::too_many_requests,
+                                "the queue is full: " + std::to_string(counts.waiting) + " jobs wait (--max-queued " +
+                                    std::to_string(api.ctx.queue.max_queued()) + ")");
+    r.set(http::field::retry_after, std::to_string(api.ctx.queue.retry_after().count()));
+    return answer->send(std::move(r));
+  }
+  api.store.submit(std::move(jobs), [&api, answer, wait, batch](std::vector<std::string> ids, std::string error) {
+    if (!error.empty()) return answer->send(error_response(http::status::internal_server_error, error));
+    auto accepted = [ids, batch]() {
+      json j = batch ? json{{"ids", ids}} : json{{"id", ids[0]}, {"state", "queued"}};
+      return json_response(http::status::accepted, j);
+    };
+    if (wait.count() == 0) return answer->send(accepted());
+    wait_all(api.store, ids, wait, [answer, ids, batch, accepted](std::vector<json> records, bool all_done) {
+      if (!all_done) return answer->send(accepted());
+      answer->send(json_response(http::status::ok, batch ? json{{"jobs", records}} : records[0]));
+    });
+  });
+}
+
+void get_output(NativeApi& api, Call& call, ResponderPtr answer) {
+  const std::string& id = call.params.at("id");
+  const JobRecord* r = api.store.find(id);
+  if (!r) return answer->send(not_found(id));
+  OutputFilter filter;
+  const std::string which = call.query_value("stream").value_or("both");
+  if (which == "stdout") filter.err = false;
+  else if (which == "stderr") filter.out = false;
+  else if (which != "both")
+    throw FieldError("stream", json_quoted(which) + " is not a stream (stdout, stderr or both)");
+  if (api.store.follow_output(id, answer, filter)) return;
+  // Done: what the result kept, stdout first.
+  const json& result = *r->result;
+  std::string text;
+  if (filter.out) text += result.value("stdout", "");
+  if (filter.err) text += result.value("stderr", "");
+  answer->send(text_response(http::status::ok, std::move(text)));
+}
+
+void list_jobs(NativeApi& api, Call& call, ResponderPtr answer) {
+  std::optional<JobState> state;
+  if (auto s = call.query_value("state")) {
+    state = job_state_from_string(*s);
+    if (!state) throw FieldError("state", json_quoted(*s) + " is not a state (queued, running or done)");
+  }
+  size_t limit = 100;
+  if (auto l = call.query_value("limit")) {
+    try {
+      size_t used = 0;
+      limit = std::stoul(*l, &used);
+      if (used != l->size() || limit < 1 || limit > 1000) throw std::out_of_range("limit");
+    } catch (const std::exception&) {
+      throw FieldError("limit", json_quoted(*l) + " is not a whole number from 1 to 1000");
+    }
+  }
+  bool more = false;
+  json jobs = json::array();
+  for (const JobRecord* r : api.store.page(state, limit, call.query_value("after").value_or(""), more))
+    jobs.push_back(record_json(*r, /*summary=*/true));
+  json body{{"jobs", jobs}, {"next", more && !jobs.empty() ? jobs.back()["id"] : json(nullptr)}};
+  answer->send(json_response(http::status::ok, body));
+}
+
+// Errors a handler throws as FieldError become 400 naming the field.
+Handler checked(std::function<void(Call&, ResponderPtr)> f) {
+  return [f = std::move(f)](Call& call, ResponderPtr answer) {
+    try {
+      f(call, answer);
+    } catch (const FieldError& e) {
+      answer->send(invalid_input(e));
+    }
+  };
+}
+
+}  // namespace
+
+void add_native_routes(Router& router, NativeApi api_in) {
+  auto api = std::make_shared<NativeApi>(api_in);
+  router.add(http::verb::post, "/v1/jobs", checked([api](Call& c, ResponderPtr a) { post_jobs(*api, c, a); }));
+  router.add(http::verb::get, "/v1/jobs", checked([api](Call& c, ResponderPtr a) { list_jobs(*api, c, a); }));
+  router.add(http::verb::get, "/v1/jobs/{id}", [api](Call& c, ResponderPtr a) {
+    const JobRecord* r = api->store.find(c.params.at("id"));
+    a->send(r ? json_response(http::status::ok, record_json(*r)) : not_found(c.params.at("id")));
+  });
+  router.add(http::verb::get, "/v1/jobs/{id}/wait", checked([api](Call& c, ResponderPtr a) {
+    const milliseconds timeout = seconds_param(c, "timeout", 30);
+    const std::string id = c.params.at("id");
+    api->store.wait(id, timeout, [a, id](const JobRecord* r) {
+      a->send(r ? json_response(http::status::ok, record_json(*r)) : not_found(id));
+    });
+  }));
+  router.add(http::verb::delete_, "/v1/jobs/{id}", [api](Call& c, ResponderPtr a) {
+    const std::string id = c.params.at("id");
+    const JobRecord* r = api->store.find(id);
+    if (!r) return a->send(not_found(id));
+    if (!api->store.cancel(id))
+      return a->send(error_response(http::status::conflict,
+                                    "job " + id + " is already done (" + r->result->value("status", "") + ")", "id"));
+    // A queued job ends at once and a running one within a moment (the cell is killed): answer
+    // with the result when it is there, with 202 and the state otherwise.
+    api->store.wait(id, std::chrono::seconds(10), [a](const JobRecord* r) {
+      a->send(json_response(r->state == JobState::done ? http::status::ok : http::status::accepted, record_json(*r)));
+    });
+  });
+  router.add(http::verb::get, "/v1/jobs/{id}/output", checked([api](Call& c, ResponderPtr a) { get_output(*api, c, a); }));
+  router.add(http::verb::get, "/v1/health", [api](Call&, ResponderPtr a) {
+    const auto counts = api->ctx.queue.counts();
+    const bool ok = api->accepting.load();
+    a->send(json_response(ok ? http::status::ok : http::status::service_unavailable,
+                          {{"status", ok ? "ok" : "shutting down"},
+                           {"queued", counts.waiting},
+                           {"running", counts.running},
+                           {"max_queued", api->ctx.queue.max_queued()}}));
+  });
+  router.add(http::verb::get, "/v1/info", [api](Call&, ResponderPtr a) { a->send(json_response(http::status::ok, api->info())); });
+}
+
+}  // namespace cellblock::service

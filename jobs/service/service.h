@@ -1,0 +1,89 @@
+// `cellblock serve` as an object: the shared queue on the executor, the HTTP server on the
+// queue's io thread, and the modules that register routes on its router (router.h):
+//   - the native API under /v1 (native_routes.h) with its journal (job_store.h);
+//   - GET /metrics, /v1/health and /v1/info (here);
+//   - more modules plug in with one line in Service's constructor (service.cc).
+// The verb and its flags are jobs/cli/serve_command.cc; the API is docs/api.md.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "executor/executor.h"
+#include "jobs/metrics/metrics.h"
+#include "jobs/queue/job_queue.h"
+#include "jobs/service/router.h"
+#include "jobs/service/server.h"
+#include "jobs/service/service_context.h"
+#include "jobs/service/shared_queue.h"
+
+namespace cellblock {
+class PolicyRegistry;
+}
+
+namespace cellblock::service {
+
+class JobStore;
+class Journal;
+
+struct ServiceOptions {
+  std::optional<std::string> unix_path = "/run/cellblock/api.sock";  // none: no unix socket
+  std::string unix_group;             // the socket's group (who may connect); empty: ours
+  std::optional<std::string> listen;  // HOST:PORT for TCP; needs token
+  std::string token;
+  nlohmann::json defaults;            // --defaults, merged under every job
+  QueueOptions queue;                 // --parallel, --memory-budget
+  size_t max_queued = 10000;          // jobs waiting; more get 429
+  std::chrono::milliseconds keep_results{3'600'000};
+  HttpLimits http;
+  size_t max_connections = 256;
+  std::string state_dir = "/run/cellblock";
+};
+
+class Service {
+ public:
+  Service(Executor& executor, PolicyRegistry& policies, ServiceOptions options);
+  ~Service();  // kills what still runs, stops the server, keeps the journal for the next one
+  Service(const Service&) = delete;
+  Service& operator=(const Service&) = delete;
+
+  // Binds the sockets, queues the journaled jobs of a previous run again, starts accepting.
+  // Throws with the reason when a socket cannot be bound or the state directory is taken.
+  void start();
+  // Stops accepting; jobs still waiting end as cancelled and are journaled as such; running
+  // jobs get `grace`, then are killed. Call again with zero to kill at once. Thread-safe.
+  void shutdown(std::chrono::milliseconds grace);
+  // Blocks until every job has its result (after shutdown: until the last one ended).
+  void wait_idle();
+
+  const std::vector<std::string>& addresses() const { return server_->addresses(); }
+  const ServiceInfo& info() const { return info_; }
+  // Jobs the journal held at start() and that were queued again.
+  size_t recovered() const { return recovered_; }
+
+ private:
+  void add_service_routes();
+  nlohmann::json info_json() const;
+
+  ServiceOptions options_;
+  PolicyRegistry& policies_;
+  ServiceInfo info_;
+  metrics::Registry metrics_;
+  ExecutorRunner runner_;
+  JobQueue queue_;
+  SharedQueue shared_;
+  ServiceContext context_;
+  Router router_;
+  std::atomic<bool> accepting_{true};
+  std::unique_ptr<Journal> journal_;
+  std::unique_ptr<JobStore> store_;
+  std::unique_ptr<Server> server_;
+  size_t recovered_ = 0;
+};
+
+}  // namespace cellblock::service

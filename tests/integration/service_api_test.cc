@@ -1,0 +1,231 @@
+// `cellblock serve` through real clients: curl over the unix socket and over TCP with a token,
+// Python's http.client (tests/service/scenarios.py). The API is docs/api.md.
+#include <gmock/gmock.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "tests/integration/service_test_util.h"
+
+namespace cellblock::test {
+namespace {
+
+using ::testing::HasSubstr;
+using nlohmann::json;
+
+std::string bearer(const std::string& token) { return "Authorization: Bearer " + token; }
+
+// A job that waits until the test creates <gate>/<name>: the test decides when it ends.
+json gated(const Scratch& s, const std::string& id, const std::string& name) {
+  std::filesystem::create_directories(s.path("gate"));
+  return {{"id", id},
+          {"command", {"/bin/sh", "-c", "while [ ! -e /gate/" + name + " ]; do sleep 0.02; done"}},
+          {"mounts", {{{"source", s.path("gate")}, {"target", "/gate"}}}}};
+}
+
+TEST(ServiceApi, CurlOverTheUnixSocketAndOverTcpWithAToken) {
+  Scratch s("serve-curl");
+  Serve serve(s, "serve", {}, /*tcp=*/true);
+  ASSERT_FALSE(serve.tcp_address().empty()) << serve.err();
+  // On the socket the file mode is the access control.
+  struct stat st {};
+  ASSERT_EQ(::stat(serve.socket().c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u);
+
+  Http ran = curl_unix(s, serve, {"-X", "POST", "--data-binary", R"({"id": "hello", "command": ["/bin/echo", "hi"]})"},
+                       "/v1/jobs?wait=60");
+  ASSERT_EQ(ran.code, 200) << ran.body;
+  json record = json::parse(ran.body);
+  EXPECT_EQ(record["state"], "done");
+  EXPECT_EQ(record["attempt"], 1);
+  EXPECT_EQ(record["result"]["id"], "hello");
+  EXPECT_EQ(record["result"]["status"], "exited");
+  EXPECT_EQ(record["result"]["stdout"], "hi\n");
+  const std::string id = record["id"];
+
+  // TCP: no token and a wrong one are 401 with a JSON error; the right one is served.
+  Http none = curl(s, {serve.tcp_url() + "/v1/jobs/" + id});
+  EXPECT_EQ(none.code, 401);
+  EXPECT_THAT(none.body, HasSubstr("missing Authorization: Bearer token"));
+  EXPECT_THAT(none.headers, HasSubstr("WWW-Authenticate: Bearer"));
+  Http wrong = curl(s, {"-H", bearer("not-the-token"), serve.tcp_url() + "/v1/jobs/" + id});
+  EXPECT_EQ(wrong.code, 401);
+  EXPECT_EQ(json::parse(wrong.body)["error"], "wrong token");
+  Http wrong_post = curl(s, {"-H", bearer(std::string(kToken) + "x"), "-X", "POST", "--data-binary",
+                             R"({"command": ["/bin/true"]})", serve.tcp_url() + "/v1/jobs"});
+  EXPECT_EQ(wrong_post.code, 401);
+  Http right = curl(s, {"-H", bearer(kToken), serve.tcp_url() + "/v1/jobs/" + id});
+  ASSERT_EQ(right.code, 200) << right.body;
+  EXPECT_EQ(json::parse(right.body)["result"]["stdout"], "hi\n");
+
+  // /metrics on the same port: the refusals are counted, the job too, and promtool accepts it.
+  Http metrics = curl(s, {"-H", bearer(kToken), serve.tcp_url() + "/metrics"});
+  ASSERT_EQ(metrics.code, 200);
+  EXPECT_THAT(metrics.headers, HasSubstr("text/plain; version=0.0.4"));
+  EXPECT_THAT(metrics.body, HasSubstr("cellblock_http_unauthorized_total 3\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("cellblock_jobs_total{status=\"exited\"} 1\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("cellblock_job_duration_seconds_count 1\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("cellblock_http_requests_total{route=\"/v1/jobs/{id}\",code=\"401\"} 2\n"));
+  EXPECT_THAT(metrics.body, HasSubstr("cellblock_build_info{version=\""));
+  EXPECT_THAT(metrics.body, HasSubstr("cellblock_jobs_queued 0\n"));
+  const std::string file = s.write("metrics.txt", metrics.body);
+  Ran promtool = run_program(s, "promtool", {"/bin/sh", "-c", "promtool check metrics < " + file});
+  EXPECT_EQ(promtool.code, 0) << promtool.out << promtool.err << metrics.body;
+
+  // /v1/health and /v1/info.
+  Http health = curl_unix(s, serve, {}, "/v1/health");
+  EXPECT_EQ(health.code, 200);
+  EXPECT_EQ(json::parse(health.body)["status"], "ok");
+  json info = json::parse(curl_unix(s, serve, {}, "/v1/info").body);
+  EXPECT_EQ(info["cgroup_version"], executor().cgroup_version());
+  EXPECT_THAT(info["policies"], ::testing::Contains("judge"));
+  EXPECT_EQ(info["default_limits"]["memory_bytes"], 536870912);
+  EXPECT_GE(info["capacity"]["parallel"], 1);
+  EXPECT_EQ(info["capacity"]["max_body_bytes"], 64 << 20);
+  serve.signal(SIGTERM);
+  EXPECT_EQ(serve.wait(), 0) << serve.err();
+}
+
+TEST(ServiceApi, BadRequestsGetTheFieldAndTheReason) {
+  Scratch s("serve-bad");
+  Serve serve(s, "serve", {"--max-body", "64k"});
+  // Over the cap: 413, from Content-Length before the body is read, and without one (chunked).
+  const std::string big = s.write("big.json", std::string(100 * 1024, ' ') + "{}");
+  Http over = curl_unix(s, serve, {"-X", "POST", "--data-binary", "@" + big}, "/v1/jobs");
+  EXPECT_EQ(over.code, 413);
+  EXPECT_THAT(json::parse(over.body)["error"].get<std::string>(), HasSubstr("--max-body (65536 bytes)"));
+  Http chunked = curl_unix(s, serve, {"-X", "POST", "-H", "Transfer-Encoding: chunked", "--data-binary", "@" + big}, "/v1/jobs");
+  EXPECT_EQ(chunked.code, 413) << chunked.body;
+
+  // Malformed JSON: 400, the field is the document ("").
+  Http malformed = curl_unix(s, serve, {"-X", "POST", "--data-binary", R"({"command": ["/bin/true"],)"}, "/v1/jobs");
+  ASSERT_EQ(malformed.code, 400);
+  json m = json::parse(malformed.body);
+  EXPECT_EQ(m["field"], "");
+  EXPECT_THAT(m["error"].get<std::string>(), HasSubstr("invalid JSON: parse error at line 1, column 27"));
+
+  // An invalid job: the field, and the very words of `cellblock run`.
+  const std::string bad_job = R"({"command": ["/bin/true"], "limits": {"memory_bytes": 1000}})";
+  Http invalid = curl_unix(s, serve, {"-X", "POST", "--data-binary", bad_job}, "/v1/jobs");
+  ASSERT_EQ(invalid.code, 400);
+  json i = json::parse(invalid.body);
+  EXPECT_EQ(i["field"], "limits.memory_bytes");
+  json with_rootfs = json::parse(bad_job);
+  with_rootfs["rootfs"] = kRootfs;
+  Ran cli = run_program(s, "cli", {kCellblockBinary, "--state-dir", s.state_dir(), "run", "--job",
+                                   s.write("bad.json", with_rootfs.dump())});
+  EXPECT_EQ(cli.code, 2);
+  EXPECT_EQ(cli.err, "cellblock run: invalid job: " + i["error"].get<std::string>() + "\n");
+
+  // One bad job in a batch: 400 naming it, and nothing of the batch is queued.
+  Http batch = curl_unix(s, serve, {"-X", "POST", "--data-binary",
+                                    R"({"jobs": [{"command": ["/bin/true"]}, {"command": "true"}]})"}, "/v1/jobs");
+  ASSERT_EQ(batch.code, 400);
+  EXPECT_EQ(json::parse(batch.body)["field"], "jobs[1].command");
+  EXPECT_EQ(json::parse(curl_unix(s, serve, {}, "/v1/jobs").body)["jobs"].size(), 0u);
+
+  // Query values, routes and methods.
+  Http wait = curl_unix(s, serve, {"-X", "POST", "--data-binary", R"({"command": ["/bin/true"]})"}, "/v1/jobs?wait=soon");
+  EXPECT_EQ(wait.code, 400);
+  EXPECT_EQ(json::parse(wait.body)["field"], "wait");
+  Http state = curl_unix(s, serve, {}, "/v1/jobs?state=finished");
+  EXPECT_EQ(json::parse(state.body)["field"], "state");
+  Http route = curl_unix(s, serve, {}, "/v2/jobs");
+  EXPECT_EQ(route.code, 404);
+  EXPECT_THAT(route.body, HasSubstr("no such route: GET /v2/jobs"));
+  Http method = curl_unix(s, serve, {"-X", "PUT"}, "/v1/jobs");
+  EXPECT_EQ(method.code, 405);
+  EXPECT_THAT(method.headers, HasSubstr("Allow: GET, POST"));
+  EXPECT_FALSE(json::parse(method.body)["error"].get<std::string>().empty());
+  Http unknown = curl_unix(s, serve, {}, "/v1/jobs/0123456789abcdef");
+  EXPECT_EQ(unknown.code, 404);
+  EXPECT_EQ(json::parse(unknown.body)["field"], "id");
+}
+
+TEST(ServiceApi, AFullQueueGets429WithRetryAfter) {
+  Scratch s("serve-full");
+  Serve serve(s, "serve", {"--parallel", "1", "--max-queued", "1"});
+  auto post = [&](const json& job) { return curl_unix(s, serve, {"-X", "POST", "--data-binary", job.dump()}, "/v1/jobs"); };
+  Http running = post(gated(s, "running", "open"));
+  ASSERT_EQ(running.code, 202) << running.body;
+  const std::string id = json::parse(running.body)["id"];
+  ASSERT_TRUE(eventually([&] { return json::parse(curl_unix(s, serve, {}, "/v1/jobs/" + id).body)["state"] == "running"; }, 60s));
+  Http queued = post({{"command", {"/bin/true"}}});
+  EXPECT_EQ(queued.code, 202);
+  Http full = post({{"command", {"/bin/true"}}});
+  EXPECT_EQ(full.code, 429);
+  EXPECT_THAT(full.headers, ::testing::ContainsRegex("Retry-After: [0-9]+"));
+  EXPECT_THAT(json::parse(full.body)["error"].get<std::string>(), HasSubstr("the queue is full: 1 jobs wait (--max-queued 1)"));
+  std::ofstream(s.path("gate/open")).close();
+  Http done = curl_unix(s, serve, {}, "/v1/jobs/" + id + "/wait?timeout=60");
+  EXPECT_EQ(json::parse(done.body)["result"]["status"], "exited");
+}
+
+int connect_unix(const std::string& path) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) throw std::runtime_error("connect");
+  return fd;
+}
+
+TEST(ServiceApi, ConnectionsOverTheCapGet503) {
+  Scratch s("serve-cap");
+  Serve serve(s, "serve", {"--max-connections", "2"});
+  UniqueFd a(connect_unix(serve.socket())), b(connect_unix(serve.socket()));
+  // The server has counted both once it answers on one of them.
+  const std::string ask = "GET /v1/health HTTP/1.1\r\nHost: x\r\n\r\n";
+  ASSERT_EQ(::write(a.get(), ask.data(), ask.size()), static_cast<ssize_t>(ask.size()));
+  char buf[4096];
+  ASSERT_GT(::read(a.get(), buf, sizeof buf), 0);
+  UniqueFd c(connect_unix(serve.socket()));
+  std::string answer;
+  for (ssize_t n; (n = ::read(c.get(), buf, sizeof buf)) > 0;) answer.append(buf, static_cast<size_t>(n));
+  EXPECT_THAT(answer, HasSubstr("HTTP/1.1 503"));
+  EXPECT_THAT(answer, HasSubstr("too many connections (the cap is 2)"));
+  // A place frees up when a connection closes.
+  a.reset();
+  EXPECT_TRUE(eventually([&] { return curl_unix(s, serve, {}, "/v1/health").code == 200; }, 30s));
+}
+
+TEST(ServiceApi, AThousandJobsOverEightKeepAliveConnectionsEachGetOneResult) {
+  Scratch s("serve-load");
+  Serve serve(s, "serve", {}, /*tcp=*/true);
+  Ran unix_load = scenario(s, "load-unix", {"load", serve.unix_address(), "1000", "8"});
+  EXPECT_EQ(unix_load.code, 0) << unix_load.err << serve.err().substr(0, 2000);
+  std::printf("[ service  ] over the unix socket: %s", unix_load.out.c_str());
+  // The same client over TCP with the token.
+  Ran tcp_load = scenario(s, "load-tcp", {"load", serve.tcp_address(), "40", "4", kToken});
+  EXPECT_EQ(tcp_load.code, 0) << tcp_load.err;
+}
+
+TEST(ServiceApi, CancelWhileQueuedAndWhileRunning) {
+  Scratch s("serve-cancel");
+  std::filesystem::create_directories(s.path("gate"));
+  Serve serve(s, "serve", {"--parallel", "1"});
+  Ran r = scenario(s, "cancel", {"cancel", serve.unix_address(), s.path("gate")});
+  EXPECT_EQ(r.code, 0) << r.err;
+  Http metrics = curl_unix(s, serve, {}, "/metrics");
+  EXPECT_THAT(metrics.body, HasSubstr("cellblock_jobs_total{status=\"cancelled\"} 2\n"));
+}
+
+TEST(ServiceApi, OutputIsStreamedWhileTheJobRuns) {
+  Scratch s("serve-stream");
+  std::filesystem::create_directories(s.path("gate"));
+  Serve serve(s, "serve", {});
+  Ran r = scenario(s, "stream", {"stream", serve.unix_address(), s.path("gate")});
+  EXPECT_EQ(r.code, 0) << r.err;
+}
+
+TEST(ServiceApi, AClientThatNeverFinishesItsHeaderIsDroppedWhileOthersAreServed) {
+  Scratch s("serve-slow");
+  Serve serve(s, "serve", {"--header-timeout", "1s"});
+  Ran r = scenario(s, "slow", {"slow-headers", serve.unix_address(), "1"});
+  EXPECT_EQ(r.code, 0) << r.err;
+  std::printf("[ service  ] %s", r.out.c_str());
+  EXPECT_THAT(curl_unix(s, serve, {}, "/metrics").body, HasSubstr("cellblock_http_read_timeouts_total 1\n"));
+}
+
+}  // namespace
+}  // namespace cellblock::test

@@ -1,0 +1,93 @@
+// Nothing lost: a job `cellblock serve` answered with 202 survives the service's death (kill -9)
+// and its shutdown, and results survive a restart (jobs/service/journal.h, docs/api.md).
+#include <gmock/gmock.h>
+
+#include "tests/integration/service_test_util.h"
+
+namespace cellblock::test {
+namespace {
+
+using ::testing::HasSubstr;
+using nlohmann::json;
+
+std::vector<std::string> names_in(const std::string& dir) {
+  std::vector<std::string> out = entries(dir);
+  return out;
+}
+
+size_t count_suffix(const std::vector<std::string>& names, const std::string& suffix) {
+  return std::count_if(names.begin(), names.end(), [&](const std::string& n) {
+    return n.size() > suffix.size() && n.compare(n.size() - suffix.size(), suffix.size(), suffix) == 0;
+  });
+}
+
+TEST(ServiceCrash, KilledWithQueuedAndRunningJobsEveryJobGetsOneResult) {
+  Scratch s("serve-crash");
+  std::filesystem::create_directories(s.path("gate"));
+  const std::string ids = s.path("ids.json");
+  Serve serve(s, "serve", {"--parallel", "2"});
+  // Two jobs running (each waits for the gate), three queued behind them.
+  Ran submit = scenario(s, "submit", {"submit-gated", serve.unix_address(), s.path("gate"), "2", "3", ids});
+  ASSERT_EQ(submit.code, 0) << submit.err;
+  const std::string journal = s.state_dir() + "/service/jobs";
+  // Every accepted job is on disk before its 202; a start is recorded by the journal's own
+  // thread right after the job starts.
+  EXPECT_EQ(count_suffix(names_in(journal), ".json"), 5u) << ::testing::PrintToString(names_in(journal));
+  ASSERT_TRUE(eventually([&] { return count_suffix(names_in(journal), ".started") == 2; }))
+      << ::testing::PrintToString(names_in(journal));
+
+  serve.kill9();
+  // The next service on the same state directory queues them all again; the two that ran run
+  // again as attempt 2. The gate opens once it is up: every job can end now.
+  serve.start();
+  EXPECT_THAT(serve.err(), HasSubstr("journal: queued 5 job(s) again that a previous service had accepted (2 had started"));
+  std::ofstream(s.path("gate/release")).close();
+  Ran check = scenario(s, "check", {"check-all", serve.unix_address(), ids});
+  EXPECT_EQ(check.code, 0) << check.err << serve.err();
+  EXPECT_THAT(names_in(journal), ::testing::IsEmpty());
+  EXPECT_EQ(count_suffix(names_in(s.state_dir() + "/service/results"), ".json"), 5u);
+
+  // Results survive a restart too (a clean one this time).
+  serve.signal(SIGTERM);
+  ASSERT_EQ(serve.wait(), 0) << serve.err();
+  serve.start();
+  const json listed = json::parse(curl_unix(s, serve, {}, "/v1/jobs?state=done").body);
+  EXPECT_EQ(listed["jobs"].size(), 5u) << listed;
+  for (const json& j : listed["jobs"]) EXPECT_EQ(j["status"], "exited") << j;
+}
+
+TEST(ServiceCrash, SigtermKeepsQueuedAndInterruptedJobsForTheNextStart) {
+  Scratch s("serve-term");
+  std::filesystem::create_directories(s.path("gate"));
+  const std::string ids = s.path("ids.json");
+  Serve serve(s, "serve", {"--parallel", "1", "--grace", "200ms"});
+  Ran submit = scenario(s, "submit", {"submit-gated", serve.unix_address(), s.path("gate"), "1", "2", ids});
+  ASSERT_EQ(submit.code, 0) << submit.err;
+  serve.signal(SIGTERM);
+  EXPECT_EQ(serve.wait(), 0) << serve.err();
+  const std::string err = serve.err();
+  EXPECT_THAT(err, HasSubstr("SIGTERM: stopped accepting; running jobs get the grace period (200 ms)"));
+  EXPECT_THAT(err, HasSubstr("every job has ended; the journal is on disk; exiting"));
+  // No result was made up for what the shutdown interrupted: the journal still has all three.
+  EXPECT_EQ(count_suffix(names_in(s.state_dir() + "/service/jobs"), ".json"), 3u);
+  EXPECT_EQ(count_suffix(names_in(s.state_dir() + "/service/results"), ".json"), 0u);
+
+  serve.start();
+  std::ofstream(s.path("gate/release")).close();
+  Ran check = scenario(s, "check", {"check-all", serve.unix_address(), ids});
+  EXPECT_EQ(check.code, 0) << check.err << serve.err();
+}
+
+TEST(ServiceCrash, ResultsExpireAfterKeepResults) {
+  Scratch s("serve-expire");
+  Serve serve(s, "serve", {"--keep-results", "1s"});
+  Http ran = curl_unix(s, serve, {"-X", "POST", "--data-binary", R"({"command": ["/bin/true"]})"}, "/v1/jobs?wait=60");
+  ASSERT_EQ(ran.code, 200) << ran.body;
+  const std::string id = json::parse(ran.body)["id"];
+  EXPECT_EQ(curl_unix(s, serve, {}, "/v1/jobs/" + id).code, 200);
+  EXPECT_TRUE(eventually([&] { return curl_unix(s, serve, {}, "/v1/jobs/" + id).code == 404; }, 60s));
+  EXPECT_TRUE(eventually([&] { return names_in(s.state_dir() + "/service/results").empty(); }, 10s));
+}
+
+}  // namespace
+}  // namespace cellblock::test

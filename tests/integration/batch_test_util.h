@@ -11,8 +11,10 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -81,14 +83,28 @@ inline std::vector<nlohmann::json> json_lines(const std::string& text) {
 // its own. At the end it removes the dir and the subtree's (empty) cgroup directories.
 class Scratch {
  public:
+  // In a delegated cgroup v2 (ci/vm-guest-disk with LEAF=<subtree>/supervisor) this test process
+  // sits in the leaf <cgroup>/<subtree>/supervisor, and so does every cellblock it starts. Only
+  // with that same subtree does a started cellblock take <cgroup> as its base (the driver strips
+  // "/<subtree>/supervisor"); with any other it finds the test process beside it in a cgroup
+  // that cannot enable controllers, and refuses to start. Empty when LEAF is not set.
+  static std::string leaf_subtree() {
+    const char* leaf = std::getenv("LEAF");
+    std::string_view l = leaf ? leaf : "";
+    constexpr std::string_view suffix = "/supervisor";
+    if (l.size() <= suffix.size() || !l.ends_with(suffix)) return "";
+    return std::string(l.substr(0, l.size() - suffix.size()));
+  }
+
   explicit Scratch(const std::string& what)
       : dir_(std::filesystem::temp_directory_path() / ("cellblock-" + what + "-" + std::to_string(::getpid()))),
-        subtree_("cellblock-test-" + what + "-" + std::to_string(::getpid())) {
+        subtree_(leaf_subtree().empty() ? "cellblock-test-" + what + "-" + std::to_string(::getpid()) : leaf_subtree()) {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ + "/state");
   }
   ~Scratch() {
-    std::vector<std::string> dirs = cgroups_below(subtree_);
+    // A shared subtree also holds this test process's own supervisor: not ours to remove.
+    std::vector<std::string> dirs = leaf_subtree().empty() ? cgroups_below(subtree_) : std::vector<std::string>{};
     for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) ::rmdir(it->c_str());  // deepest first
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);

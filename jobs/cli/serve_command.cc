@@ -88,19 +88,23 @@ std::string join(const std::vector<std::string>& v) {
 
 void add_serve_command(CLI::App& app, ServeOptions& o) {
   CLI::App* serve = app.add_subcommand("serve", "Run the queue as an HTTP service (docs/api.md)");
-  serve->add_option("--unix", o.unix_path, "Unix socket to serve on (mode 0660)")->capture_default_str();
-  serve->add_option("--unix-group", o.unix_group, "Group of the unix socket: its members may submit");
-  serve->add_flag("--no-unix", o.no_unix, "No unix socket (TCP only)");
-  serve->add_option("--listen", o.listen, "Also serve TCP on HOST:PORT (needs --token-file)");
-  serve->add_option("--token-file", o.token_file, "File holding the bearer token TCP clients must send");
+  // Grouped as --help shows them: where clients connect, the queue, and what protects the
+  // service from clients.
+  CLI::App* listening = serve->add_option_group("Listening");
+  listening->add_option("--unix", o.unix_path, "Unix socket to serve on (mode 0660)")->capture_default_str();
+  listening->add_option("--unix-group", o.unix_group, "Group of the unix socket: its members may submit");
+  listening->add_flag("--no-unix", o.no_unix, "No unix socket (TCP only)");
+  listening->add_option("--listen", o.listen, "Also serve TCP on HOST:PORT (needs --token-file)");
+  listening->add_option("--token-file", o.token_file, "File holding the bearer token TCP clients must send");
   o.queue.add_to(*serve);
   serve->add_option("--max-queued", o.max_queued, "Jobs waiting to start at most; more get 429")->capture_default_str();
   serve->add_option("--keep-results", o.keep_results, "How long results are kept after a job ends")->capture_default_str();
-  serve->add_option("--max-body", o.max_body, "Largest request body; larger get 413")->capture_default_str();
-  serve->add_option("--max-connections", o.max_connections, "Open connections at most; more get 503")->capture_default_str();
-  serve->add_option("--header-timeout", o.header_timeout, "Time a client has to send a request's header")->capture_default_str();
-  serve->add_option("--body-timeout", o.body_timeout, "Time a client has to send a request's body")->capture_default_str();
-  serve->add_option("--idle-timeout", o.idle_timeout, "Time a kept-alive connection may sit idle")->capture_default_str();
+  CLI::App* protection = serve->add_option_group("Protection");
+  protection->add_option("--header-timeout", o.header_timeout, "Time a client has to send a request's header")->capture_default_str();
+  protection->add_option("--body-timeout", o.body_timeout, "Time a client has to send a request's body")->capture_default_str();
+  protection->add_option("--idle-timeout", o.idle_timeout, "Time a kept-alive connection may sit idle")->capture_default_str();
+  protection->add_option("--max-body", o.max_body, "Largest request body; larger get 413")->capture_default_str();
+  protection->add_option("--max-connections", o.max_connections, "Open connections at most; more get 503")->capture_default_str();
 }
 
 int serve_command(const ServeOptions& o, const std::function<Executor&()>& executor, PolicyRegistry& policies,

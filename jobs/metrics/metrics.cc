@@ -78,26 +78,23 @@ std::string format_value(double v) {
   return buf;
 }
 
-std::string escape_label_value(const std::string& s) {
+namespace {
+// The exposition format escapes a backslash and a newline in help text, and a double quote
+// too in a label value.
+std::string escape(const std::string& s, bool quotes) {
   std::string out;
   for (char c : s) {
     if (c == '\\') out += "\\\\";
-    else if (c == '"') out += "\\\"";
     else if (c == '\n') out += "\\n";
+    else if (quotes && c == '"') out += "\\\"";
     else out += c;
   }
   return out;
 }
+}  // namespace
 
-std::string escape_help(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else out += c;
-  }
-  return out;
-}
+std::string escape_label_value(const std::string& s) { return escape(s, true); }
+std::string escape_help(const std::string& s) { return escape(s, false); }
 
 namespace {
 

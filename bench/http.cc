@@ -128,7 +128,6 @@ int run(int argc, char** argv) {
   app.add_option("--target-ms", o.target_ms, "Most the HTTP path may add at the median")->capture_default_str();
   add_report_options(app, o.report, "failed jobs");
   if (auto code = parse_or_exit(app, argc, argv)) return *code;
-  spdlog::set_level(spdlog::level::warn);
 
   const std::string scratch = o.state_dir.empty() ? "/run/cellblock/bench-http-" + std::to_string(::getpid()) : o.state_dir;
   std::filesystem::create_directories(scratch);

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include <CLI/CLI.hpp>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -118,15 +119,36 @@ inline void add_report_options(CLI::App& app, ReportOptions& o, const std::strin
   app.add_flag("--progress,!--no-progress", o.progress, "progress on stderr (default: when it is a terminal)");
 }
 
+// The options of a benchmark whose jobs run a busybox rootfs under one security policy.
+inline void add_job_options(CLI::App& app, std::string& rootfs, std::string& policy) {
+  app.add_option("--rootfs", rootfs, "busybox rootfs (ci/make-rootfs)")->capture_default_str();
+  app.add_option("--policy", policy, "security policy of the jobs")->capture_default_str();
+}
+
 // Parses the command line; an exit status when the program is to stop now (0 after --help,
-// 2 after a usage error, printed by CLI11), nothing when it goes on.
+// 2 after a usage error, printed by CLI11), nothing when it goes on. A benchmark that goes on
+// logs only warnings, so that the executor's info lines do not mix with its progress line.
 inline std::optional<int> parse_or_exit(CLI::App& app, int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  spdlog::set_level(spdlog::level::warn);
   return std::nullopt;
+}
+
+// The start of a Markdown report: its heading, then when and on what kernel it was measured.
+inline std::string markdown_heading(const std::string& title, const std::string& date, int cgroup_version) {
+  return "## " + title + "\n\n- date: " + date + "; kernel " + kernel_release() + "; cgroup v" +
+         std::to_string(cgroup_version) + "\n";
+}
+
+// One row of a Markdown table.
+inline std::string markdown_row(const std::vector<std::string>& cells) {
+  std::string row = "|";
+  for (const std::string& c : cells) row += " " + c + " |";
+  return row + "\n";
 }
 
 // The end of a Markdown report: every target met, or the list of those missed.

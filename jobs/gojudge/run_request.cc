@@ -89,14 +89,20 @@ std::vector<OutputName> read_output_names(const json& v, const std::string& path
 
 RunCmd read_cmd(const json& v, const std::string& path) {
   require_object(v, path);
-  // Options go-judge has and cellblock does not: named, never silently ignored.
+  // Options go-judge has and cellblock does not: asked for, they are named, never silently
+  // ignored. Their zero value (false, 0, "") is go-judge's own "not asked for", which clients
+  // send as a matter of course, so it passes.
   for (const char* k : {"copyOutDir", "copyOutTruncate", "tty", "realCpuLimit", "cpuSetLimit", "strictMemoryLimit",
-                        "dataSegmentLimit", "addressSpaceLimit"})
-    if (v.contains(k))
-      throw FieldError(key_path(path, k), describe(v[k]) + ": this go-judge option is not supported by cellblock (docs/go-judge.md)");
+                        "dataSegmentLimit", "addressSpaceLimit"}) {
+    if (!v.contains(k)) continue;
+    const json& o = v[k];
+    if (o.is_null() || o == false || o == 0 || o == "") continue;
+    throw FieldError(key_path(path, k), describe(o) + ": this go-judge option is not supported by cellblock (docs/go-judge.md)");
+  }
   require_object(v, path,
                  {"args", "env", "files", "cpuLimit", "clockLimit", "memoryLimit", "stackLimit", "procLimit",
-                  "cpuRateLimit", "copyIn", "copyOut", "copyOutCached", "copyOutMax"});
+                  "cpuRateLimit", "copyIn", "copyOut", "copyOutCached", "copyOutMax", "copyOutDir", "copyOutTruncate",
+                  "tty", "realCpuLimit", "cpuSetLimit", "strictMemoryLimit", "dataSegmentLimit", "addressSpaceLimit"});
   RunCmd cmd;
   const json& args = require_key(v, path, "args");
   const std::string args_path = key_path(path, "args");
@@ -144,7 +150,9 @@ RunCmd read_cmd(const json& v, const std::string& path) {
 void check_relative_path(const std::string& path, const std::string& field) {
   if (path.empty()) throw FieldError(field, "the path must not be empty");
   if (path.size() > kMaxPathBytes) throw FieldError(field, "the path is longer than " + std::to_string(kMaxPathBytes) + " bytes");
-  if (path.find('\0') != std::string::npos) throw FieldError(field, "the path must not contain a NUL character");
+  for (char c : path)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      throw FieldError(field, json_quoted(path) + ": control characters are not allowed in a path");
   if (path[0] == '/')
     throw FieldError(field, json_quoted(path) + " is absolute: name files relative to the working directory /w");
   size_t start = 0;

@@ -243,6 +243,21 @@ TEST(GoJudge, BadRequestsGet400NamingTheField) {
   EXPECT_THAT(upload.body, HasSubstr("not supported"));
 }
 
+// A judge's round on Python's http.client (tests/service/scenarios.py go-judge), over the unix
+// socket and over TCP with the token; without it, /run is refused like every route.
+TEST(GoJudge, AJudgesRoundOnPythonHttpClientOverTheSocketAndTcp) {
+  Scratch s("gojudge-python");
+  Serve serve(s, "serve", {}, /*tcp=*/true);
+  Ran unix_round = scenario(s, "go-judge-unix", {"go-judge", serve.unix_address()});
+  EXPECT_EQ(unix_round.code, 0) << unix_round.err;
+  Ran tcp_round = scenario(s, "go-judge-tcp", {"go-judge", serve.tcp_address(), kToken});
+  EXPECT_EQ(tcp_round.code, 0) << tcp_round.err;
+  EXPECT_THAT(tcp_round.out, HasSubstr("Wrong Answer"));
+  Http no_token = curl(s, {"-X", "POST", "--data-binary", R"({"cmd": [{"args": ["/bin/true"]}]})", serve.tcp_url() + "/run"});
+  EXPECT_EQ(no_token.code, 401);
+  EXPECT_TRUE(work_mounts(s).empty());
+}
+
 TEST(GoJudge, ACopyOutThatLeadsToAHostFileIsRefusedAndLeaksNothing) {
   Scratch s("gojudge-symlink");
   Serve serve(s, "serve", {});

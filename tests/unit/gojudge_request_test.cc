@@ -68,6 +68,8 @@ TEST(GoJudgeRequest, ErrorsNameTheFieldTheValueAndWhy) {
   EXPECT_THAT(error_of(with("copyOut", {"a//b"})), HasSubstr("cmd[0].copyOut[0]"));
   EXPECT_THAT(error_of(with("copyOut", {"/w/a"})), HasSubstr("is absolute"));
   EXPECT_THAT(error_of(with("strictMemoryLimit", true)), HasSubstr("not supported by cellblock"));
+  EXPECT_EQ(error_of(with("strictMemoryLimit", false)), "(accepted)") << "go-judge's zero value: not asked for";
+  EXPECT_EQ(error_of(with("cpuSetLimit", "")), "(accepted)");
   EXPECT_THAT(error_of({{"cmd", {ok}}, {"pipeMapping", {{{"name", "x"}}}}}), HasSubstr("pipeMapping: "));
   EXPECT_EQ(error_of({{"cmd", {ok}}, {"pipeMapping", json::array()}}), "(accepted)");
   EXPECT_THAT(error_of(json::array()), HasSubstr("expected an object"));
@@ -76,7 +78,7 @@ TEST(GoJudgeRequest, ErrorsNameTheFieldTheValueAndWhy) {
 TEST(GoJudgeRequest, RelativePathsStayInsideTheWorkingDirectory) {
   for (const char* good : {"a", "a.c", "src/main.cpp", "..a", "a..", ".hidden"})
     EXPECT_NO_THROW(check_relative_path(good, "p")) << good;
-  for (const char* bad : {"", "/a", "..", "../a", "a/..", "a/../b", ".", "./a", "a/", "a//b"})
+  for (const char* bad : {"", "/a", "..", "../a", "a/..", "a/../b", ".", "./a", "a/", "a//b", "a\r\nX: y", "a\tb"})
     EXPECT_THROW(check_relative_path(bad, "p"), FieldError) << bad;
 }
 

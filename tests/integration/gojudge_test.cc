@@ -186,6 +186,11 @@ TEST(GoJudge, CopyOutCachedFilesAreKeptServedAndDeleted) {
   json used = run_ok(s, serve, {{"cmd", {use}}})[0];
   EXPECT_EQ(used["status"], "Accepted") << used;
   EXPECT_EQ(used["files"]["stdout"], "I ran\nand stdin\n");
+  // And as stdin.
+  json as_stdin = cmd({"/bin/cat"});
+  as_stdin["files"][0] = {{"fileId", id}};
+  json fed = run_ok(s, serve, {{"cmd", {as_stdin}}})[0];
+  EXPECT_EQ(fed["files"]["stdout"], "echo I ran; cat") << fed;
 
   // The store is capped: a file past what is left is a File Error that says so.
   json big = sh("head -c 70000 /dev/zero > big");

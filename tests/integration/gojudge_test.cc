@@ -248,6 +248,30 @@ TEST(GoJudge, BadRequestsGet400NamingTheField) {
   EXPECT_THAT(upload.body, HasSubstr("not supported"));
 }
 
+// A service killed while a cmd runs leaves its working directory mounted; the next service on
+// that state directory unmounts and removes it at its first /run.
+TEST(GoJudge, AWorkingDirectoryLeftByAKilledServiceIsRemovedByTheNext) {
+  Scratch s("gojudge-crash");
+  Serve serve(s, "serve", {});
+  json waits = sh("touch started; while :; do sleep 1; done");
+  waits["clockLimit"] = 600'000 * kNsPerMs;
+  waits["cpuLimit"] = 600'000 * kNsPerMs;
+  const std::string work = s.path("state/gojudge/work");
+  Spawned client({"/usr/bin/curl", "-sS", "--unix-socket", serve.socket(), "-X", "POST", "--data-binary",
+                  "@" + s.write("wait.json", json{{"cmd", {waits}}}.dump()), "http://localhost/run"},
+                 s.path("waiting-client.out"), s.path("waiting-client.err"));
+  // The job's own file in its working directory, seen from the host: it runs.
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(work + "/1/started"); }, 120s)) << serve.err();
+  serve.kill9();
+  EXPECT_EQ(work_mounts(s).size(), 1u);
+
+  serve.start();
+  EXPECT_EQ(run_ok(s, serve, {{"cmd", {sh("true")}}})[0]["status"], "Accepted");
+  EXPECT_TRUE(work_mounts(s).empty()) << work_mounts(s)[0];
+  EXPECT_TRUE(std::filesystem::is_empty(work));
+  EXPECT_THAT(serve.err(), HasSubstr("removing the working directory"));
+}
+
 // A judge's round on Python's http.client (tests/service/scenarios.py go-judge), over the unix
 // socket and over TCP with the token; without it, /run is refused like every route.
 TEST(GoJudge, AJudgesRoundOnPythonHttpClientOverTheSocketAndTcp) {

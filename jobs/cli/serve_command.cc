@@ -13,6 +13,7 @@
 #include "jobs/cli/queue_flags.h"
 #include "jobs/cli/job_flags.h"
 #include "jobs/format/json_reader.h"
+#include "jobs/gojudge/gojudge_routes.h"
 #include "jobs/service/service.h"
 
 namespace cellblock {
@@ -75,6 +76,11 @@ service::ServiceOptions service_options(const ServeOptions& o) {
     if (v.count() < 1) throw FieldError(flag, "must be longer than 0");
   if (o.max_connections < 1) throw FieldError("--max-connections", "must be at least 1");
   s.max_connections = o.max_connections;
+  gojudge::GoJudgeOptions go_judge;
+  go_judge.file_store_bytes = size_flag(o.file_store_max, "--file-store-max");
+  s.modules.push_back([go_judge](service::Router& router, service::ServiceContext& ctx) {
+    gojudge::add_gojudge_routes(router, ctx, go_judge);
+  });
   return s;
 }
 
@@ -105,6 +111,10 @@ void add_serve_command(CLI::App& app, ServeOptions& o) {
   protection->add_option("--idle-timeout", o.idle_timeout, "Time a kept-alive connection may sit idle")->capture_default_str();
   protection->add_option("--max-body", o.max_body, "Largest request body; larger get 413")->capture_default_str();
   protection->add_option("--max-connections", o.max_connections, "Open connections at most; more get 503")->capture_default_str();
+  serve->add_option_group("go-judge API")
+      ->add_option("--file-store-max", o.file_store_max,
+                   "Total size of the files kept by copyOutCached (docs/go-judge.md)")
+      ->capture_default_str();
 }
 
 int serve_command(const ServeOptions& o, const std::function<Executor&()>& executor, PolicyRegistry& policies,

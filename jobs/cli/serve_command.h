@@ -27,6 +27,7 @@ struct ServeOptions {
   std::string header_timeout = "10s";
   std::string body_timeout = "60s";
   std::string idle_timeout = "60s";
+  std::string file_store_max = "256M";  // go-judge's file store (copyOutCached), all files together
 };
 
 void add_serve_command(CLI::App& app, ServeOptions& options);

@@ -56,6 +56,7 @@ Service::Service(Executor& executor, PolicyRegistry& policies, ServiceOptions op
   // The modules: each registers its routes on the router (router.h, docs/api.md).
   add_service_routes();
   add_native_routes(router_, NativeApi{context_, *store_, accepting_, [this] { return info_json(); }});
+  for (const RouteModule& add_module_routes : options_.modules) add_module_routes(router_, context_);
 }
 
 Service::~Service() {

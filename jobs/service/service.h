@@ -2,12 +2,14 @@
 // queue's io thread, and the modules that register routes on its router (router.h):
 //   - the native API under /v1 (native_routes.h) with its journal (job_store.h);
 //   - GET /metrics, /v1/health and /v1/info (here);
-//   - more modules plug in with one line in Service's constructor (service.cc).
+//   - more modules plug in with one line in Service's constructor (service.cc), or, when they
+//     live above jobs/service (go-judge's /run, jobs/gojudge/), through ServiceOptions::modules.
 // The verb and its flags are jobs/cli/serve_command.cc; the API is docs/api.md.
 #pragma once
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -31,6 +33,11 @@ namespace cellblock::service {
 class JobStore;
 class Journal;
 
+// A module that registers its routes (router.h): called once from Service's constructor, after
+// the service's own. Modules above jobs/service (go-judge's, jobs/gojudge/) come in this way, so
+// that the service never includes them (docs/architecture.md).
+using RouteModule = std::function<void(Router& router, ServiceContext& ctx)>;
+
 struct ServiceOptions {
   std::optional<std::string> unix_path = "/run/cellblock/api.sock";  // none: no unix socket
   std::string unix_group;             // the socket's group (who may connect); empty: ours
@@ -43,6 +50,7 @@ struct ServiceOptions {
   HttpLimits http;
   size_t max_connections = 256;
   std::string state_dir = "/run/cellblock";
+  std::vector<RouteModule> modules;
 };
 
 class Service {

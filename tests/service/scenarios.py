@@ -9,6 +9,7 @@ reason when a claim fails; on success it prints one JSON line of what it saw.
   scenarios.py cancel ADDRESS GATE_DIR
   scenarios.py submit-gated ADDRESS GATE_DIR RUNNING QUEUED IDS_FILE
   scenarios.py check-all ADDRESS IDS_FILE
+  scenarios.py go-judge ADDRESS [TOKEN]
 """
 import json
 import os
@@ -243,6 +244,50 @@ def check_all(address, ids_file):
     print(json.dumps({"results": len(every)}))
 
 
+def go_judge(address, token=None):
+    """A judge's round on go-judge's API (docs/go-judge.md) over one keep-alive connection: a
+    "compile" step keeps its product with copyOutCached, test cases run it by fileId with their
+    stdin, a wrong answer and a runtime error come back as such, then the file is deleted."""
+    c = Client(address, token)
+
+    def run(cmds):
+        status, _, body = c.request("POST", "/run", {"cmd": cmds})
+        check(status == 200, "POST /run: %d %s" % (status, body))
+        check(isinstance(body, list) and len(body) == len(cmds), "POST /run answered %s" % body)
+        return body
+
+    def cmd(args, stdin="", **more):
+        spec = {"args": args, "env": ["PATH=/usr/bin:/bin"], "cpuLimit": 10 ** 10, "memoryLimit": 256 << 20,
+                "procLimit": 50,
+                "files": [{"content": stdin}, {"name": "stdout", "max": 10240}, {"name": "stderr", "max": 10240}]}
+        spec.update(more)
+        return spec
+
+    source = 'read a b; [ "$a" = crash ] && exit 7; echo $((a + b))\n'
+    built = run([cmd(["/bin/sh", "-c", "cp main.sh solution && chmod +x solution"],
+                     copyIn={"main.sh": {"content": "#!/bin/sh\n" + source}}, copyOutCached=["solution"])])[0]
+    check(built["status"] == "Accepted", "compile: %s" % built)
+    fid = built["fileIds"]["solution"]
+    cases = [("1 2\n", "3\n"), ("40 2\n", "42\n"), ("2 2\n", "5\n"), ("crash 0\n", None)]
+    results = run([cmd(["./solution"], stdin, copyIn={"solution": {"fileId": fid}}) for stdin, _ in cases])
+    verdicts = []
+    for (stdin, expected), r in zip(cases, results):
+        if r["status"] != "Accepted":
+            verdicts.append(r["status"])
+        else:
+            verdicts.append("OK" if r["files"]["stdout"] == expected else "Wrong Answer")
+    check(verdicts == ["OK", "OK", "Wrong Answer", "Nonzero Exit Status"], "verdicts %s from %s" % (verdicts, results))
+    check(results[3]["exitStatus"] == 7, "exit status %s" % results[3])
+    status, _, listed = c.request("GET", "/file")
+    check(status == 200 and listed.get(fid) == "solution", "GET /file: %s" % listed)
+    status, _, _ = c.request("DELETE", "/file/" + fid)
+    check(status == 200, "DELETE /file: %d" % status)
+    status, _, _ = c.request("GET", "/file/" + fid)
+    check(status == 404, "GET a deleted file: %d" % status)
+    check(len(c.sockets_used) == 1, "the connection was not kept alive")
+    print(json.dumps({"verdicts": verdicts}))
+
+
 def main(argv):
     if len(argv) < 3:
         fail(__doc__)
@@ -260,6 +305,8 @@ def main(argv):
         submit_gated(address, args[0], int(args[1]), int(args[2]), args[3])
     elif cmd == "check-all":
         check_all(address, args[0])
+    elif cmd == "go-judge":
+        go_judge(address, args[0] if args else None)
     else:
         fail("unknown scenario " + cmd)
 

@@ -1,0 +1,173 @@
+#include "jobs/gojudge/cmd_runner.h"
+
+#include <sys/stat.h>
+
+#include <memory>
+#include <vector>
+
+#include "executor/base/sys_error.h"
+#include "jobs/gojudge/cmd_job.h"
+#include "jobs/gojudge/work_dir.h"
+
+namespace cellblock::gojudge {
+namespace {
+
+// An input's content: inline, or the store's copy. None when the fileId is not in the store.
+std::optional<std::string> content_of(const GoJudge& gj, const InputFile& f) {
+  if (f.content) return *f.content;
+  const FileStore::File* stored = gj.store.find(*f.file_id);
+  if (!stored) return std::nullopt;
+  return stored->content;
+}
+
+FileError missing_file_id(const std::string& name, const std::string& id) {
+  return {name, "CopyInOpenFile", "no file with id " + id + " in the file store"};
+}
+
+// The working directories live below the state directory, reachable by root only. The first
+// /run of a service removes what a previous one that died left mounted there.
+std::string new_work_path(GoJudge& gj) {
+  if (!gj.leftovers_removed) {
+    const std::string parent = gj.work_root.substr(0, gj.work_root.rfind('/'));
+    for (const std::string& dir : {parent, gj.work_root})
+      if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) throw_sys("mkdir " + cellblock::quoted(dir));
+    WorkDir::remove_leftovers(gj.work_root);
+    gj.leftovers_removed = true;
+  }
+  return gj.work_root + "/" + std::to_string(++gj.next_work);
+}
+
+// Status that a file problem found after the run turns into "File Error": only a run that
+// went well, as go-judge does; a limit or a crash says more.
+void fail_with_file_error(RunResult& out, FileError error) {
+  if (out.status == "Accepted") {
+    out.status = "File Error";
+    if (out.error.empty()) out.error = error.name + ": " + error.message;
+  }
+  out.file_errors.push_back(std::move(error));
+}
+
+// stdout and stderr as the collectors asked: each under its name, held to its own max.
+void collect_streams(const RunCmd& cmd, Result& r, uint64_t default_max, std::map<std::string, std::string>& kept,
+                     RunResult& out) {
+  const std::pair<const std::optional<Collector>*, std::string*> streams[] = {{&cmd.stdout_collector, &r.stdout_data},
+                                                                              {&cmd.stderr_collector, &r.stderr_data}};
+  for (auto [collector, data] : streams) {
+    if (!*collector) continue;
+    const uint64_t max = (*collector)->max.value_or(default_max);
+    if (data->size() > max) {
+      data->resize(max);
+      if (out.status == "Accepted" || out.status == "Nonzero Exit Status" || out.status == "Signalled")
+        out.status = "Output Limit Exceeded";
+    }
+    kept[(*collector)->name] = std::move(*data);
+  }
+}
+
+// copyOut and copyOutCached: a collector's name is its stream, any other name a file in the
+// working directory. A name asked for twice (in both lists) is read once.
+void collect_files(GoJudge& gj, const RunCmd& cmd, const WorkDir& work, uint64_t max_bytes,
+                   std::map<std::string, std::string>& streams, RunResult& out) {
+  struct Wanted {
+    bool optional = true;
+    bool plain = false;
+    bool cached = false;
+  };
+  std::map<std::string, Wanted> wanted;
+  for (const auto& n : cmd.copy_out) {
+    Wanted& w = wanted[n.name];
+    w.plain = true;
+    w.optional = w.optional && n.optional;
+  }
+  for (const auto& n : cmd.copy_out_cached) {
+    Wanted& w = wanted[n.name];
+    w.cached = true;
+    w.optional = w.optional && n.optional;
+  }
+  for (auto& [name, w] : wanted) {
+    std::string content;
+    if (auto s = streams.find(name); s != streams.end()) {
+      content = s->second;
+    } else {
+      WorkDir::ReadResult read = work.read_file(name, max_bytes);
+      if (read.outcome == WorkDir::ReadResult::missing && w.optional) continue;
+      if (read.outcome != WorkDir::ReadResult::ok) {
+        const char* type = read.outcome == WorkDir::ReadResult::not_regular ? "CopyOutNotRegularFile"
+                           : read.outcome == WorkDir::ReadResult::too_large ? "CopyOutSizeExceeded"
+                                                                              : "CopyOutOpen";
+        fail_with_file_error(out, {name, type, read.message});
+        continue;
+      }
+      content = std::move(read.content);
+    }
+    if (w.cached) {
+      std::optional<std::string> id = gj.store.add(name, w.plain ? content : std::move(content));
+      if (!id) {
+        fail_with_file_error(out, {name, "CopyOutCreateFile",
+                                   "the file store is full (" + std::to_string(gj.store.used_bytes()) + " of " +
+                                       std::to_string(gj.store.max_bytes()) +
+                                       " bytes used, --file-store-max): DELETE /file/{id} what is no longer needed"});
+        continue;
+      }
+      out.file_ids[name] = *id;
+      streams.erase(name);  // kept in the store; not also in "files" unless copyOut asked
+    }
+    if (w.plain) out.files[name] = std::move(content);
+  }
+  // Collected streams go into "files" as go-judge does, unless they went to the store.
+  for (auto& [name, data] : streams)
+    if (!out.files.count(name) && !out.file_ids.count(name)) out.files[name] = std::move(data);
+}
+
+}  // namespace
+
+PreparedCmd prepare_cmd(GoJudge& gj, RunCmd cmd, const std::string& field) {
+  PreparedCmd p;
+  std::string stdin_data;
+  if (cmd.stdin_file) {
+    if (auto content = content_of(gj, *cmd.stdin_file)) stdin_data = std::move(*content);
+    else p.missing_file = missing_file_id("stdin", *cmd.stdin_file->file_id);
+  }
+  for (const auto& [path, f] : cmd.copy_in) {
+    if (auto content = content_of(gj, f)) p.copy_in[path] = std::move(*content);
+    else if (!p.missing_file) p.missing_file = missing_file_id(path, *f.file_id);
+  }
+  p.job = job_for_cmd(cmd, std::move(stdin_data), "gojudge-" + std::to_string(++gj.next_job), gj.ctx, field);
+  p.cmd = std::move(cmd);
+  return p;
+}
+
+void start_cmd(GoJudge& gj, PreparedCmd p, std::function<void(RunResult)> done) {
+  if (p.missing_file) return done(file_error_result(std::move(*p.missing_file)));
+  std::shared_ptr<WorkDir> work;
+  // The tmpfs is as large as the cell's own writable layer (limits.writable_bytes).
+  const uint64_t size = p.job.job.limits.writable_bytes;
+  try {
+    work = std::make_shared<WorkDir>(new_work_path(gj), size);
+  } catch (const std::exception& e) {
+    RunResult failed;
+    failed.error = std::string("the working directory: ") + e.what();
+    return done(std::move(failed));
+  }
+  for (const auto& [path, content] : p.copy_in) {
+    try {
+      work->write_file(path, content);
+    } catch (const std::exception& e) {
+      return done(file_error_result({path, "CopyInCreateFile", e.what()}));
+    }
+  }
+  p.job.job.mounts.push_back(BindMount{work->path(), kCellWorkDir, /*readonly=*/false});
+  const uint64_t output_max = p.job.job.limits.output_bytes;
+  const uint64_t copy_out_max = p.cmd.copy_out_max.value_or(size);
+  gj.ctx.queue.run(std::move(p.job), [&gj, cmd = std::move(p.cmd), work, output_max, copy_out_max,
+                                      done = std::move(done)](Result& r) mutable {
+    RunResult out = from_native(r);
+    std::map<std::string, std::string> streams;
+    collect_streams(cmd, r, output_max, streams, out);
+    collect_files(gj, cmd, *work, copy_out_max, streams, out);
+    work.reset();  // unmounted and removed before the client hears of it
+    done(std::move(out));
+  });
+}
+
+}  // namespace cellblock::gojudge

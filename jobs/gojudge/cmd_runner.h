@@ -1,0 +1,46 @@
+// One go-judge cmd from request to result (docs/go-judge.md, "How a cmd runs"):
+//   prepare_cmd: the native job (cmd_job.h) and the contents of its input files, so that a bad
+//                request is refused before anything of it runs;
+//   start_cmd:   a private working directory (work_dir.h) with the copyIn files, the job on the
+//                service's shared queue with that directory at /w, then stdout/stderr and the
+//                copyOut/copyOutCached files collected into a go-judge result (run_result.h),
+//                and the directory removed.
+// Everything here runs on the service's io thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+
+#include "jobs/format/job_json.h"
+#include "jobs/gojudge/file_store.h"
+#include "jobs/gojudge/run_request.h"
+#include "jobs/gojudge/run_result.h"
+#include "jobs/service/service_context.h"
+
+namespace cellblock::gojudge {
+
+// What the go-judge routes share for the life of the service.
+struct GoJudge {
+  service::ServiceContext& ctx;
+  FileStore store;
+  std::string work_root;  // <state_dir>/gojudge/work: the working directories' mount points
+  uint64_t next_work = 0;  // names the working directories
+  uint64_t next_job = 0;   // names the jobs: "gojudge-<n>"
+  bool leftovers_removed = false;
+};
+
+struct PreparedCmd {
+  RunCmd cmd;
+  JobRequest job;                              // without the working directory yet
+  std::map<std::string, std::string> copy_in;  // path -> content, fileIds resolved
+  std::optional<FileError> missing_file;       // a fileId not in the store: File Error, not run
+};
+
+// Throws FieldError (the request is answered 400).
+PreparedCmd prepare_cmd(GoJudge& gj, RunCmd cmd, const std::string& field);
+// Calls `done` exactly once, on the io thread.
+void start_cmd(GoJudge& gj, PreparedCmd prepared, std::function<void(RunResult)> done);
+
+}  // namespace cellblock::gojudge

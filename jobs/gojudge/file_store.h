@@ -1,0 +1,41 @@
+// go-judge's file store: the files a /run kept with copyOutCached, by id, for a later cmd's
+// copyIn {"fileId"} and for GET/DELETE /file/{id}. In memory, with a cap on the total size
+// (`cellblock serve --file-store-max`): a client cannot grow the service without bound, and a
+// full store says so instead of dropping older files behind a client's back.
+// Used on the service's io thread only.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+
+namespace cellblock::gojudge {
+
+class FileStore {
+ public:
+  explicit FileStore(uint64_t max_bytes) : max_bytes_(max_bytes) {}
+
+  struct File {
+    std::string name;     // the name it was copied out as
+    std::string content;
+  };
+
+  // Keeps the file and returns its new id (random, 20 characters), or none when it would take
+  // the store past its cap.
+  std::optional<std::string> add(std::string name, std::string content);
+  const File* find(const std::string& id) const;
+  bool remove(const std::string& id);
+  // id -> name, as GET /file lists them.
+  std::map<std::string, std::string> list() const;
+
+  uint64_t used_bytes() const { return used_bytes_; }
+  uint64_t max_bytes() const { return max_bytes_; }
+
+ private:
+  uint64_t max_bytes_;
+  uint64_t used_bytes_ = 0;
+  std::map<std::string, File> files_;
+};
+
+}  // namespace cellblock::gojudge

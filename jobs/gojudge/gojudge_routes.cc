@@ -1,0 +1,116 @@
+#include "jobs/gojudge/gojudge_routes.h"
+
+#include <sys/utsname.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <vector>
+
+#include "jobs/format/json_reader.h"
+#include "jobs/gojudge/cmd_job.h"
+#include "jobs/gojudge/cmd_runner.h"
+#include "jobs/service/http.h"
+
+namespace cellblock::gojudge {
+namespace {
+
+using nlohmann::json;
+using service::Call;
+using service::ResponderPtr;
+namespace http = service::http;
+
+// go-judge answers errors with a bare JSON string; ours names the field, the value and why.
+service::Response go_error(http::status status, const std::string& message) {
+  return service::json_response(status, json(message));
+}
+
+void post_run(GoJudge& gj, Call& call, ResponderPtr answer) {
+  std::vector<PreparedCmd> prepared;
+  try {
+    RunRequest request = read_run_request(call.request.body());
+    for (size_t i = 0; i < request.cmds.size(); ++i)
+      prepared.push_back(prepare_cmd(gj, std::move(request.cmds[i]), index_path("cmd", i)));
+  } catch (const FieldError& e) {
+    return answer->send(go_error(http::status::bad_request, e.what()));
+  }
+  if (!gj.ctx.queue.has_room(prepared.size())) {
+    service::Response r = go_error(http::status::too_many_requests,
+                                   "the queue is full (--max-queued " + std::to_string(gj.ctx.queue.max_queued()) + ")");
+    r.set(http::field::retry_after, std::to_string(gj.ctx.queue.retry_after().count()));
+    return answer->send(std::move(r));
+  }
+  // The cmds run as jobs side by side; the answer waits for the last of them.
+  struct Pending {
+    json results;
+    size_t left;
+  };
+  auto pending = std::make_shared<Pending>(Pending{json::array(), prepared.size()});
+  for (size_t i = 0; i < prepared.size(); ++i) pending->results.push_back(nullptr);
+  for (size_t i = 0; i < prepared.size(); ++i)
+    start_cmd(gj, std::move(prepared[i]), [pending, i, answer](RunResult r) {
+      pending->results[i] = r.to_json();
+      if (--pending->left == 0) answer->send(service::json_response(http::status::ok, pending->results));
+    });
+}
+
+void get_file(GoJudge& gj, Call& call, ResponderPtr answer) {
+  const FileStore::File* f = gj.store.find(call.params.at("id"));
+  if (!f) return answer->send(go_error(http::status::not_found, "no file with id " + json_quoted(call.params.at("id"))));
+  service::Response r = service::text_response(http::status::ok, f->content, "application/octet-stream");
+  r.set(http::field::content_disposition, "attachment; filename=" + json_quoted(f->name));
+  answer->send(std::move(r));
+}
+
+// What this go-judge can do, in go-judge's feature flags: a client checks them before it uses
+// a feature.
+json features() {
+  return {{"copyOutOptional", true}, {"pipeProxy", false},     {"symlink", false},
+          {"addressSpaceLimit", false}, {"stream", false},     {"procPeak", true},
+          {"copyOutTruncate", false},  {"pipeProxyZeroCopy", false}, {"fixSymlinkEscape", true}};
+}
+
+std::string machine() {
+  utsname u{};
+  return ::uname(&u) == 0 ? u.machine : "unknown";
+}
+
+}  // namespace
+
+void add_gojudge_routes(service::Router& router, service::ServiceContext& ctx, GoJudgeOptions options) {
+  auto gj = std::make_shared<GoJudge>(GoJudge{ctx, FileStore(options.file_store_bytes), ctx.state_dir + "/gojudge/work"});
+  router.add(http::verb::post, "/run", [gj](Call& c, ResponderPtr a) { post_run(*gj, c, a); });
+  router.add(http::verb::get, "/file", [gj](Call&, ResponderPtr a) {
+    a->send(service::json_response(http::status::ok, gj->store.list()));
+  });
+  router.add(http::verb::post, "/file", [](Call&, ResponderPtr a) {
+    a->send(go_error(http::status::not_implemented,
+                     "POST /file (multipart upload) is not supported by cellblock: send files inline with copyIn "
+                     "{\"content\"} or keep them with copyOutCached (docs/go-judge.md)"));
+  });
+  router.add(http::verb::get, "/file/{id}", [gj](Call& c, ResponderPtr a) { get_file(*gj, c, a); });
+  router.add(http::verb::delete_, "/file/{id}", [gj](Call& c, ResponderPtr a) {
+    const std::string& id = c.params.at("id");
+    if (!gj->store.remove(id)) return a->send(go_error(http::status::not_found, "no file with id " + json_quoted(id)));
+    a->send(service::json_response(http::status::ok, json(id)));
+  });
+  router.add(http::verb::get, "/version", [gj](Call&, ResponderPtr a) {
+    json v = features();
+    v["buildVersion"] = "cellblock " + gj->ctx.info.version;
+    v["os"] = "linux";
+    v["platform"] = machine();
+    a->send(service::json_response(http::status::ok, v));
+  });
+  router.add(http::verb::get, "/config", [gj](Call&, ResponderPtr a) {
+    json c = features();
+    c["fileStorePath"] = "";  // in memory
+    c["fileStore"] = {{"usedBytes", gj->store.used_bytes()}, {"maxBytes", gj->store.max_bytes()}};
+    c["workDir"] = kCellWorkDir;
+    c["runnerConfig"] = {{"cgroupVersion", gj->ctx.info.cgroup_version},
+                         {"parallel", gj->ctx.info.parallel},
+                         {"maxQueued", gj->ctx.info.max_queued},
+                         {"defaults", gj->ctx.defaults.is_null() ? json::object() : gj->ctx.defaults}};
+    a->send(service::json_response(http::status::ok, c));
+  });
+}
+
+}  // namespace cellblock::gojudge

@@ -1,0 +1,318 @@
+// go-judge's API on `cellblock serve` (docs/go-judge.md) through a real client: curl over the
+// service's unix socket, against real jobs in the busybox test rootfs.
+#include <gmock/gmock.h>
+
+#include "tests/integration/calibration.h"
+#include "tests/integration/service_test_util.h"
+
+namespace cellblock::test {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+using nlohmann::json;
+
+constexpr uint64_t kMiB = 1 << 20;
+constexpr uint64_t kNsPerMs = 1'000'000;
+
+// POST /run with `request`; the status code and the body.
+Http post_run(const Scratch& s, const Serve& serve, const json& request) {
+  return curl_unix(s, serve, {"-X", "POST", "-H", "Content-Type: application/json", "--data-binary",
+                              "@" + s.write("run.json", request.dump())},
+                   "/run");
+}
+
+// POST /run that must answer 200 with one result per cmd.
+json run_ok(const Scratch& s, const Serve& serve, const json& request) {
+  Http h = post_run(s, serve, request);
+  EXPECT_EQ(h.code, 200) << h.body;
+  json results = json::parse(h.body);
+  EXPECT_TRUE(results.is_array()) << h.body;
+  EXPECT_EQ(results.size(), request["cmd"].size()) << h.body;
+  return results;
+}
+
+// A cmd in go-judge's usual shape: stdin from `stdin`, stdout and stderr collected.
+json cmd(std::vector<std::string> args, const std::string& stdin_text = "", uint64_t out_max = 10240) {
+  return {{"args", args},
+          {"env", {"PATH=/usr/bin:/bin"}},
+          {"files", {{{"content", stdin_text}}, {{"name", "stdout"}, {"max", out_max}}, {{"name", "stderr"}, {"max", out_max}}}},
+          {"cpuLimit", 10'000 * kNsPerMs},
+          {"memoryLimit", 256 * kMiB},
+          {"procLimit", 50}};
+}
+
+json sh(const std::string& script) { return cmd({"/bin/sh", "-c", script}); }
+
+// The tmpfs working directories the service mounted under the scratch: none once every /run
+// has answered.
+std::vector<std::string> work_mounts(const Scratch& s) {
+  std::vector<std::string> found;
+  std::istringstream mounts(read_file("/proc/self/mountinfo"));
+  for (std::string line; std::getline(mounts, line);)
+    if (line.find(s.path("state/gojudge")) != std::string::npos) found.push_back(line);
+  return found;
+}
+
+TEST(GoJudge, AcceptedWithStdinToStdoutAndTheServiceDescribesItself) {
+  Scratch s("gojudge-accepted");
+  Serve serve(s, "serve", {});
+  json r = run_ok(s, serve, {{"cmd", {cmd({"/bin/cat"}, "hello, judge\n")}}})[0];
+  EXPECT_EQ(r["status"], "Accepted") << r;
+  EXPECT_EQ(r["exitStatus"], 0);
+  EXPECT_EQ(r["files"]["stdout"], "hello, judge\n");
+  EXPECT_EQ(r["files"]["stderr"], "");
+  // Units as go-judge's: ns and bytes. A real run takes some wall time and some memory.
+  EXPECT_GT(r["runTime"].get<uint64_t>(), 0u);
+  EXPECT_GT(r["memory"].get<uint64_t>(), 0u);
+  EXPECT_TRUE(r["time"].is_number_unsigned());
+  EXPECT_EQ(r["fileIds"], json::object());
+
+  json version = json::parse(curl_unix(s, serve, {}, "/version").body);
+  EXPECT_THAT(version["buildVersion"].get<std::string>(), HasSubstr("cellblock"));
+  EXPECT_EQ(version["copyOutOptional"], true);
+  EXPECT_EQ(version["pipeProxy"], false);
+  Http config = curl_unix(s, serve, {}, "/config");
+  ASSERT_EQ(config.code, 200);
+  EXPECT_EQ(json::parse(config.body)["workDir"], "/w");
+  EXPECT_TRUE(work_mounts(s).empty());
+}
+
+TEST(GoJudge, NonzeroExitStatusAndSignalled) {
+  Scratch s("gojudge-nonzero");
+  Serve serve(s, "serve", {});
+  json r = run_ok(s, serve, {{"cmd", {sh("echo out; echo err >&2; exit 3"), sh("kill -TERM $$")}}});
+  EXPECT_EQ(r[0]["status"], "Nonzero Exit Status") << r;
+  EXPECT_EQ(r[0]["exitStatus"], 3);
+  EXPECT_EQ(r[0]["files"]["stdout"], "out\n");
+  EXPECT_EQ(r[0]["files"]["stderr"], "err\n");
+  EXPECT_EQ(r[1]["status"], "Signalled") << r;
+  EXPECT_EQ(r[1]["exitStatus"], SIGTERM);
+}
+
+TEST(GoJudge, TimeLimitExceededOnCpuLimit) {
+  Scratch s("gojudge-tle");
+  Serve serve(s, "serve", {});
+  // A clock limit far past the CPU limit, so that it is the CPU limit that ends the loop.
+  const uint64_t cpu_ns = 300 * kNsPerMs;
+  const uint64_t clock_ns = static_cast<uint64_t>(std::max(120'000.0, 100 * promptly_ms())) * kNsPerMs;
+  json c = sh("while :; do :; done");
+  c["cpuLimit"] = cpu_ns;
+  c["clockLimit"] = clock_ns;
+  json r = run_ok(s, serve, {{"cmd", {c}}})[0];
+  EXPECT_EQ(r["status"], "Time Limit Exceeded") << r;
+  EXPECT_GE(r["time"].get<uint64_t>(), cpu_ns * 9 / 10) << r;
+  EXPECT_LT(r["runTime"].get<uint64_t>(), clock_ns) << r;
+}
+
+TEST(GoJudge, MemoryLimitIsEnforced) {
+  Scratch s("gojudge-mle");
+  Serve serve(s, "serve", {});
+  // busybox dd allocates its block and fills it from /dev/zero: 64 MiB of touched memory.
+  json over = sh("dd if=/dev/zero of=/dev/null bs=64M count=1");
+  over["memoryLimit"] = 32 * kMiB;
+  json under = over;
+  under["memoryLimit"] = 256 * kMiB;
+  json r = run_ok(s, serve, {{"cmd", {over, under}}});
+  EXPECT_EQ(r[0]["status"], "Memory Limit Exceeded") << r;
+  // The same program with room enough: the limit, nothing else, stopped the first.
+  EXPECT_EQ(r[1]["status"], "Accepted") << r;
+  EXPECT_GE(r[1]["memory"].get<uint64_t>(), 64 * kMiB) << r;
+}
+
+TEST(GoJudge, OutputLimitExceeded) {
+  Scratch s("gojudge-ole");
+  Serve serve(s, "serve", {});
+  json flood = cmd({"/bin/sh", "-c", "head -c 100000 /dev/zero | tr '\\0' x"}, "", 1000);
+  // Only stderr is small: stdout within its own max is fine, stderr past it is not.
+  json small_stderr = sh("head -c 5000 /dev/zero | tr '\\0' y; head -c 5000 /dev/zero | tr '\\0' z >&2");
+  small_stderr["files"][2]["max"] = 100;
+  json r = run_ok(s, serve, {{"cmd", {flood, small_stderr}}});
+  EXPECT_EQ(r[0]["status"], "Output Limit Exceeded") << r;
+  EXPECT_LE(r[0]["files"]["stdout"].get<std::string>().size(), 1000u);
+  EXPECT_EQ(r[1]["status"], "Output Limit Exceeded") << r;
+  EXPECT_EQ(r[1]["files"]["stdout"], std::string(5000, 'y'));
+  EXPECT_EQ(r[1]["files"]["stderr"], std::string(100, 'z'));
+}
+
+TEST(GoJudge, CopyInAndCopyOutThroughAPrivateWorkingDirectory) {
+  Scratch s("gojudge-copy");
+  Serve serve(s, "serve", {});
+  json build = cmd({"/bin/sh", "run.sh"});
+  build["copyIn"] = {{"run.sh", {{"content", "cat lib/greeting > out.txt; mkdir -p d; echo deep > d/x; pwd\n"}}},
+                     {"lib/greeting", {{"content", "hello from copyIn\n"}}}};
+  build["copyOut"] = {"stdout", "out.txt", "d/x", "maybe?"};
+  // A second cmd in the same request: a job of its own, with a directory of its own.
+  json other = sh("ls");
+  other["copyOut"] = {"out.txt"};
+  json r = run_ok(s, serve, {{"cmd", {build, other}}});
+  EXPECT_EQ(r[0]["status"], "Accepted") << r;
+  EXPECT_EQ(r[0]["files"]["stdout"], "/w\n");
+  EXPECT_EQ(r[0]["files"]["out.txt"], "hello from copyIn\n");
+  EXPECT_EQ(r[0]["files"]["d/x"], "deep\n");
+  EXPECT_FALSE(r[0]["files"].contains("maybe"));
+  EXPECT_FALSE(r[0].contains("fileError")) << r;
+  EXPECT_EQ(r[1]["files"]["stdout"], "") << r;
+  EXPECT_EQ(r[1]["status"], "File Error") << r;
+  EXPECT_EQ(r[1]["fileError"][0]["name"], "out.txt");
+  EXPECT_EQ(r[1]["fileError"][0]["type"], "CopyOutOpen");
+  EXPECT_THAT(r[1]["error"].get<std::string>(), HasSubstr("out.txt"));
+  EXPECT_TRUE(work_mounts(s).empty()) << work_mounts(s)[0];
+}
+
+TEST(GoJudge, CopyOutCachedFilesAreKeptServedAndDeleted) {
+  Scratch s("gojudge-cached");
+  Serve serve(s, "serve", {"--file-store-max", "64K"});
+  json make = sh("printf 'echo I ran; cat' > prog.sh; head -c 70000 /dev/zero > big");
+  // The same name in copyOut and copyOutCached: both answered.
+  make["copyOut"] = {"prog.sh"};
+  make["copyOutCached"] = {"prog.sh", "stdout"};
+  json r = run_ok(s, serve, {{"cmd", {make}}})[0];
+  EXPECT_EQ(r["status"], "Accepted") << r;
+  EXPECT_EQ(r["files"]["prog.sh"], "echo I ran; cat");
+  const std::string id = r["fileIds"]["prog.sh"];
+  EXPECT_TRUE(r["fileIds"].contains("stdout"));
+  EXPECT_FALSE(r["files"].contains("stdout")) << r;
+
+  json list = json::parse(curl_unix(s, serve, {}, "/file").body);
+  EXPECT_EQ(list[id], "prog.sh");
+  Http got = curl_unix(s, serve, {}, "/file/" + id);
+  EXPECT_EQ(got.code, 200);
+  EXPECT_EQ(got.body, "echo I ran; cat");
+
+  // A later run uses it by id, as judges run a compiled program.
+  json use = cmd({"/bin/sh", "p.sh"}, "and stdin\n");
+  use["copyIn"] = {{"p.sh", {{"fileId", id}}}};
+  json used = run_ok(s, serve, {{"cmd", {use}}})[0];
+  EXPECT_EQ(used["status"], "Accepted") << used;
+  EXPECT_EQ(used["files"]["stdout"], "I ran\nand stdin\n");
+  // And as stdin.
+  json as_stdin = cmd({"/bin/cat"});
+  as_stdin["files"][0] = {{"fileId", id}};
+  json fed = run_ok(s, serve, {{"cmd", {as_stdin}}})[0];
+  EXPECT_EQ(fed["files"]["stdout"], "echo I ran; cat") << fed;
+
+  // The store is capped: a file past what is left is a File Error that says so.
+  json big = sh("head -c 70000 /dev/zero > big");
+  big["copyOutCached"] = {"big"};
+  json full = run_ok(s, serve, {{"cmd", {big}}})[0];
+  EXPECT_EQ(full["status"], "File Error") << full.dump().substr(0, 500);
+  EXPECT_THAT(full["fileError"][0]["message"].get<std::string>(), HasSubstr("file store is full"));
+
+  EXPECT_EQ(curl_unix(s, serve, {"-X", "DELETE"}, "/file/" + id).code, 200);
+  EXPECT_EQ(curl_unix(s, serve, {}, "/file/" + id).code, 404);
+  EXPECT_EQ(curl_unix(s, serve, {"-X", "DELETE"}, "/file/" + id).code, 404);
+  EXPECT_FALSE(json::parse(curl_unix(s, serve, {}, "/file").body).contains(id));
+  // A fileId that is not there: File Error, and nothing runs.
+  json gone = run_ok(s, serve, {{"cmd", {use}}})[0];
+  EXPECT_EQ(gone["status"], "File Error") << gone;
+  EXPECT_EQ(gone["fileError"][0]["type"], "CopyInOpenFile");
+}
+
+TEST(GoJudge, BadRequestsGet400NamingTheField) {
+  Scratch s("gojudge-bad");
+  Serve serve(s, "serve", {});
+  auto refused = [&](json request, const std::string& expect) {
+    Http h = post_run(s, serve, request);
+    EXPECT_EQ(h.code, 400) << request << " -> " << h.body;
+    json body = json::parse(h.body);
+    EXPECT_TRUE(body.is_string()) << h.body;
+    EXPECT_THAT(h.body, HasSubstr(expect)) << request;
+  };
+  const json ok = sh("true");
+  auto with = [&](const std::string& key, json value) {
+    json c = ok;
+    c[key] = std::move(value);
+    return json{{"cmd", {c}}};
+  };
+  refused({{"cmd", {ok, ok}}, {"pipeMapping", {{{"in", {{"index", 0}, {"fd", 1}}}, {"out", {{"index", 1}, {"fd", 0}}}}}}},
+          "pipeMapping");
+  refused(with("cpuLimit", "1s"), R"(cmd[0].cpuLimit: expected a whole number, got \"1s\")");
+  refused(with("memoryLimit", 1000), "cmd[0].memoryLimit: 1000 is too small");
+  refused(with("colour", "blue"), "cmd[0].colour: unknown key");
+  refused(with("copyIn", {{"a", {{"src", "/etc/shadow"}}}}), R"(cmd[0].copyIn.\"a\".src: \"/etc/shadow\" is a host path)");
+  refused(with("copyIn", {{"/etc/passwd", {{"content", "x"}}}}), "is absolute");
+  refused(with("copyIn", {{"a/../../b", {{"content", "x"}}}}), R"(\"..\")");
+  refused(with("copyOut", {"../../etc/shadow"}), "cmd[0].copyOut[0]");
+  refused(with("env", {"NOEQUALS"}), "cmd[0].env[0]");
+  refused(with("args", json::array()), "cmd[0].args: must not be empty");
+  refused(with("tty", true), "cmd[0].tty");
+  refused({{"cmd", json::array()}}, "no cmd provided");
+  refused({{"commands", json::array()}}, "commands: unknown key");
+  Http malformed = curl_unix(s, serve, {"-X", "POST", "--data-binary", "{\"cmd\": ["}, "/run");
+  EXPECT_EQ(malformed.code, 400);
+  EXPECT_THAT(malformed.body, HasSubstr("invalid JSON"));
+  // Multipart upload is not supported: a clear answer, not silence.
+  Http upload = curl_unix(s, serve, {"-F", "file=@" + s.write("f.txt", "x")}, "/file");
+  EXPECT_EQ(upload.code, 501);
+  EXPECT_THAT(upload.body, HasSubstr("not supported"));
+}
+
+// A service killed while a cmd runs leaves its working directory mounted; the next service on
+// that state directory unmounts and removes it at its first /run.
+TEST(GoJudge, AWorkingDirectoryLeftByAKilledServiceIsRemovedByTheNext) {
+  Scratch s("gojudge-crash");
+  Serve serve(s, "serve", {});
+  json waits = sh("touch started; while :; do sleep 1; done");
+  waits["clockLimit"] = 600'000 * kNsPerMs;
+  waits["cpuLimit"] = 600'000 * kNsPerMs;
+  const std::string work = s.path("state/gojudge/work");
+  Spawned client({"/usr/bin/curl", "-sS", "--unix-socket", serve.socket(), "-X", "POST", "--data-binary",
+                  "@" + s.write("wait.json", json{{"cmd", {waits}}}.dump()), "http://localhost/run"},
+                 s.path("waiting-client.out"), s.path("waiting-client.err"));
+  // The job's own file in its working directory, seen from the host: it runs.
+  ASSERT_TRUE(eventually([&] { return std::filesystem::exists(work + "/1/started"); }, 120s)) << serve.err();
+  serve.kill9();
+  EXPECT_EQ(work_mounts(s).size(), 1u);
+
+  serve.start();
+  EXPECT_EQ(run_ok(s, serve, {{"cmd", {sh("true")}}})[0]["status"], "Accepted");
+  EXPECT_TRUE(work_mounts(s).empty()) << work_mounts(s)[0];
+  EXPECT_TRUE(std::filesystem::is_empty(work));
+  EXPECT_THAT(serve.err(), HasSubstr("removing the working directory"));
+}
+
+// A judge's round on Python's http.client (tests/service/scenarios.py go-judge), over the unix
+// socket and over TCP with the token; without it, /run is refused like every route.
+TEST(GoJudge, AJudgesRoundOnPythonHttpClientOverTheSocketAndTcp) {
+  Scratch s("gojudge-python");
+  Serve serve(s, "serve", {}, /*tcp=*/true);
+  Ran unix_round = scenario(s, "go-judge-unix", {"go-judge", serve.unix_address()});
+  EXPECT_EQ(unix_round.code, 0) << unix_round.err;
+  Ran tcp_round = scenario(s, "go-judge-tcp", {"go-judge", serve.tcp_address(), kToken});
+  EXPECT_EQ(tcp_round.code, 0) << tcp_round.err;
+  EXPECT_THAT(tcp_round.out, HasSubstr("Wrong Answer"));
+  Http no_token = curl(s, {"-X", "POST", "--data-binary", R"({"cmd": [{"args": ["/bin/true"]}]})", serve.tcp_url() + "/run"});
+  EXPECT_EQ(no_token.code, 401);
+  EXPECT_TRUE(work_mounts(s).empty());
+}
+
+TEST(GoJudge, ACopyOutThatLeadsToAHostFileIsRefusedAndLeaksNothing) {
+  Scratch s("gojudge-symlink");
+  Serve serve(s, "serve", {});
+  // What the host's /etc/shadow starts with (its first user), which must not come back.
+  const std::string shadow = read_file("/etc/shadow");
+  const std::string secret = shadow.substr(0, shadow.find('\n'));
+  ASSERT_FALSE(secret.empty());
+  json c = sh("ln -s /etc/shadow out; ln -s ../../../../../../etc/shadow up; mkdir -p d; ln -s /etc d/etc; "
+              "mkfifo fifo; mkdir dir");
+  c["copyOut"] = {"out", "up", "d/etc/shadow", "fifo", "dir"};
+  c["copyOutCached"] = {"out"};
+  json r = run_ok(s, serve, {{"cmd", {c}}})[0];
+  EXPECT_EQ(r["status"], "File Error") << r;
+  EXPECT_FALSE(r["files"].contains("out"));
+  EXPECT_FALSE(r["fileIds"].contains("out"));
+  std::map<std::string, std::string> types;
+  for (const json& e : r["fileError"]) types[e["name"]] = e["type"];
+  EXPECT_EQ(types["out"], "CopyOutNotRegularFile") << r;
+  EXPECT_EQ(types["up"], "CopyOutNotRegularFile") << r;
+  EXPECT_EQ(types["fifo"], "CopyOutNotRegularFile") << r;
+  EXPECT_EQ(types["dir"], "CopyOutNotRegularFile") << r;
+  EXPECT_TRUE(types.count("d/etc/shadow")) << r;  // resolved inside /w, where there is no such file
+  EXPECT_THAT(r.dump(), Not(HasSubstr(secret)));
+  EXPECT_TRUE(json::parse(curl_unix(s, serve, {}, "/file").body).empty());
+  EXPECT_TRUE(work_mounts(s).empty());
+}
+
+}  // namespace
+}  // namespace cellblock::test

@@ -38,16 +38,12 @@ std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults, P
     ++number;
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines are not jobs
     Line line{number, std::nullopt, {}};
-    nlohmann::json j;
     try {
-      j = parse_json_text(text);
-      absolutize_host_paths(j);
-      line.request = request_from_json(j, defaults);
-      prepare_job(line.request->job, policies);
+      line.request = parse_job_text(text, defaults, policies);
     } catch (const FieldError& e) {
       line.invalid.status = Status::invalid_job;
       line.invalid.error = e.what();
-      if (j.is_object() && j.contains("id") && j["id"].is_string()) line.invalid.id = j["id"];
+      line.invalid.id = id_of_job_text(text);
     }
     lines.push_back(std::move(line));
   }
@@ -72,8 +68,7 @@ int batch_command(const BatchOptions& o, const std::function<Executor&()>& execu
   std::chrono::milliseconds grace;
   try {
     if (o.queue.defaults_file) defaults = read_defaults(*o.queue.defaults_file);
-    if (o.queue.parallel) queue_options.parallel = o.queue.parallel;
-    if (o.queue.memory_budget) queue_options.memory_budget = parse_size(*o.queue.memory_budget);
+    queue_options = o.queue.queue_options();
     grace = std::chrono::milliseconds(parse_duration_ms(o.queue.grace));
     std::istringstream in(read_input(o.input, "jobs"));
     lines = read_lines(in, defaults, policies);

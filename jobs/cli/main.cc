@@ -17,6 +17,8 @@
 #include "jobs/format/policy_json.h"
 #include "jobs/cli/run_command.h"
 #include "jobs/cli/serve_command.h"
+#include "jobs/cli/submit_command.h"
+#include "jobs/cli/worker_command.h"
 
 namespace {
 
@@ -51,6 +53,10 @@ int main(int argc, char** argv) {
   add_batch_command(app, batch);
   ServeOptions serve;
   add_serve_command(app, serve);
+  WorkerCommandOptions worker;
+  add_worker_command(app, worker);
+  SubmitOptions submit;
+  add_submit_command(app, submit);
 
   // Everything after the first "--" is the command, taken here rather than by CLI11: CLI11 2.1
   // lets a "--" right after a repeatable option's value end that option's list, and then parses
@@ -76,6 +82,7 @@ int main(int argc, char** argv) {
   // single `run` has nothing to overlap it with.
   const size_t cpus = std::max(1u, std::thread::hardware_concurrency());
   if (app.got_subcommand("batch")) config.netns_pool = (batch.queue.parallel ? batch.queue.parallel : cpus) + 1;
+  if (app.got_subcommand("worker")) config.netns_pool = (worker.local.parallel ? worker.local.parallel : cpus) + 1;
   if (app.got_subcommand("serve")) config.netns_pool = (serve.queue.parallel ? serve.queue.parallel : cpus) + 1;
   std::unique_ptr<Executor> executor;
   auto get_executor = [&]() -> Executor& {
@@ -87,6 +94,8 @@ int main(int argc, char** argv) {
     policies.cache_compiled_filters_in(std::filesystem::path(config.state_dir) / "seccomp");
     if (app.got_subcommand("run")) return run_command(run, get_executor, policies);
     if (app.got_subcommand("batch")) return batch_command(batch, get_executor, policies);
+    if (app.got_subcommand("worker")) return worker_command(worker, get_executor, policies);
+    if (app.got_subcommand("submit")) return submit_command(submit);
     if (app.got_subcommand("serve")) return serve_command(serve, get_executor, policies, config.state_dir);
   } catch (const std::exception& e) {
     std::cerr << "cellblock: " << e.what() << "\n";

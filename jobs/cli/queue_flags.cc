@@ -3,6 +3,7 @@
 #include "executor/base/host_file.h"
 #include "executor/base/sys_error.h"
 #include "jobs/cli/job_flags.h"
+#include "jobs/format/job_json.h"
 #include "jobs/format/json_reader.h"
 
 namespace cellblock {
@@ -13,6 +14,13 @@ void QueueFlags::add_to(CLI::App& app) {
   app.add_option("--memory-budget", memory_budget,
                  "Sum of running jobs' memory_bytes, e.g. 8G (default: 80% of the supervisor's memory)");
   app.add_option("--grace", grace, "On SIGTERM/SIGINT, time running jobs get to finish")->capture_default_str();
+}
+
+QueueOptions QueueFlags::queue_options() const {
+  QueueOptions options;
+  if (parallel) options.parallel = parallel;
+  if (memory_budget) options.memory_budget = parse_size(*memory_budget);
+  return options;
 }
 
 void absolutize_host_paths(nlohmann::json& j) {
@@ -30,6 +38,19 @@ std::string read_input(const std::string& path, const char* what) {
   } catch (const SysError& e) {
     throw FieldError(what, e.what());
   }
+}
+
+JobRequest parse_job_text(const std::string& text, const nlohmann::json& defaults, PolicyRegistry& policies) {
+  nlohmann::json j = parse_json_text(text);
+  absolutize_host_paths(j);
+  JobRequest request = request_from_json(j, defaults);
+  prepare_job(request.job, policies);
+  return request;
+}
+
+std::string id_of_job_text(const std::string& text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return j.is_object() && j.contains("id") && j["id"].is_string() ? j["id"].get<std::string>() : "";
 }
 
 nlohmann::json read_defaults(const std::string& path) {

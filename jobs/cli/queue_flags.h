@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "jobs/queue/job_queue.h"
+
 namespace cellblock {
 
 // --defaults, --parallel, --memory-budget, --grace.
@@ -17,6 +19,8 @@ struct QueueFlags {
   std::string grace = "10s";
 
   void add_to(CLI::App& app);
+  // --parallel and --memory-budget as the queue takes them. Throws std::invalid_argument.
+  QueueOptions queue_options() const;
 };
 
 // Host paths in a job (rootfs, mount sources) may be relative to where cellblock runs: made
@@ -24,6 +28,14 @@ struct QueueFlags {
 void absolutize_host_paths(nlohmann::json& job);
 // The whole file, "-" for stdin. Throws FieldError naming `what` (the flag) and the reason.
 std::string read_input(const std::string& path, const char* what);
+class PolicyRegistry;
+struct JobRequest;
+// One job's JSON text as `batch` and `worker` read it: parsed strictly, host paths made
+// absolute, `defaults` merged under it, its policy resolved (prepare_job). Throws FieldError.
+JobRequest parse_job_text(const std::string& text, const nlohmann::json& defaults, PolicyRegistry& policies);
+// The string "id" of a job's JSON text, for the result of a job that could not be read; "" when
+// there is none or the text is not JSON.
+std::string id_of_job_text(const std::string& text);
 // --defaults: a JSON object, host paths made absolute. Throws FieldError ("--defaults: ...").
 nlohmann::json read_defaults(const std::string& path);
 

@@ -211,16 +211,21 @@ class Spawned {
   double seconds_ = 0;
 };
 
-// `cellblock <global options> batch <args>`, outputs in the scratch dir as <name>.out and
+// `cellblock <global options> <verb> <args>`, outputs in the scratch dir as <name>.out and
 // <name>.err. The global options are the scratch's (Scratch::global_args) unless given.
-inline std::unique_ptr<Spawned> start_batch(const Scratch& s, const std::string& name, const std::vector<std::string>& args,
-                                            std::vector<std::string> global = {}) {
+inline std::unique_ptr<Spawned> start_cellblock(const Scratch& s, const std::string& verb, const std::string& name,
+                                                const std::vector<std::string>& args, std::vector<std::string> global = {}) {
   if (global.empty()) global = s.global_args();
   std::vector<std::string> argv{kCellblockBinary};
   for (const auto& a : global) argv.push_back(a);
-  argv.push_back("batch");
+  argv.push_back(verb);
   for (const auto& a : args) argv.push_back(a);
   return std::make_unique<Spawned>(argv, s.path(name + ".out"), s.path(name + ".err"));
+}
+
+inline std::unique_ptr<Spawned> start_batch(const Scratch& s, const std::string& name, const std::vector<std::string>& args,
+                                            std::vector<std::string> global = {}) {
+  return start_cellblock(s, "batch", name, args, std::move(global));
 }
 
 // The same under a pseudo-terminal: `script` (util-linux) runs it with stdin, stdout and stderr

@@ -1,0 +1,72 @@
+#include "jobs/cli/worker_command.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <iostream>
+
+#include "jobs/cli/job_flags.h"
+#include "jobs/dispatch/stop_signals.h"
+#include "jobs/dispatch/worker.h"
+
+namespace cellblock {
+
+void add_worker_command(CLI::App& app, WorkerCommandOptions& o) {
+  CLI::App* worker = app.add_subcommand("worker", "Run jobs from a Redis queue shared by many hosts (docs/distributed.md)");
+  worker->add_option("--redis", o.redis, "redis://[user:password@]host:port[/db]")->required();
+  worker->add_option("--queue", o.queue, "Queue name: the streams NAME:jobs, NAME:results, ...")->required();
+  worker->add_option("--name", o.name, "This worker's name in the group, unique per worker (default: host-pid)");
+  o.local.add_to(*worker);
+  worker->add_option("--claim-idle", o.claim_idle, "A job pending this long without a heartbeat is taken over")
+      ->capture_default_str();
+  worker->add_option("--max-deliveries", o.max_deliveries, "A job delivered more often goes to NAME:dead")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  worker->add_option("--result-ttl", o.result_ttl, "How long NAME:result:<id> keys live")->capture_default_str();
+}
+
+int worker_command(const WorkerCommandOptions& o, const std::function<Executor&()>& executor, PolicyRegistry& policies) {
+  WorkerOptions options;
+  nlohmann::json defaults;
+  try {
+    options.redis = parse_redis_url(o.redis);
+    options.queue = o.queue;
+    if (o.name) options.name = *o.name;
+    else {
+      char host[256] = {};
+      ::gethostname(host, sizeof host - 1);
+      options.name = std::string(host) + "-" + std::to_string(::getpid());
+    }
+    if (o.local.defaults_file) defaults = read_defaults(*o.local.defaults_file);
+    options.local = o.local.queue_options();
+    options.grace = std::chrono::milliseconds(parse_duration_ms(o.local.grace));
+    options.claim_idle = std::chrono::milliseconds(parse_duration_ms(o.claim_idle));
+    options.result_ttl = std::chrono::seconds(std::max<uint64_t>(1, parse_duration_ms(o.result_ttl) / 1000));
+    options.max_deliveries = o.max_deliveries;
+  } catch (const std::exception& e) {
+    std::cerr << "cellblock worker: " << e.what() << "\n";
+    return 2;
+  }
+  try {
+    // A wrong password or an unreachable host: one line now, before the executor starts (and
+    // may log about the host); the worker's own connections come after.
+    RedisClient probe(options.redis);
+  } catch (const RedisError& e) {
+    std::cerr << "cellblock worker: " << e.what() << "\n";
+    return 1;
+  }
+  // Before the executor and the queue start their threads, so that all of them inherit it.
+  block_stop_signals();
+  ExecutorRunner runner(executor());
+  auto parse = [&](const std::string& text) { return parse_job_text(text, defaults, policies); };
+  try {
+    Worker worker(options, runner, parse);
+    worker.run();
+  } catch (const RedisError& e) {
+    std::cerr << "cellblock worker: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace cellblock

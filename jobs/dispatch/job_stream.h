@@ -1,0 +1,44 @@
+// The commands on a queue's streams, shared by `cellblock worker` and `cellblock submit`.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "jobs/dispatch/queue_keys.h"
+#include "jobs/dispatch/redis_client.h"
+
+namespace cellblock {
+
+// One entry of NAME:jobs as a worker got it.
+struct StreamJob {
+  std::string entry_id;  // the stream's id, for XACK and XCLAIM
+  std::string id;        // the job's id (field "id"; the entry id when it has none)
+  std::string text;      // field "job": the job's JSON as submitted
+  long long deliveries = 1;
+};
+
+// Creates group `workers` on NAME:jobs (and the stream: MKSTREAM) unless it is there.
+void ensure_group(RedisClient& redis, const QueueKeys& keys);
+// XADDs each (id, job JSON text) to NAME:jobs in one round trip.
+void add_jobs(RedisClient& redis, const QueueKeys& keys, const std::vector<std::pair<std::string, std::string>>& jobs);
+// The entries of an XREADGROUP or XAUTOCLAIM entry list; ids of deleted entries go to `gone`.
+std::vector<StreamJob> parse_entries(const redisReply* entries, std::vector<std::string>* gone);
+// How many times the group has delivered the entry (XPENDING), 0 when it is not pending.
+long long delivery_count(RedisClient& redis, const QueueKeys& keys, const std::string& entry_id);
+
+// What a worker writes when a job is over. `dead_reason` set: the job goes to NAME:dead too.
+struct Finished {
+  StreamJob job;
+  std::string result_json;
+  std::optional<std::string> dead_reason;
+};
+// In one MULTI: SET NAME:result:<id> NX EX ttl, XADD NAME:results, PUBLISH NAME:done <id>,
+// (XADD NAME:dead), XACK. The key is WATCHed first so that only the first result of an id is
+// written: a later one (the job ran twice, at-least-once) is only acked and counted in
+// NAME:duplicates. Returns whether this was the first.
+bool publish_result(RedisClient& redis, const QueueKeys& keys, const Finished& finished, std::chrono::seconds ttl);
+
+}  // namespace cellblock

@@ -1,0 +1,54 @@
+// One blocking connection to Redis (hiredis's redisContext), for one thread. Commands are argv
+// vectors, so hiredis encodes them and any byte may be in a value.
+#pragma once
+
+#include <hiredis/hiredis.h>
+
+#include <chrono>
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "jobs/dispatch/redis_url.h"
+
+namespace cellblock {
+
+// A failed connection or command, as one line: "redis://h:6379/0: AUTH: WRONGPASS invalid ...".
+class RedisError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+struct ReplyDeleter {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
+using Reply = std::unique_ptr<redisReply, ReplyDeleter>;
+using Command = std::vector<std::string>;
+
+class RedisClient {
+ public:
+  // Connects, AUTHs when the URL has a password and SELECTs its db. Throws RedisError.
+  explicit RedisClient(RedisUrl url, std::chrono::milliseconds timeout = std::chrono::seconds(5));
+  RedisClient(const RedisClient&) = delete;
+  RedisClient& operator=(const RedisClient&) = delete;
+
+  // Throws RedisError on a connection error or an error reply; after a connection error the
+  // client is broken (ok() is false) and the caller makes a new one.
+  Reply command(const Command& argv);
+  // Sends all, then reads all replies: one round trip. Error replies are returned, not thrown.
+  std::vector<Reply> pipeline(const std::vector<Command>& commands);
+  bool ok() const { return context_ && context_->err == 0; }
+  const RedisUrl& url() const { return url_; }
+
+ private:
+  [[noreturn]] void fail(const std::string& what);
+  RedisUrl url_;
+  std::unique_ptr<redisContext, void (*)(redisContext*)> context_;
+};
+
+// Reply helpers: the string of a string or status reply ("" otherwise), the elements of an array.
+std::string reply_string(const redisReply* r);
+bool is_nil(const redisReply* r);
+
+}  // namespace cellblock

@@ -1,0 +1,232 @@
+#include "jobs/dispatch/worker.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include "jobs/dispatch/stop_signals.h"
+#include "jobs/format/result_json.h"
+
+namespace cellblock {
+namespace {
+
+using std::chrono::milliseconds;
+using Clock = std::chrono::steady_clock;
+
+std::string result_text(Result r, const std::string& id) {
+  r.id = id;  // the stream's id wins: it is the key the submitter waits for
+  return dump_json(result_to_json(r));
+}
+
+Result failed(Status status, std::string error) {
+  Result r;
+  r.status = status;
+  r.error = std::move(error);
+  return r;
+}
+
+}  // namespace
+
+Worker::Worker(WorkerOptions options, JobRunner& runner, JobParser parser)
+    : options_(std::move(options)),
+      keys_(options_.queue),
+      parser_(std::move(parser)),
+      reader_(std::make_unique<RedisClient>(options_.redis)),
+      writer_(std::make_unique<RedisClient>(options_.redis)),
+      queue_(runner, options_.local) {
+  ensure_group(*reader_, keys_);
+  writer_thread_ = std::thread([this] { write_results(); });
+}
+
+Worker::~Worker() {
+  {
+    std::lock_guard lock(mutex_);
+    writer_done_ = true;
+  }
+  wake_writer_.notify_all();
+  if (writer_thread_.joinable()) writer_thread_.join();
+}
+
+size_t Worker::free_slots() const {
+  std::lock_guard lock(mutex_);
+  return options_.local.parallel > held_.size() ? options_.local.parallel - held_.size() : 0;
+}
+
+void Worker::finish(Finished finished) {
+  {
+    std::lock_guard lock(mutex_);
+    to_write_.push_back(std::move(finished));
+  }
+  wake_writer_.notify_all();
+}
+
+void Worker::accept(StreamJob job) {
+  {
+    std::lock_guard lock(mutex_);
+    // Our own entry, reclaimed because a heartbeat came late: it runs here already.
+    if (!held_.emplace(job.entry_id, job).second) return;
+  }
+  if (job.deliveries > options_.max_deliveries) {
+    std::string reason = "dead-lettered to " + keys_.dead + ": delivered " + std::to_string(job.deliveries) +
+                         " times, more than --max-deliveries " + std::to_string(options_.max_deliveries) +
+                         " (its workers died or stopped while running it)";
+    spdlog::warn("worker {}: job {}: {}", options_.name, job.id, reason);
+    std::string text = result_text(failed(Status::internal_error, reason), job.id);
+    finish({std::move(job), std::move(text), std::move(reason)});
+    return;
+  }
+  JobRequest request;
+  try {
+    request = parser_(job.text);
+  } catch (const FieldError& e) {
+    std::string text = result_text(failed(Status::invalid_job, e.what()), job.id);
+    finish({std::move(job), std::move(text), std::nullopt});
+    return;
+  }
+  request.job.id = job.id;
+  auto started = std::make_shared<bool>(false);
+  Submission s;
+  s.job = std::move(request.job);
+  s.priority = request.priority;
+  s.queue_timeout_ms = request.queue_timeout_ms;
+  s.on_started = [started] { *started = true; };
+  s.on_done = [this, job, started](Result& r) {
+    bool keep_pending;
+    {
+      std::lock_guard lock(mutex_);
+      // Stopped by our own shutdown: the job is not done, only interrupted here. It stays
+      // pending (unacked) so that another worker claims it and runs it whole.
+      keep_pending = stopping_ && (r.status == Status::cancelled || !*started);
+      if (keep_pending) held_.erase(job.entry_id);
+    }
+    if (!keep_pending) finish({job, result_text(r, job.id), std::nullopt});
+  };
+  queue_.submit(std::move(s));
+}
+
+void Worker::read_new(size_t free) {
+  Reply r = reader_->command({"XREADGROUP", "GROUP", QueueKeys::group, options_.name, "COUNT", std::to_string(free),
+                              "BLOCK", "200", "STREAMS", keys_.jobs, ">"});
+  if (is_nil(r.get()) || r->type != REDIS_REPLY_ARRAY) return;
+  for (size_t i = 0; i < r->elements; ++i) {
+    const redisReply* stream = r->element[i];  // [name, entries]
+    if (stream->type == REDIS_REPLY_ARRAY && stream->elements == 2)
+      for (StreamJob& job : parse_entries(stream->element[1], nullptr)) accept(std::move(job));
+  }
+}
+
+void Worker::reclaim(size_t free) {
+  Reply r = reader_->command({"XAUTOCLAIM", keys_.jobs, QueueKeys::group, options_.name,
+                              std::to_string(options_.claim_idle.count()), claim_cursor_, "COUNT", std::to_string(free)});
+  if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) return;
+  claim_cursor_ = reply_string(r->element[0]);
+  std::vector<std::string> gone;
+  auto jobs = parse_entries(r->element[1], &gone);
+  // Redis 7 lists entries deleted from the stream third: nothing to run, only to ack.
+  if (r->elements >= 3 && r->element[2]->type == REDIS_REPLY_ARRAY)
+    for (size_t i = 0; i < r->element[2]->elements; ++i) gone.push_back(reply_string(r->element[2]->element[i]));
+  for (const auto& id : gone) reader_->command({"XACK", keys_.jobs, QueueKeys::group, id});
+  for (StreamJob& job : jobs) {
+    job.deliveries = delivery_count(*reader_, keys_, job.entry_id);
+    spdlog::info("worker {}: reclaimed job {} (entry {}, delivery {})", options_.name, job.id, job.entry_id, job.deliveries);
+    accept(std::move(job));
+  }
+}
+
+// XCLAIM to ourselves with JUSTID resets the entries' idle time without counting a delivery:
+// other workers' XAUTOCLAIM leaves them alone while this worker lives.
+void Worker::heartbeat() {
+  Command claim{"XCLAIM", keys_.jobs, QueueKeys::group, options_.name, "0"};
+  {
+    std::lock_guard lock(mutex_);
+    if (held_.empty()) return;
+    for (const auto& [entry_id, job] : held_) claim.push_back(entry_id);
+  }
+  claim.push_back("JUSTID");
+  reader_->command(claim);
+}
+
+void Worker::write_results() {
+  auto backoff = milliseconds(100);
+  for (;;) {
+    Finished next;
+    {
+      std::unique_lock lock(mutex_);
+      wake_writer_.wait(lock, [&] { return !to_write_.empty() || writer_done_; });
+      if (to_write_.empty()) return;
+      next = to_write_.front();
+    }
+    try {
+      if (!writer_->ok()) writer_ = std::make_unique<RedisClient>(options_.redis);
+      if (!publish_result(*writer_, keys_, next, options_.result_ttl))
+        spdlog::info("worker {}: job {} had a result already; this one is counted in {}", options_.name, next.job.id,
+                     keys_.duplicates);
+      backoff = milliseconds(100);
+    } catch (const RedisError& e) {
+      // The result stays first in line: nothing finished is lost while Redis is away.
+      spdlog::warn("worker {}: writing the result of job {}: {}; again in {} ms", options_.name, next.job.id, e.what(),
+                   backoff.count());
+      std::this_thread::sleep_for(backoff);
+      backoff = std::min(backoff * 2, milliseconds(5000));
+      continue;
+    }
+    std::lock_guard lock(mutex_);
+    to_write_.pop_front();
+    held_.erase(next.job.entry_id);
+  }
+}
+
+int Worker::run() {
+  spdlog::info("worker {}: reading {} at {} (parallel {})", options_.name, keys_.jobs, options_.redis.display(),
+               options_.local.parallel);
+  const milliseconds beat = std::max(milliseconds(50), options_.claim_idle / 4);
+  auto next_beat = Clock::now() + beat;
+  auto next_claim = Clock::now();
+  auto backoff = milliseconds(100);
+  int first_signal = 0;
+  while (!(first_signal = wait_for_stop_signal(milliseconds(0)))) {
+    try {
+      if (!reader_->ok()) reader_ = std::make_unique<RedisClient>(options_.redis);
+      if (Clock::now() >= next_beat) {
+        heartbeat();
+        next_beat = Clock::now() + beat;
+      }
+      if (size_t free = free_slots(); free > 0 && Clock::now() >= next_claim) {
+        reclaim(free);
+        next_claim = Clock::now() + beat;
+      }
+      // Only as many jobs as there are free slots: what a worker holds, it runs now, and
+      // nothing waits here that another worker could run sooner.
+      if (size_t free = free_slots(); free > 0) read_new(free);
+      else if ((first_signal = wait_for_stop_signal(milliseconds(50)))) break;
+      backoff = milliseconds(100);
+    } catch (const RedisError& e) {
+      spdlog::warn("worker {}: {}; again in {} ms", options_.name, e.what(), backoff.count());
+      if ((first_signal = wait_for_stop_signal(backoff))) break;
+      backoff = std::min(backoff * 2, milliseconds(5000));
+    }
+  }
+  spdlog::info("worker {}: {}: reading no more; running jobs get {} ms", options_.name,
+               first_signal == SIGINT ? "SIGINT" : "SIGTERM", options_.grace.count());
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  queue_.shutdown(options_.grace);
+  for (;;) {
+    auto counts = queue_.counts();
+    if (counts.running == 0 && counts.waiting == 0) break;
+    if (wait_for_stop_signal(milliseconds(100))) queue_.shutdown(milliseconds(0));
+    try {
+      if (Clock::now() >= next_beat) {
+        heartbeat();
+        next_beat = Clock::now() + beat;
+      }
+    } catch (const RedisError& e) {
+      spdlog::warn("worker {}: {}", options_.name, e.what());
+    }
+  }
+  queue_.wait_idle();
+  return first_signal;
+}
+
+}  // namespace cellblock

@@ -1,0 +1,79 @@
+// `cellblock worker`: takes jobs from NAME:jobs in group `workers`, runs them in the local
+// JobQueue, writes each result once (job_stream.h), and keeps the jobs it holds from being
+// claimed by others while they run. docs/distributed.md has the whole protocol.
+//
+// Threads: the caller's reads the stream (XREADGROUP, XAUTOCLAIM, the heartbeat XCLAIM), one
+// more writes results, each on its own connection, since a hiredis context is for one thread;
+// the queue has its own.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "jobs/dispatch/job_stream.h"
+#include "jobs/dispatch/redis_url.h"
+#include "jobs/format/job_json.h"
+#include "jobs/queue/job_queue.h"
+
+namespace cellblock {
+
+struct WorkerOptions {
+  RedisUrl redis;
+  std::string queue;  // NAME
+  std::string name;   // the consumer's name in the group; unique per worker
+  QueueOptions local;
+  std::chrono::milliseconds claim_idle{std::chrono::seconds(60)};  // a job pending this long is a dead worker's
+  long long max_deliveries = 3;
+  std::chrono::seconds result_ttl{std::chrono::hours(24)};
+  std::chrono::milliseconds grace{std::chrono::seconds(10)};
+};
+
+// Reads a job's JSON text as the worker's host sees it (defaults, policies). Throws FieldError.
+using JobParser = std::function<JobRequest(const std::string& text)>;
+
+class Worker {
+ public:
+  // Connects both connections and creates the group: throws RedisError with one line.
+  Worker(WorkerOptions options, JobRunner& runner, JobParser parser);
+  ~Worker();
+  // Runs until SIGINT or SIGTERM, which the caller has blocked before starting any thread
+  // (block_stop_signals).
+  // Then it reads no more, lets running jobs finish within the grace (a second signal kills
+  // them), writes their results and leaves jobs that did not start pending for other workers.
+  // Returns the first signal's number.
+  int run();
+
+ private:
+  void accept(StreamJob job);
+  void finish(Finished finished);
+  void read_new(size_t free);
+  void reclaim(size_t free);
+  void heartbeat();
+  void write_results();
+  size_t free_slots() const;  // parallel minus the jobs held
+
+  WorkerOptions options_;
+  QueueKeys keys_;
+  JobParser parser_;
+  std::unique_ptr<RedisClient> reader_;
+  std::unique_ptr<RedisClient> writer_;  // made again after a connection error
+  std::string claim_cursor_ = "0-0";
+
+  mutable std::mutex mutex_;
+  std::condition_variable wake_writer_;
+  std::map<std::string, StreamJob> held_;  // by entry id: read and not yet acked
+  std::deque<Finished> to_write_;
+  bool stopping_ = false;
+  bool writer_done_ = false;
+  std::thread writer_thread_;
+  JobQueue queue_;  // last: destroyed first, while what its callbacks use is still there
+};
+
+}  // namespace cellblock

@@ -1,0 +1,280 @@
+// `cellblock worker` and `cellblock submit` against a real redis-server (redis_server.h), with
+// the real binary as worker processes: draining, a worker killed mid-run, a long job kept by its
+// heartbeat, a poison job dead-lettered, a wrong password, invalid jobs. Timeouts only let work
+// finish; they come from calibration.h, never from this machine's speed written down.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "jobs/dispatch/queue_keys.h"
+#include "tests/integration/batch_test_util.h"
+#include "tests/integration/calibration.h"
+#include "tests/integration/redis_server.h"
+
+namespace cellblock::test {
+namespace {
+
+using std::chrono::milliseconds;
+
+const QueueKeys kKeys("q");
+
+std::unique_ptr<Spawned> start_worker(const Scratch& s, const RedisServer& redis, const std::string& name,
+                                      std::vector<std::string> more = {}) {
+  std::vector<std::string> args{"--redis", redis.url(), "--queue", "q", "--name", name, "--defaults", s.defaults()};
+  args.insert(args.end(), more.begin(), more.end());
+  return start_cellblock(s, "worker", name, args, s.global_args({"--log-level", "info"}));
+}
+
+std::unique_ptr<Spawned> start_submit(const Scratch& s, const RedisServer& redis, const std::string& name,
+                                      const std::string& jobs_file, std::vector<std::string> more = {"--wait"}) {
+  std::vector<std::string> args{"--redis", redis.url(), "--queue", "q", jobs_file};
+  args.insert(args.end(), more.begin(), more.end());
+  return start_cellblock(s, "submit", name, args);
+}
+
+// Time for `jobs` trivial jobs (or sleeps of `sleep_ms`) spread over the workers, with room for
+// a loaded machine: only an upper bound that lets the work finish.
+milliseconds budget(size_t jobs, double sleep_ms = 0) {
+  return milliseconds(static_cast<int64_t>(60'000 + jobs * (20 * job_ms() + 2 * sleep_ms)));
+}
+
+// `sleep`'s argument: whole seconds, rounded up.
+std::string seconds_text(double ms) { return std::to_string(static_cast<int64_t>(std::ceil(ms / 1000))); }
+
+long long integer(RedisClient& c, const Command& argv) { return c.command(argv)->integer; }
+
+// Results by id from submit's output; fails the test on an id seen twice.
+std::map<std::string, nlohmann::json> results_by_id(const std::string& out) {
+  std::map<std::string, nlohmann::json> by_id;
+  for (const auto& j : json_lines(out)) {
+    std::string id = j.value("id", "");
+    EXPECT_TRUE(by_id.emplace(id, j).second) << "two results for " << id;
+  }
+  return by_id;
+}
+
+// Waits until `ready` or the budget is gone.
+bool eventually(const std::function<bool()>& ready, milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (ready()) return true;
+    std::this_thread::sleep_for(milliseconds(50));
+  }
+  return ready();
+}
+
+// The entries of XPENDING's extended form: entry id -> (consumer, deliveries).
+std::map<std::string, std::pair<std::string, long long>> pending(RedisClient& c) {
+  std::map<std::string, std::pair<std::string, long long>> out;
+  Reply r;
+  try {
+    r = c.command({"XPENDING", kKeys.jobs, QueueKeys::group, "-", "+", "1000"});
+  } catch (const RedisError&) {
+    return out;  // NOGROUP: no worker has made the group yet
+  }
+  for (size_t i = 0; i < r->elements; ++i) {
+    const redisReply* row = r->element[i];
+    out[reply_string(row->element[0])] = {reply_string(row->element[1]), row->element[3]->integer};
+  }
+  return out;
+}
+
+TEST(WorkerTest, ThreeWorkersDrainJobsWithExactlyOneResultEach) {
+  Scratch s("worker-drain");
+  RedisServer redis(s);
+  constexpr size_t kJobs = 300;
+  std::vector<nlohmann::json> jobs;
+  for (size_t i = 0; i < kJobs; ++i) jobs.push_back({{"id", "j" + std::to_string(i)}, {"command", {"/bin/true"}}});
+  std::vector<std::unique_ptr<Spawned>> workers;
+  for (int w = 0; w < 3; ++w) workers.push_back(start_worker(s, redis, "w" + std::to_string(w), {"--parallel", "2"}));
+  auto submit = start_submit(s, redis, "submit", s.write_jobs("jobs.jsonl", jobs));
+  ASSERT_EQ(submit->wait(budget(kJobs)), 0) << submit->err();
+
+  auto by_id = results_by_id(submit->out());
+  ASSERT_EQ(by_id.size(), kJobs);
+  for (const auto& [id, r] : by_id) {
+    EXPECT_EQ(r["status"], "exited") << r.dump();
+    EXPECT_EQ(r["exit_code"], 0) << r.dump();
+  }
+  auto c = redis.client();
+  EXPECT_EQ(integer(*c, {"XLEN", kKeys.results}), static_cast<long long>(kJobs));
+  EXPECT_EQ(integer(*c, {"EXISTS", kKeys.duplicates}), 0);
+  EXPECT_TRUE(pending(*c).empty());
+  // Every worker took part: the group spread the jobs.
+  Reply consumers = c->command({"XINFO", "CONSUMERS", kKeys.jobs, QueueKeys::group});
+  EXPECT_EQ(consumers->elements, 3u);
+  for (auto& w : workers) {
+    w->signal(SIGTERM);
+    EXPECT_EQ(w->wait(budget(0)), 0) << w->err();
+  }
+}
+
+TEST(WorkerTest, KilledWorkersJobsAreReclaimedAndCompletedOnce) {
+  Scratch s("worker-kill");
+  RedisServer redis(s);
+  const double sleep_ms = std::max(1000.0, 20 * job_ms());
+  const auto claim_idle = milliseconds(static_cast<int64_t>(std::max(1000.0, 20 * job_ms())));
+  const std::string idle_flag = std::to_string(claim_idle.count()) + "ms";
+  constexpr size_t kJobs = 6;
+  std::vector<nlohmann::json> jobs;
+  for (size_t i = 0; i < kJobs; ++i)
+    jobs.push_back(sh_job("k" + std::to_string(i), "sleep " + seconds_text(sleep_ms)));
+  auto doomed = start_worker(s, redis, "doomed", {"--parallel", "3", "--claim-idle", idle_flag});
+  auto submit = start_submit(s, redis, "submit", s.write_jobs("jobs.jsonl", jobs));
+  auto c = redis.client();
+  ASSERT_TRUE(eventually([&] { return pending(*c).size() == 3; }, budget(kJobs))) << doomed->err();
+  doomed->signal(SIGKILL);
+  doomed->wait();
+  auto held_by_doomed = pending(*c);
+
+  auto survivor = start_worker(s, redis, "survivor", {"--parallel", "3", "--claim-idle", idle_flag});
+  ASSERT_EQ(submit->wait(budget(kJobs, sleep_ms)), 0) << submit->err() << survivor->err();
+  auto by_id = results_by_id(submit->out());
+  ASSERT_EQ(by_id.size(), kJobs);
+  for (const auto& [id, r] : by_id) EXPECT_EQ(r["status"], "exited") << r.dump();
+  EXPECT_EQ(integer(*c, {"XLEN", kKeys.results}), static_cast<long long>(kJobs));
+  EXPECT_TRUE(pending(*c).empty());
+  // The survivor took over each job the dead worker held, and said so.
+  std::string log = survivor->err();
+  for (const auto& [entry, owner] : held_by_doomed) {
+    EXPECT_EQ(owner.first, "doomed");
+    EXPECT_NE(log.find("(entry " + entry + ", delivery 2)"), std::string::npos) << entry << "\n" << log;
+  }
+}
+
+TEST(WorkerTest, LongJobIsNotReclaimedWhileItsWorkerLives) {
+  Scratch s("worker-long");
+  RedisServer redis(s);
+  const auto claim_idle = milliseconds(static_cast<int64_t>(std::max(1000.0, 10 * job_ms())));
+  const std::string idle_flag = std::to_string(claim_idle.count()) + "ms";
+  const double sleep_ms = 5.0 * static_cast<double>(claim_idle.count());  // five claim periods
+  auto a = start_worker(s, redis, "a", {"--parallel", "1", "--claim-idle", idle_flag});
+  auto b = start_worker(s, redis, "b", {"--parallel", "1", "--claim-idle", idle_flag});
+  auto submit =
+      start_submit(s, redis, "submit", s.write_jobs("jobs.jsonl", {sh_job("long", "sleep " + seconds_text(sleep_ms))}));
+  auto c = redis.client();
+  ASSERT_TRUE(eventually([&] { return pending(*c).size() == 1; }, budget(1))) << a->err() << b->err();
+  std::string owner = pending(*c).begin()->second.first;
+  // Past several claim periods: still its first delivery, to the same worker.
+  std::this_thread::sleep_for(claim_idle * 3);
+  auto now = pending(*c);
+  if (!now.empty()) {
+    EXPECT_EQ(now.begin()->second.first, owner);
+    EXPECT_EQ(now.begin()->second.second, 1);
+  }
+  ASSERT_EQ(submit->wait(budget(1, sleep_ms)), 0) << submit->err();
+  EXPECT_EQ(results_by_id(submit->out()).size(), 1u);
+  EXPECT_EQ(integer(*c, {"XLEN", kKeys.results}), 1);
+  EXPECT_EQ(integer(*c, {"EXISTS", kKeys.duplicates}), 0);
+  EXPECT_EQ(a->err().find("reclaimed"), std::string::npos) << a->err();
+  EXPECT_EQ(b->err().find("reclaimed"), std::string::npos) << b->err();
+}
+
+TEST(WorkerTest, PoisonJobIsDeadLetteredAndItsSubmitterTold) {
+  Scratch s("worker-poison");
+  RedisServer redis(s);
+  auto c = redis.client();
+  // Three workers that died running it, simulated: a fake consumer takes it, and XCLAIM (which
+  // counts a delivery each time) hands it on twice more, as XAUTOCLAIM would have.
+  c->command({"XGROUP", "CREATE", kKeys.jobs, QueueKeys::group, "0", "MKSTREAM"});
+  std::string entry = reply_string(c->command({"XADD", kKeys.jobs, "*", "id", "poison", "job",
+                                               R"({"id":"poison","command":["/bin/true"]})"}).get());
+  c->command({"XREADGROUP", "GROUP", QueueKeys::group, "ghost", "COUNT", "1", "STREAMS", kKeys.jobs, ">"});
+  for (int i = 0; i < 2; ++i) c->command({"XCLAIM", kKeys.jobs, QueueKeys::group, "ghost", "0", entry});
+  ASSERT_EQ(pending(*c)[entry].second, 3);
+
+  auto worker = start_worker(s, redis, "w", {"--claim-idle", "100ms", "--max-deliveries", "3"});
+  ASSERT_TRUE(eventually([&] { return !is_nil(c->command({"GET", kKeys.result("poison")}).get()); }, budget(1)))
+      << worker->err();
+  auto result = nlohmann::json::parse(reply_string(c->command({"GET", kKeys.result("poison")}).get()));
+  EXPECT_EQ(result["status"], "internal_error");
+  EXPECT_NE(result["error"].get<std::string>().find("dead-lettered"), std::string::npos) << result.dump();
+  EXPECT_EQ(integer(*c, {"XLEN", kKeys.dead}), 1);
+  Reply dead = c->command({"XRANGE", kKeys.dead, "-", "+"});
+  std::string fields;
+  for (size_t i = 0; i < dead->element[0]->element[1]->elements; ++i) fields += reply_string(dead->element[0]->element[1]->element[i]) + " ";
+  EXPECT_NE(fields.find("reason"), std::string::npos) << fields;
+  EXPECT_NE(fields.find("deliveries 4"), std::string::npos) << fields;
+  EXPECT_TRUE(pending(*c).empty());
+}
+
+TEST(WorkerTest, SigtermFinishesTheRunningJobAndLeavesTheRest) {
+  Scratch s("worker-term");
+  RedisServer redis(s);
+  const double sleep_ms = std::max(1000.0, 20 * job_ms());
+  auto worker = start_worker(s, redis, "w", {"--parallel", "1", "--grace", "10m"});
+  auto submit = start_submit(s, redis, "submit",
+                             s.write_jobs("jobs.jsonl", {sh_job("first", "sleep " + seconds_text(sleep_ms)),
+                                                         sh_job("second", "sleep " + seconds_text(sleep_ms))}));
+  auto c = redis.client();
+  ASSERT_TRUE(eventually([&] { return pending(*c).size() == 1; }, budget(2))) << worker->err();
+  std::string running = reply_string(c->command({"XRANGE", kKeys.jobs, "-", "+", "COUNT", "1"})->element[0]->element[1]->element[1]);
+  worker->signal(SIGTERM);
+  EXPECT_EQ(worker->wait(budget(1, sleep_ms)), 0) << worker->err();
+  // The running job finished and has its result; the other was never taken.
+  EXPECT_EQ(integer(*c, {"XLEN", kKeys.results}), 1);
+  EXPECT_EQ(integer(*c, {"EXISTS", kKeys.result(running)}), 1) << running;
+  EXPECT_TRUE(pending(*c).empty());
+  auto next = start_worker(s, redis, "next");
+  ASSERT_EQ(submit->wait(budget(2, sleep_ms)), 0) << submit->err();
+  auto by_id = results_by_id(submit->out());
+  EXPECT_EQ(by_id.size(), 2u);
+  for (const auto& [id, r] : by_id) EXPECT_EQ(r["status"], "exited") << r.dump();
+}
+
+TEST(WorkerTest, WrongPasswordOrNoRedisIsOneClearLine) {
+  Scratch s("worker-auth");
+  RedisServer redis(s, "right-password");
+  std::string wrong = "redis://:wrong-password@127.0.0.1:" + std::to_string(redis.port());
+  auto worker = start_cellblock(s, "worker", "worker", {"--redis", wrong, "--queue", "q", "--defaults", s.defaults()});
+  EXPECT_EQ(worker->wait(budget(0)), 1);
+  auto lines_of = [](const std::string& text) { return std::count(text.begin(), text.end(), '\n'); };
+  EXPECT_EQ(lines_of(worker->err()), 1) << worker->err();
+  EXPECT_NE(worker->err().find("AUTH"), std::string::npos) << worker->err();
+
+  auto submit = start_cellblock(s, "submit", "submit", {"--redis", wrong, "--queue", "q", s.write("one.jsonl", "{}\n")});
+  EXPECT_EQ(submit->wait(budget(0)), 1);
+  EXPECT_EQ(lines_of(submit->err()), 1) << submit->err();
+
+  // Nobody listening: one line too.
+  std::string nobody = "redis://127.0.0.1:" + std::to_string(free_tcp_port());
+  auto lost = start_cellblock(s, "submit", "lost", {"--redis", nobody, "--queue", "q", s.path("one.jsonl")});
+  EXPECT_EQ(lost->wait(budget(0)), 1);
+  EXPECT_EQ(lines_of(lost->err()), 1) << lost->err();
+  EXPECT_NE(lost->err().find("cannot connect"), std::string::npos) << lost->err();
+
+  auto bad_url = start_cellblock(s, "submit", "bad-url", {"--redis", "http://x", "--queue", "q", s.path("one.jsonl")});
+  EXPECT_EQ(bad_url->wait(budget(0)), 2);
+  EXPECT_NE(bad_url->err().find("--redis"), std::string::npos) << bad_url->err();
+}
+
+TEST(WorkerTest, SubmitWaitPrintsEveryResultInvalidJobsIncluded) {
+  Scratch s("worker-submit");
+  RedisServer redis(s, "secret");
+  std::string jobs = R"({"id":"ok","command":["/bin/sh","-c","echo hi"]})" "\n"
+                     R"({"command":["/bin/true"]})" "\n"                      // no id: submit gives it one
+                     R"({"id":"typo","command":["/bin/true"],"wall_tme":5})" "\n"  // the worker names the field
+                     "not json\n";                                                  // submit itself says so
+  auto worker = start_worker(s, redis, "w");
+  auto submit = start_submit(s, redis, "submit", s.write("jobs.jsonl", jobs));
+  ASSERT_EQ(submit->wait(budget(4)), 0) << submit->err();
+  auto results = json_lines(submit->out());
+  ASSERT_EQ(results.size(), 4u) << submit->out();
+  std::map<size_t, nlohmann::json> by_line;
+  for (const auto& r : results) by_line[r["line"].get<size_t>()] = r;
+  EXPECT_EQ(by_line[1]["id"], "ok");
+  EXPECT_EQ(by_line[1]["stdout"], "hi\n");
+  EXPECT_EQ(by_line[2]["status"], "exited");
+  EXPECT_FALSE(by_line[2]["id"].get<std::string>().empty());
+  EXPECT_EQ(by_line[3]["status"], "invalid_job");
+  EXPECT_NE(by_line[3]["error"].get<std::string>().find("wall_tme"), std::string::npos) << by_line[3].dump();
+  EXPECT_EQ(by_line[4]["status"], "invalid_job");
+  EXPECT_EQ(::waitpid(worker->pid(), nullptr, WNOHANG), 0) << worker->err();  // an invalid job is not a crash
+}
+
+}  // namespace
+}  // namespace cellblock::test

@@ -42,7 +42,7 @@ std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults, P
     try {
       j = parse_json_text(text);
       absolutize_host_paths(j);
-      line.request = request_from_json(j, defaults);
+      line.request = request_from_json(j, defaults, HostFiles::read);
       prepare_job(line.request->job, policies);
     } catch (const FieldError& e) {
       line.invalid.status = Status::invalid_job;

@@ -9,6 +9,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 
@@ -17,6 +19,7 @@
 #include "executor/cell_image.h"
 #include "executor/launch.h"
 #include "executor/supervise.h"
+#include "executor/work_dir.h"
 #include "executor/plan.h"
 #include "executor/protocol/step_clock.h"
 #include "executor/base/sys_error.h"
@@ -117,6 +120,7 @@ Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
   // A cell that dies between clone and "go" must not kill the supervisor with SIGPIPE.
   ::signal(SIGPIPE, SIG_IGN);
   host_.stage_dir = config_.state_dir + "/stage";
+  work_root_ = config_.state_dir + "/work";
   host_.userns_base = config_.userns_base;
   host_.userns_size = config_.userns_size;
   std::filesystem::create_directories(host_.stage_dir);
@@ -129,6 +133,12 @@ Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
   for (const CrashCleanup& cleanup : clean_up_after_crashes(config_.state_dir, *cgroups_))
     for (const std::string& line : describe(cleanup)) spdlog::warn("{}", line);
   state_ = std::make_unique<SupervisorState>(config_.state_dir, cgroups_->supervisor_dirs());
+  // Working directories are named "<pid>-<n>": several supervisors (a `cellblock run` beside a
+  // `cellblock serve`) share the state directory, so only those of dead processes are removed.
+  WorkDir::remove_leftovers(work_root_, [](const std::string& name) {
+    const int pid = std::atoi(name.c_str());
+    return pid > 0 && (::kill(pid, 0) == 0 || errno == EPERM);
+  });
 }
 
 Executor::~Executor() = default;
@@ -141,7 +151,8 @@ Result Executor::run(const JobSpec& job, const StopToken* stop, OutputListener* 
   result.stats.cgroup_version = cgroup_version();
   const Clock::time_point started = Clock::now();
   try {
-    run_checked(job, stop, output, result);
+    if (job.files.empty() && job.collect.empty()) run_checked(job, stop, output, result);
+    else run_with_work_dir(job, stop, output, result);
   } catch (const SetupError& e) {
     result.status = Status::setup_error;
     result.error = e.what();
@@ -151,6 +162,40 @@ Result Executor::run(const JobSpec& job, const StopToken* stop, OutputListener* 
   }
   if (result.stats.wall_time_ms == 0) result.stats.wall_time_ms = ms_between(started, Clock::now());
   return result;
+}
+
+// A job with files in or out gets a private tmpfs at /w (work_dir.h), as large as its writable
+// layer: its files are written there before the command starts and collected from there after,
+// under the tmpfs's root whatever the job left behind. The directory is gone before the result.
+void Executor::run_with_work_dir(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result) {
+  const std::string path = work_root_ + "/" + std::to_string(::getpid()) + "-" + std::to_string(next_work_.fetch_add(1));
+  std::unique_ptr<WorkDir> work;
+  try {
+    std::filesystem::create_directories(work_root_);
+    work = std::make_unique<WorkDir>(path, job.limits.writable_bytes);
+  } catch (const std::exception& e) {
+    throw std::runtime_error(std::string("the working directory ") + kCellWorkDir + ": " + e.what());
+  }
+  const std::string prefix = std::string(kCellWorkDir) + "/";
+  for (const InputFile& f : job.files) {
+    // The job format admits only paths under /w (jobs/format/cell_path.h); anything else here
+    // is a caller's bug, refused rather than written somewhere unexpected.
+    if (!f.path.starts_with(prefix)) throw SetupError("files." + f.path + ": not under " + kCellWorkDir);
+    try {
+      work->write_file(f.path.substr(prefix.size()), f.content);
+    } catch (const std::exception& e) {
+      throw SetupError("files." + f.path + ": " + e.what());
+    }
+  }
+  JobSpec with_work = job;
+  with_work.mounts.push_back(BindMount{work->path(), kCellWorkDir, /*readonly=*/false});
+  run_checked(with_work, stop, output, result);
+  for (const CollectFile& c : job.collect) {
+    CollectedFile& out = result.collected.emplace_back();
+    out.path = c.path;
+    if (c.path.starts_with(prefix)) out.read = work->read_file(c.path.substr(prefix.size()), c.max_bytes);
+    else out.read.message = std::string("not under ") + kCellWorkDir;
+  }
 }
 
 void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result) {

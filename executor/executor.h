@@ -53,6 +53,7 @@ class Executor {
 
  private:
   void run_checked(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result);
+  void run_with_work_dir(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result);
 
   ExecutorConfig config_;
   HostLayout host_;
@@ -62,6 +63,8 @@ class Executor {
   std::unique_ptr<NetnsPool> netns_pool_;
   std::unique_ptr<SupervisorState> state_;
   std::atomic<uint64_t> next_job_{0};
+  std::string work_root_;  // <state_dir>/work: jobs' working directories (work_dir.h), "<pid>-<n>"
+  std::atomic<uint64_t> next_work_{0};
 };
 
 }  // namespace cellblock

@@ -51,6 +51,21 @@ struct Limits {
   std::vector<IoLimit> io;
 };
 
+// A file written into the job's working directory before the command starts ("files" in the
+// job format, docs/api.md). `path` is absolute in the cell and lies under /w (work_dir.h); the
+// executor then mounts a private tmpfs of limits.writable_bytes there.
+struct InputFile {
+  std::string path;
+  std::string content;
+};
+
+// A file read from the working directory after the command ended ("collect"), at most
+// max_bytes; its outcome is in Result::collected.
+struct CollectFile {
+  std::string path;  // absolute in the cell, under /w
+  uint64_t max_bytes = 1 << 20;
+};
+
 struct JobSpec {
   std::string id;
   std::string rootfs;                        // absolute host directory, used read-only
@@ -60,6 +75,8 @@ struct JobSpec {
   std::string hostname = "cellblock";
   std::string stdin_data;
   std::vector<BindMount> mounts;
+  std::vector<InputFile> files;     // written under /w before the command starts
+  std::vector<CollectFile> collect; // read from /w after it ended
   NetworkMode network = NetworkMode::none;
   Limits limits;
 

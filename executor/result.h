@@ -46,6 +46,20 @@ struct StepTime {
   double ms;
 };
 
+// A file read from a job's working directory after it ran (WorkDir::read_file). The job
+// controlled that tree, so anything but a regular file within the cap is refused, with why.
+struct FileRead {
+  enum Outcome { ok, missing, not_regular, too_large, failed } outcome = failed;
+  std::string content;  // when ok
+  std::string message;  // otherwise: what happened, for the client
+};
+
+// One JobSpec::collect entry as it turned out.
+struct CollectedFile {
+  std::string path;
+  FileRead read;
+};
+
 struct Result {
   std::string id;
   Status status = Status::internal_error;
@@ -56,6 +70,7 @@ struct Result {
   std::string stderr_data;
   bool stdout_truncated = false;
   bool stderr_truncated = false;
+  std::vector<CollectedFile> collected;  // JobSpec::collect, in its order
   Stats stats;
   std::vector<StepTime> breakdown;  // empty unless the job asked for it
 };

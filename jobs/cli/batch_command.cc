@@ -39,7 +39,7 @@ std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults, P
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines are not jobs
     Line line{number, std::nullopt, {}};
     try {
-      line.request = parse_job_text(text, defaults, policies);
+      line.request = parse_job_text(text, defaults, policies, HostFiles::read);
     } catch (const FieldError& e) {
       line.invalid.status = Status::invalid_job;
       line.invalid.error = e.what();

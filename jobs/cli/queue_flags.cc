@@ -40,10 +40,11 @@ std::string read_input(const std::string& path, const char* what) {
   }
 }
 
-JobRequest parse_job_text(const std::string& text, const nlohmann::json& defaults, PolicyRegistry& policies) {
+JobRequest parse_job_text(const std::string& text, const nlohmann::json& defaults, PolicyRegistry& policies,
+                          HostFiles host_files) {
   nlohmann::json j = parse_json_text(text);
   absolutize_host_paths(j);
-  JobRequest request = request_from_json(j, defaults);
+  JobRequest request = request_from_json(j, defaults, host_files);
   prepare_job(request.job, policies);
   return request;
 }

@@ -7,6 +7,7 @@
 #include <optional>
 #include <string>
 
+#include "jobs/format/job_json.h"
 #include "jobs/queue/job_queue.h"
 
 namespace cellblock {
@@ -32,7 +33,10 @@ class PolicyRegistry;
 struct JobRequest;
 // One job's JSON text as `batch` and `worker` read it: parsed strictly, host paths made
 // absolute, `defaults` merged under it, its policy resolved (prepare_job). Throws FieldError.
-JobRequest parse_job_text(const std::string& text, const nlohmann::json& defaults, PolicyRegistry& policies);
+// `host_files`: whether "files" may name host paths ({"src"}): yes for the operator's own batch
+// file, no for a job that came from a queue anyone with write access can fill.
+JobRequest parse_job_text(const std::string& text, const nlohmann::json& defaults, PolicyRegistry& policies,
+                          HostFiles host_files);
 // The string "id" of a job's JSON text, for the result of a job that could not be read; "" when
 // there is none or the text is not JSON.
 std::string id_of_job_text(const std::string& text);

@@ -42,7 +42,7 @@ int run_command(const RunOptions& options, const std::function<Executor&()>& exe
     nlohmann::json j = options.job_file ? read_job_file(*options.job_file) : nlohmann::json::object();
     if (j.is_object() && j.contains("rootfs") && j["rootfs"].is_string())
       j["rootfs"] = absolute_host_path(j["rootfs"].get<std::string>());
-    job = job_from_json(options.flags.apply(std::move(j)));
+    job = job_from_json(options.flags.apply(std::move(j)), nullptr, HostFiles::read);
     prepare_job(job, policies);
     job.breakdown = options.breakdown;
   } catch (const FieldError& e) {

@@ -58,7 +58,7 @@ int worker_command(const WorkerCommandOptions& o, const std::function<Executor&(
   // Before the executor and the queue start their threads, so that all of them inherit it.
   block_stop_signals();
   ExecutorRunner runner(executor());
-  auto parse = [&](const std::string& text) { return parse_job_text(text, defaults, policies); };
+  auto parse = [&](const std::string& text) { return parse_job_text(text, defaults, policies, HostFiles::refused); };
   try {
     Worker worker(options, runner, parse);
     worker.run();

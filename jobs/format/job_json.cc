@@ -6,6 +6,10 @@
 
 #include <limits>
 
+#include "executor/base/host_file.h"
+#include "jobs/format/cell_path.h"
+#include "jobs/format/file_content.h"
+
 namespace cellblock {
 namespace {
 
@@ -89,6 +93,58 @@ bool valid_hostname(std::string_view h) {
   return true;
 }
 
+// Files in the cell are small by design: the tmpfs holds them and the JSON carries them.
+constexpr uint64_t kMaxCollectBytes = 1ull << 30;
+constexpr size_t kMaxFiles = 1000;
+
+// "files": {"/w/in.txt": {"content": "text"} | {"base64": "..."} | {"src": "/host/path"}}.
+void read_files(const json& v, HostFiles host_files, std::vector<InputFile>& out) {
+  require_object(v, "files");
+  if (v.size() > kMaxFiles) throw FieldError("files", std::to_string(v.size()) + " files are too many (at most " + std::to_string(kMaxFiles) + ")");
+  for (auto it = v.begin(); it != v.end(); ++it) {
+    const std::string p = "files." + json_quoted(it.key());
+    relative_to_work_dir(it.key(), p);
+    const json& f = *it;
+    require_object(f, p, {"content", "base64", "src"});
+    if (f.size() != 1) throw FieldError(p, "expected exactly one of \"content\", \"base64\" or \"src\", got " + describe(f));
+    InputFile file{it.key(), {}};
+    if (f.contains("content")) {
+      file.content = read_string(f["content"], p + ".content");
+    } else if (f.contains("base64")) {
+      file.content = decode_base64(read_string(f["base64"], p + ".base64"), p + ".base64");
+    } else {
+      const std::string src = read_string(f["src"], p + ".src", false);
+      if (host_files == HostFiles::refused)
+        throw FieldError(p + ".src", json_quoted(src) + ": host files can be named only on the command line "
+                                     "(cellblock run/batch); send the file's content or base64 instead");
+      if (src[0] != '/') throw FieldError(p + ".src", json_quoted(src) + " is not an absolute host path");
+      try {
+        file.content = read_host_file(src);
+      } catch (const std::exception& e) {
+        throw FieldError(p + ".src", e.what());
+      }
+    }
+    out.push_back(std::move(file));
+  }
+}
+
+// "collect": [{"path": "/w/out.xml", "max_bytes": N}, ...].
+void read_collect(const json& v, std::vector<CollectFile>& out) {
+  require_array(v, "collect");
+  if (v.size() > kMaxFiles) throw FieldError("collect", std::to_string(v.size()) + " files are too many (at most " + std::to_string(kMaxFiles) + ")");
+  for (size_t i = 0; i < v.size(); ++i) {
+    const std::string p = index_path("collect", i);
+    require_object(v[i], p, {"path", "max_bytes"});
+    CollectFile c;
+    c.path = read_string(require_key(v[i], p, "path"), p + ".path", false);
+    relative_to_work_dir(c.path, p + ".path");
+    for (const CollectFile& earlier : out)
+      if (earlier.path == c.path) throw FieldError(p + ".path", json_quoted(c.path) + " is collected twice");
+    if (v[i].contains("max_bytes")) c.max_bytes = read_uint(v[i]["max_bytes"], p + ".max_bytes", 0, kMaxCollectBytes);
+    out.push_back(std::move(c));
+  }
+}
+
 // Merges `defaults` under `job`: job keys win; "limits" objects are merged key by key.
 json merge_defaults(const json& job, const json& defaults) {
   if (defaults.is_null()) return job;
@@ -107,10 +163,10 @@ json merge_defaults(const json& job, const json& defaults) {
 
 }  // namespace
 
-JobSpec job_from_json(const json& input, const json& defaults) {
+JobSpec job_from_json(const json& input, const json& defaults, HostFiles host_files) {
   const json j = merge_defaults(input, defaults);
-  require_object(j, "", {"id", "rootfs", "command", "env", "cwd", "hostname", "stdin", "mounts",
-                              "network", "limits", "policy", "user_namespace", "user"});
+  require_object(j, "", {"id", "rootfs", "command", "env", "cwd", "hostname", "stdin", "mounts", "files",
+                              "collect", "network", "limits", "policy", "user_namespace", "user"});
   JobSpec job;
   if (j.contains("id") && !j["id"].is_null()) job.id = read_string(j["id"], "id");
 
@@ -143,6 +199,8 @@ JobSpec job_from_json(const json& input, const json& defaults) {
     job.stdin_data = j["stdin"].get<std::string>();
   }
   if (j.contains("mounts")) read_mounts(j["mounts"], job.mounts);
+  if (j.contains("files")) read_files(j["files"], host_files, job.files);
+  if (j.contains("collect")) read_collect(j["collect"], job.collect);
   if (j.contains("network")) {
     std::string net = read_string(j["network"], "network");
     if (net != "none") throw FieldError("network", describe(j["network"]) + " is not supported (supported: \"none\")");
@@ -162,7 +220,7 @@ JobSpec job_from_json(const json& input, const json& defaults) {
   return job;
 }
 
-JobRequest request_from_json(const json& input, const json& defaults) {
+JobRequest request_from_json(const json& input, const json& defaults, HostFiles host_files) {
   json j = merge_defaults(input, defaults);
   JobRequest request;
   if (j.is_object() && j.contains("priority")) {
@@ -177,12 +235,12 @@ JobRequest request_from_json(const json& input, const json& defaults) {
       request.queue_timeout_ms = read_uint(j["queue_timeout_ms"], "queue_timeout_ms", 1, 7 * kDay_ms);
     j.erase("queue_timeout_ms");
   }
-  request.job = job_from_json(j);
+  request.job = job_from_json(j, nullptr, host_files);
   return request;
 }
 
-JobSpec job_from_text(std::string_view text, const json& defaults) {
-  return job_from_json(parse_json_text(text), defaults);
+JobSpec job_from_text(std::string_view text, const json& defaults, HostFiles host_files) {
+  return job_from_json(parse_json_text(text), defaults, host_files);
 }
 
 json job_to_json(const JobSpec& job) {
@@ -214,6 +272,17 @@ json job_to_json(const JobSpec& job) {
             {"network", "none"}, {"limits", limits}, {"policy", job.policy}};
   if (!job.id.empty()) j["id"] = job.id;
   if (job.user_namespace) j["user_namespace"] = *job.user_namespace;
+  // Files as their bytes, never as a host path: the journal replays them without the host.
+  if (!job.files.empty()) {
+    json files = json::object();
+    for (const InputFile& f : job.files) files[f.path] = content_to_json(f.content);
+    j["files"] = std::move(files);
+  }
+  if (!job.collect.empty()) {
+    json collect = json::array();
+    for (const CollectFile& c : job.collect) collect.push_back({{"path", c.path}, {"max_bytes", c.max_bytes}});
+    j["collect"] = std::move(collect);
+  }
   if (job.user) j["user"] = {{"uid", job.user->uid}, {"gid", job.user->gid}};
   return j;
 }

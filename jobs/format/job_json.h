@@ -20,13 +20,21 @@ struct JobRequest {
   std::optional<uint64_t> queue_timeout_ms;  // longest wait before it starts
 };
 
+// Whether a job's "files" may name a host file ({"src": "/host/path"}), read when the job is
+// parsed. Only the operator's own command line may (`cellblock run`/`batch`); a job from the
+// service's clients must not read the service's files, so there it is a FieldError.
+enum class HostFiles { refused, read };
+
 // Parses a job from a JSON object. `defaults` (may be null) is merged under it key by key, with
 // "limits" merged one level deeper, so a defaults file can set some limits and a job others.
-JobSpec job_from_json(const nlohmann::json& job, const nlohmann::json& defaults = nullptr);
+JobSpec job_from_json(const nlohmann::json& job, const nlohmann::json& defaults = nullptr,
+                      HostFiles host_files = HostFiles::refused);
 // Like job_from_json, and also reads the queue's keys "priority" and "queue_timeout_ms".
-JobRequest request_from_json(const nlohmann::json& job, const nlohmann::json& defaults = nullptr);
+JobRequest request_from_json(const nlohmann::json& job, const nlohmann::json& defaults = nullptr,
+                             HostFiles host_files = HostFiles::refused);
 // Parses JSON text (parse_json_text) into a job.
-JobSpec job_from_text(std::string_view text, const nlohmann::json& defaults = nullptr);
+JobSpec job_from_text(std::string_view text, const nlohmann::json& defaults = nullptr,
+                      HostFiles host_files = HostFiles::refused);
 
 nlohmann::json job_to_json(const JobSpec& job);
 

@@ -1,10 +1,58 @@
 #include "jobs/format/result_json.h"
 
+#include "jobs/format/file_content.h"
 #include "jobs/format/json_reader.h"
 
 namespace cellblock {
 
 using nlohmann::json;
+
+namespace {
+
+// FileRead::Outcome as the result names it.
+constexpr std::pair<FileRead::Outcome, const char*> kReasons[] = {
+    {FileRead::missing, "missing"}, {FileRead::not_regular, "not_regular"},
+    {FileRead::too_large, "too_large"}, {FileRead::failed, "failed"}};
+
+// "collected": {"/w/out.xml": {"content": ...} | {"base64": ...} | {"error": ..., "reason": ...}}
+json collected_to_json(const std::vector<CollectedFile>& files) {
+  json out = json::object();
+  for (const CollectedFile& f : files) {
+    if (f.read.outcome == FileRead::ok) {
+      out[f.path] = content_to_json(f.read.content);
+      continue;
+    }
+    const char* reason = "failed";
+    for (auto [outcome, name] : kReasons)
+      if (outcome == f.read.outcome) reason = name;
+    out[f.path] = {{"error", f.read.message}, {"reason", reason}};
+  }
+  return out;
+}
+
+std::vector<CollectedFile> collected_from_json(const json& j) {
+  std::vector<CollectedFile> files;
+  for (auto it = j.begin(); it != j.end(); ++it) {
+    CollectedFile& f = files.emplace_back();
+    f.path = it.key();
+    const std::string field = "collected." + json_quoted(it.key());
+    if (it->contains("content")) {
+      f.read.outcome = FileRead::ok;
+      f.read.content = it->at("content").get<std::string>();
+    } else if (it->contains("base64")) {
+      f.read.outcome = FileRead::ok;
+      f.read.content = decode_base64(it->at("base64").get<std::string>(), field + ".base64");
+    } else {
+      f.read.message = it->at("error").get<std::string>();
+      const std::string reason = it->at("reason").get<std::string>();
+      for (auto [outcome, name] : kReasons)
+        if (reason == name) f.read.outcome = outcome;
+    }
+  }
+  return files;
+}
+
+}  // namespace
 
 json result_to_json(const Result& r) {
   const Stats& s = r.stats;
@@ -26,6 +74,7 @@ json result_to_json(const Result& r) {
   j["stderr"] = r.stderr_data;
   j["stdout_truncated"] = r.stdout_truncated;
   j["stderr_truncated"] = r.stderr_truncated;
+  if (!r.collected.empty()) j["collected"] = collected_to_json(r.collected);
   j["stats"] = stats;
   if (!r.breakdown.empty()) {
     // An array, not an object: the steps keep their launch order.
@@ -49,6 +98,7 @@ Result result_from_json(const json& j) {
   r.stderr_data = j.at("stderr").get<std::string>();
   r.stdout_truncated = j.at("stdout_truncated").get<bool>();
   r.stderr_truncated = j.at("stderr_truncated").get<bool>();
+  if (j.contains("collected")) r.collected = collected_from_json(j["collected"]);
   const json& s = j.at("stats");
   r.stats.wall_time_ms = s.at("wall_time_ms").get<double>();
   r.stats.cpu_time_ms = s.at("cpu_time_ms").get<double>();

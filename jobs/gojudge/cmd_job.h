@@ -6,14 +6,12 @@
 
 #include <string>
 
+#include "executor/work_dir.h"  // kCellWorkDir: /w, as in go-judge
 #include "jobs/format/job_json.h"
 #include "jobs/gojudge/run_request.h"
 #include "jobs/service/service_context.h"
 
 namespace cellblock::gojudge {
-
-// Where a cmd's private working directory is in the cell, as in go-judge.
-inline constexpr char kCellWorkDir[] = "/w";
 
 // `field`: the cmd's path in the request ("cmd[1]"), for errors. Throws FieldError when the cmd
 // and the defaults do not make a valid job.

@@ -7,7 +7,7 @@
 
 #include "executor/base/sys_error.h"
 #include "jobs/gojudge/cmd_job.h"
-#include "jobs/gojudge/work_dir.h"
+#include "executor/work_dir.h"
 
 namespace cellblock::gojudge {
 namespace {

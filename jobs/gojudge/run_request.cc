@@ -1,5 +1,6 @@
 #include "jobs/gojudge/run_request.h"
 
+#include "jobs/format/cell_path.h"
 #include "jobs/format/json_reader.h"
 
 namespace cellblock::gojudge {
@@ -12,7 +13,6 @@ constexpr uint64_t kGiB = 1ull << 30;
 constexpr uint64_t kNsPerMs = 1'000'000;
 constexpr uint64_t kWeekNs = 7ull * 24 * 3600 * 1'000'000'000;
 constexpr size_t kMaxCmds = 64;
-constexpr size_t kMaxPathBytes = 4096;
 
 // A map key as a field path shows it: copyIn."a b.sh".
 std::string key_field(const std::string& parent, const std::string& key) { return parent + "." + json_quoted(key); }
@@ -146,24 +146,6 @@ RunCmd read_cmd(const json& v, const std::string& path) {
 }
 
 }  // namespace
-
-void check_relative_path(const std::string& path, const std::string& field) {
-  if (path.empty()) throw FieldError(field, "the path must not be empty");
-  if (path.size() > kMaxPathBytes) throw FieldError(field, "the path is longer than " + std::to_string(kMaxPathBytes) + " bytes");
-  for (char c : path)
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
-      throw FieldError(field, json_quoted(path) + ": control characters are not allowed in a path");
-  if (path[0] == '/')
-    throw FieldError(field, json_quoted(path) + " is absolute: name files relative to the working directory /w");
-  size_t start = 0;
-  while (start <= path.size()) {
-    const size_t slash = std::min(path.find('/', start), path.size());
-    const std::string_view part = std::string_view(path).substr(start, slash - start);
-    if (part.empty() || part == "." || part == "..")
-      throw FieldError(field, json_quoted(path) + " has an empty, \".\" or \"..\" component: only plain relative paths inside the working directory");
-    start = slash + 1;
-  }
-}
 
 RunRequest read_run_request(std::string_view body) {
   const json doc = parse_json_text(body);

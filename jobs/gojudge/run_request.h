@@ -53,8 +53,5 @@ struct RunRequest {
 // Parses the body of POST /run. Throws FieldError.
 RunRequest read_run_request(std::string_view body);
 
-// A path the client names inside the working directory: relative, no "." or ".." component, no
-// empty component. Throws FieldError(field).
-void check_relative_path(const std::string& path, const std::string& field);
 
 }  // namespace cellblock::gojudge

@@ -2,6 +2,7 @@
 // to its cap.
 #include <gmock/gmock.h>
 
+#include "jobs/format/cell_path.h"
 #include "jobs/format/json_reader.h"
 #include "jobs/gojudge/file_store.h"
 #include "jobs/gojudge/run_request.h"

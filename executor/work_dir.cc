@@ -1,4 +1,4 @@
-#include "jobs/gojudge/work_dir.h"
+#include "executor/work_dir.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,7 +16,7 @@
 #include "executor/base/host_file.h"
 #include "executor/base/sys_error.h"
 
-namespace cellblock::gojudge {
+namespace cellblock {
 namespace {
 
 // Inodes of the tmpfs: enough for any judge's files, few enough that a job making empty files
@@ -37,8 +37,8 @@ constexpr uint64_t kInRoot = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_N
 
 void detach_and_remove(const std::string& path) {
   if (::umount2(path.c_str(), MNT_DETACH) != 0 && errno != EINVAL && errno != ENOENT)
-    spdlog::warn("gojudge: umount {}: {}", path, std::strerror(errno));
-  if (::rmdir(path.c_str()) != 0 && errno != ENOENT) spdlog::warn("gojudge: rmdir {}: {}", path, std::strerror(errno));
+    spdlog::warn("work directory: umount {}: {}", path, std::strerror(errno));
+  if (::rmdir(path.c_str()) != 0 && errno != ENOENT) spdlog::warn("work directory: rmdir {}: {}", path, std::strerror(errno));
 }
 
 }  // namespace
@@ -47,7 +47,7 @@ WorkDir::WorkDir(std::string path, uint64_t size_bytes) : path_(std::move(path))
   if (::mkdir(path_.c_str(), 0700) != 0) throw_sys("mkdir " + quoted(path_));
   const std::string options =
       "size=" + std::to_string(size_bytes) + ",nr_inodes=" + std::to_string(kMaxInodes) + ",mode=0777";
-  if (::mount("cellblock-gojudge", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
+  if (::mount("cellblock-work", path_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, options.c_str()) != 0) {
     const int err = errno;
     ::rmdir(path_.c_str());
     throw SysError(err, "mount tmpfs on " + quoted(path_) + " (" + options + ")");
@@ -118,7 +118,7 @@ WorkDir::ReadResult WorkDir::read_file(const std::string& relative, uint64_t max
   }
   if (data.size() > max_bytes) {
     r.outcome = ReadResult::too_large;
-    r.message = "is larger than copyOutMax (" + std::to_string(max_bytes) + " bytes)";
+    r.message = "is larger than its limit of " + std::to_string(max_bytes) + " bytes";
     return r;
   }
   r.outcome = ReadResult::ok;
@@ -126,17 +126,18 @@ WorkDir::ReadResult WorkDir::read_file(const std::string& relative, uint64_t max
   return r;
 }
 
-void WorkDir::remove_leftovers(const std::string& parent) {
+void WorkDir::remove_leftovers(const std::string& parent, const std::function<bool(const std::string&)>& keep) {
   DIR* d = ::opendir(parent.c_str());
   if (!d) return;
   std::vector<std::string> names;
   while (dirent* e = ::readdir(d))
-    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) names.push_back(e->d_name);
+    if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0 && !(keep && keep(e->d_name)))
+      names.push_back(e->d_name);
   ::closedir(d);
   for (const auto& n : names) {
-    spdlog::warn("gojudge: removing the working directory {}/{} that a previous service left", parent, n);
+    spdlog::warn("removing the working directory {}/{} that a previous service left", parent, n);
     detach_and_remove(parent + "/" + n);
   }
 }
 
-}  // namespace cellblock::gojudge
+}  // namespace cellblock

@@ -1,7 +1,9 @@
-// A cmd's private working directory (/w in the cell): a small tmpfs the service mounts on the
-// host under <state_dir>/gojudge/work/, so that a job writing without end fills its own few
-// MiB and never the host's disk. The client's copyIn files are written into it before the job
-// starts; the job gets it bound read-write at /w; its copyOut files are read from it after.
+// A job's private working directory (/w in the cell): a small tmpfs mounted on the host under
+// the state directory, so that a job writing without end fills its own few MiB and never the
+// host's disk. The job's input files (the job format's "files", go-judge's copyIn) are written
+// into it before the job starts; the job gets it bound read-write at /w; the files it leaves
+// ("collect", copyOut) are read from it after. Shared by the executor (JobSpec::files and
+// collect) and jobs/gojudge, which mounts its own per cmd.
 //
 // After the job ran, the job controls that tree: it may have left symlinks to host files,
 // FIFOs, or files far larger than asked for. Files are read through openat2 under the tmpfs's
@@ -10,11 +12,16 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "executor/base/unique_fd.h"
+#include "executor/result.h"
 
-namespace cellblock::gojudge {
+namespace cellblock {
+
+// Where the working directory is in the cell.
+inline constexpr char kCellWorkDir[] = "/w";
 
 class WorkDir {
  public:
@@ -27,25 +34,23 @@ class WorkDir {
 
   const std::string& path() const { return path_; }
 
-  // Writes a client's file at `relative` (checked by check_relative_path), making the
+  // Writes a client's file at `relative` (checked by jobs/format/cell_path.h: check_relative_path), making the
   // directories on the way. Throws SysError (ENOSPC when the tmpfs is full, EEXIST when "a" and
   // "a/b" are both asked for).
   void write_file(const std::string& relative, const std::string& content);
 
-  struct ReadResult {
-    enum Outcome { ok, missing, not_regular, too_large, failed } outcome = failed;
-    std::string content;  // when ok
-    std::string message;  // otherwise: what happened, for the client
-  };
+  using ReadResult = FileRead;  // executor/result.h
   // Reads a file the job left, at most `max_bytes`.
   ReadResult read_file(const std::string& relative, uint64_t max_bytes) const;
 
-  // Unmounts and removes what a service that died left under `parent` (crash leftovers).
-  static void remove_leftovers(const std::string& parent);
+  // Unmounts and removes what a process that died left under `parent` (crash leftovers):
+  // every entry, or those `keep` does not claim.
+  static void remove_leftovers(const std::string& parent,
+                               const std::function<bool(const std::string& name)>& keep = {});
 
  private:
   std::string path_;
   UniqueFd root_;  // the tmpfs's root, opened before any job touched it
 };
 
-}  // namespace cellblock::gojudge
+}  // namespace cellblock

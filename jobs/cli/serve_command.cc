@@ -113,7 +113,7 @@ void add_serve_command(CLI::App& app, ServeOptions& o) {
   protection->add_option("--max-connections", o.max_connections, "Open connections at most; more get 503")->capture_default_str();
   serve->add_option_group("go-judge API")
       ->add_option("--file-store-max", o.file_store_max,
-                   "Total size of the files kept by copyOutCached (docs/go-judge.md)")
+                   "Total size of the files kept by copyOutCached or POST /file, on disk under the state directory (docs/go-judge.md)")
       ->capture_default_str();
 }
 

@@ -101,12 +101,15 @@ void collect_files(GoJudge& gj, const RunCmd& cmd, const WorkDir& work, uint64_t
       content = std::move(read.content);
     }
     if (w.cached) {
-      std::optional<std::string> id = gj.store.add(name, w.plain ? content : std::move(content));
+      std::optional<std::string> id;
+      try {
+        id = gj.store.add(name, w.plain ? content : std::move(content));
+      } catch (const std::exception& e) {
+        fail_with_file_error(out, {name, "CopyOutCreateFile", std::string("the file store: ") + e.what()});
+        continue;
+      }
       if (!id) {
-        fail_with_file_error(out, {name, "CopyOutCreateFile",
-                                   "the file store is full (" + std::to_string(gj.store.used_bytes()) + " of " +
-                                       std::to_string(gj.store.max_bytes()) +
-                                       " bytes used, --file-store-max): DELETE /file/{id} what is no longer needed"});
+        fail_with_file_error(out, {name, "CopyOutCreateFile", gj.store.full_message()});
         continue;
       }
       out.file_ids[name] = *id;

@@ -1,7 +1,9 @@
-// go-judge's file store: the files a /run kept with copyOutCached, by id, for a later cmd's
-// copyIn {"fileId"} and for GET/DELETE /file/{id}. In memory, with a cap on the total size
-// (`cellblock serve --file-store-max`): a client cannot grow the service without bound, and a
-// full store says so instead of dropping older files behind a client's back.
+// go-judge's file store: the files a /run kept with copyOutCached or a client uploaded with
+// POST /file, by id, for a later cmd's copyIn {"fileId"} and for GET/DELETE /file/{id}. Kept in
+// memory and on disk under the state directory (<state-dir>/gojudge/files: "<id>" holds the
+// bytes, "<id>.name" the name), so that a restart of the service finds them again. With a cap
+// on the total size (`cellblock serve --file-store-max`): a client cannot grow the service
+// without bound, and a full store says so instead of dropping older files behind a client's back.
 // Used on the service's io thread only.
 #pragma once
 
@@ -14,15 +16,17 @@ namespace cellblock::gojudge {
 
 class FileStore {
  public:
-  explicit FileStore(uint64_t max_bytes) : max_bytes_(max_bytes) {}
+  // Loads what a previous service left in `dir` (made if missing); files past the cap are
+  // loaded too and only make the store full until deleted. Throws SysError.
+  FileStore(uint64_t max_bytes, std::string dir);
 
   struct File {
-    std::string name;     // the name it was copied out as
+    std::string name;     // the name it was copied out or uploaded as
     std::string content;
   };
 
   // Keeps the file and returns its new id (random, 20 characters), or none when it would take
-  // the store past its cap.
+  // the store past its cap. Throws SysError when it cannot be written to disk.
   std::optional<std::string> add(std::string name, std::string content);
   const File* find(const std::string& id) const;
   bool remove(const std::string& id);
@@ -31,9 +35,13 @@ class FileStore {
 
   uint64_t used_bytes() const { return used_bytes_; }
   uint64_t max_bytes() const { return max_bytes_; }
+  const std::string& dir() const { return dir_; }
+  // Why add() refused a file, for the client.
+  std::string full_message() const;
 
  private:
   uint64_t max_bytes_;
+  std::string dir_;
   uint64_t used_bytes_ = 0;
   std::map<std::string, File> files_;
 };

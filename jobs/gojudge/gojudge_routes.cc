@@ -9,6 +9,7 @@
 #include "jobs/format/json_reader.h"
 #include "jobs/gojudge/cmd_job.h"
 #include "jobs/gojudge/cmd_runner.h"
+#include "jobs/gojudge/multipart_upload.h"
 #include "jobs/service/http.h"
 
 namespace cellblock::gojudge {
@@ -61,6 +62,26 @@ void get_file(GoJudge& gj, Call& call, ResponderPtr answer) {
   answer->send(std::move(r));
 }
 
+// POST /file: a multipart upload into the store; the answer is its id as a JSON string.
+void post_file(GoJudge& gj, Call& call, ResponderPtr answer) {
+  UploadedFile file;
+  try {
+    const auto type = call.request[http::field::content_type];
+    file = read_multipart_file(std::string(type.data(), type.size()), call.request.body());
+  } catch (const FieldError& e) {
+    return answer->send(go_error(http::status::bad_request, e.what()));
+  }
+  std::optional<std::string> id;
+  try {
+    id = gj.store.add(file.name, std::move(file.content));
+  } catch (const std::exception& e) {
+    return answer->send(go_error(http::status::internal_server_error, std::string("the file store: ") + e.what()));
+  }
+  if (!id)
+    return answer->send(go_error(http::status::insufficient_storage, gj.store.full_message()));
+  answer->send(service::json_response(http::status::ok, json(*id)));
+}
+
 // What this go-judge can do, in go-judge's feature flags: a client checks them before it uses
 // a feature.
 json features() {
@@ -77,16 +98,13 @@ std::string machine() {
 }  // namespace
 
 void add_gojudge_routes(service::Router& router, service::ServiceContext& ctx, GoJudgeOptions options) {
-  auto gj = std::make_shared<GoJudge>(GoJudge{ctx, FileStore(options.file_store_bytes), ctx.state_dir + "/gojudge/work"});
+  auto gj = std::make_shared<GoJudge>(GoJudge{ctx, FileStore(options.file_store_bytes, ctx.state_dir + "/gojudge/files"),
+                                                ctx.state_dir + "/gojudge/work"});
   router.add(http::verb::post, "/run", [gj](Call& c, ResponderPtr a) { post_run(*gj, c, a); });
   router.add(http::verb::get, "/file", [gj](Call&, ResponderPtr a) {
     a->send(service::json_response(http::status::ok, gj->store.list()));
   });
-  router.add(http::verb::post, "/file", [](Call&, ResponderPtr a) {
-    a->send(go_error(http::status::not_implemented,
-                     "POST /file (multipart upload) is not supported by cellblock: send files inline with copyIn "
-                     "{\"content\"} or keep them with copyOutCached (docs/go-judge.md)"));
-  });
+  router.add(http::verb::post, "/file", [gj](Call& c, ResponderPtr a) { post_file(*gj, c, a); });
   router.add(http::verb::get, "/file/{id}", [gj](Call& c, ResponderPtr a) { get_file(*gj, c, a); });
   router.add(http::verb::delete_, "/file/{id}", [gj](Call& c, ResponderPtr a) {
     const std::string& id = c.params.at("id");
@@ -102,7 +120,7 @@ void add_gojudge_routes(service::Router& router, service::ServiceContext& ctx, G
   });
   router.add(http::verb::get, "/config", [gj](Call&, ResponderPtr a) {
     json c = features();
-    c["fileStorePath"] = "";  // in memory
+    c["fileStorePath"] = gj->store.dir();
     c["fileStore"] = {{"usedBytes", gj->store.used_bytes()}, {"maxBytes", gj->store.max_bytes()}};
     c["workDir"] = kCellWorkDir;
     c["runnerConfig"] = {{"cgroupVersion", gj->ctx.info.cgroup_version},

@@ -2,7 +2,7 @@
 // others) switch by changing a URL:
 //   POST /run           cmds as jobs on the service's queue, a bare JSON array of results
 //   GET /file           the file store's ids and names; GET and DELETE /file/{id}
-//   POST /file          refused with 501: multipart upload is not supported
+//   POST /file          a multipart upload into the store (multipart_upload.h)
 //   GET /version, /config
 // A module of `cellblock serve`: serve_command.cc hands this to Service's constructor, which
 // calls it once with the router and the service's context (jobs/service/router.h).
@@ -16,7 +16,7 @@
 namespace cellblock::gojudge {
 
 struct GoJudgeOptions {
-  uint64_t file_store_bytes = 256ull << 20;  // --file-store-max: all copyOutCached files together
+  uint64_t file_store_bytes = 256ull << 20;  // --file-store-max: all stored files together
 };
 
 void add_gojudge_routes(service::Router& router, service::ServiceContext& ctx, GoJudgeOptions options);

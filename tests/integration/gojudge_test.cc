@@ -242,10 +242,6 @@ TEST(GoJudge, BadRequestsGet400NamingTheField) {
   Http malformed = curl_unix(s, serve, {"-X", "POST", "--data-binary", "{\"cmd\": ["}, "/run");
   EXPECT_EQ(malformed.code, 400);
   EXPECT_THAT(malformed.body, HasSubstr("invalid JSON"));
-  // Multipart upload is not supported: a clear answer, not silence.
-  Http upload = curl_unix(s, serve, {"-F", "file=@" + s.write("f.txt", "x")}, "/file");
-  EXPECT_EQ(upload.code, 501);
-  EXPECT_THAT(upload.body, HasSubstr("not supported"));
 }
 
 // A service killed while a cmd runs leaves its working directory mounted; the next service on
@@ -313,6 +309,56 @@ TEST(GoJudge, ACopyOutThatLeadsToAHostFileIsRefusedAndLeaksNothing) {
   EXPECT_THAT(r.dump(), Not(HasSubstr(secret)));
   EXPECT_TRUE(json::parse(curl_unix(s, serve, {}, "/file").body).empty());
   EXPECT_TRUE(work_mounts(s).empty());
+}
+
+TEST(GoJudge, UploadedFilesAreKeptUsedAndSurviveARestart) {
+  Scratch s("gojudge-upload");
+  // Text with CRLF and a line that looks like a boundary, and a binary file: both as sent.
+  const std::string script = "echo uploaded\r\n--not-a-boundary\r\n";
+  const std::string binary("\x00\x01\xff\r\n--x\r\n\x7f", 10);
+  const std::string script_path = s.write("prog.sh", script);
+  const std::string binary_path = s.write("blob.bin", binary);
+  std::string script_id, binary_id;
+  {
+    Serve serve(s, "serve", {"--file-store-max", "64K"});
+    Http up = curl_unix(s, serve, {"-F", "file=@" + script_path}, "/file");
+    ASSERT_EQ(up.code, 200) << up.body;
+    script_id = json::parse(up.body).get<std::string>();
+    Http up_binary = curl_unix(s, serve, {"-F", "file=@" + binary_path}, "/file");
+    ASSERT_EQ(up_binary.code, 200) << up_binary.body;
+    binary_id = json::parse(up_binary.body).get<std::string>();
+    json list = json::parse(curl_unix(s, serve, {}, "/file").body);
+    EXPECT_EQ(list[script_id], "prog.sh");
+    EXPECT_EQ(list[binary_id], "blob.bin");
+    EXPECT_EQ(curl_unix(s, serve, {}, "/file/" + binary_id).body, binary);
+
+    // A run uses it by id.
+    json use = cmd({"/bin/cat", "p.sh"});
+    use["copyIn"] = {{"p.sh", {{"fileId", script_id}}}};
+    json used = run_ok(s, serve, {{"cmd", {use}}})[0];
+    EXPECT_EQ(used["status"], "Accepted") << used;
+    EXPECT_EQ(used["files"]["stdout"], script);
+
+    // Refused with the reason: no "file" field, not multipart, past the store's cap.
+    Http other = curl_unix(s, serve, {"-F", "other=@" + script_path}, "/file");
+    EXPECT_EQ(other.code, 400);
+    EXPECT_THAT(other.body, HasSubstr("no form field named \\\"file\\\""));
+    Http plain = curl_unix(s, serve, {"-X", "POST", "--data-binary", "x"}, "/file");
+    EXPECT_EQ(plain.code, 400);
+    EXPECT_THAT(plain.body, HasSubstr("Content-Type"));
+    Http big = curl_unix(s, serve, {"-F", "file=@" + s.write("big", std::string(70000, 'x'))}, "/file");
+    EXPECT_EQ(big.code, 507) << big.body;
+    EXPECT_THAT(big.body, HasSubstr("file store is full"));
+    serve.signal(SIGTERM);
+    EXPECT_EQ(serve.wait(), 0) << serve.err();
+  }
+  // The store is under the state directory: the next service has the files.
+  Serve again(s, "serve-again", {"--file-store-max", "64K"});
+  EXPECT_EQ(curl_unix(s, again, {}, "/file/" + script_id).body, script);
+  EXPECT_EQ(curl_unix(s, again, {}, "/file/" + binary_id).body, binary);
+  EXPECT_EQ(json::parse(curl_unix(s, again, {}, "/config").body)["fileStore"]["usedBytes"], script.size() + binary.size());
+  EXPECT_EQ(curl_unix(s, again, {"-X", "DELETE"}, "/file/" + script_id).code, 200);
+  EXPECT_FALSE(std::filesystem::exists(s.path("state/gojudge/files/" + script_id)));
 }
 
 }  // namespace

@@ -1,5 +1,9 @@
 // go-judge's /run request is read strictly, in go-judge's words and units; the file store keeps
 // to its cap.
+#include <unistd.h>
+
+#include <filesystem>
+
 #include <gmock/gmock.h>
 
 #include "jobs/format/cell_path.h"
@@ -84,7 +88,9 @@ TEST(GoJudgeRequest, RelativePathsStayInsideTheWorkingDirectory) {
 }
 
 TEST(GoJudgeFileStore, KeepsToItsCapAndFreesOnRemove) {
-  FileStore store(10);
+  const std::string dir = ::testing::TempDir() + "cellblock-file-store-" + std::to_string(::getpid());
+  std::filesystem::remove_all(dir);
+  FileStore store(10, dir);
   auto a = store.add("a", "12345");
   ASSERT_TRUE(a);
   EXPECT_EQ(a->size(), 20u);
@@ -97,7 +103,16 @@ TEST(GoJudgeFileStore, KeepsToItsCapAndFreesOnRemove) {
   EXPECT_TRUE(store.remove(*a));
   EXPECT_FALSE(store.remove(*a));
   EXPECT_EQ(store.used_bytes(), 5u);
-  EXPECT_TRUE(store.add("c", "12345"));
+  auto c = store.add("c", "12345");
+  EXPECT_TRUE(c);
+  // On disk: a new store on the directory has them again, and only them.
+  FileStore again(10, dir);
+  EXPECT_EQ(again.used_bytes(), 10u);
+  EXPECT_EQ(again.find(*b)->content, "12345");
+  EXPECT_EQ(again.list().at(*c), "c");
+  EXPECT_FALSE(again.find(*a));
+  EXPECT_FALSE(again.add("d", "1"));
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

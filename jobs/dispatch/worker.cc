@@ -202,6 +202,11 @@ int Worker::run() {
     } catch (const RedisError& e) {
       spdlog::warn("worker {}: {}; again in {} ms", options_.name, e.what(), backoff.count());
       if ((first_signal = wait_for_stop_signal(backoff))) break;
+      // A Redis that lost its data (restarted without AOF, FLUSHALL) lost the group too.
+      if (std::string_view(e.what()).find("NOGROUP") != std::string_view::npos) try {
+          ensure_group(*reader_, keys_);
+        } catch (const RedisError&) {
+        }
       backoff = std::min(backoff * 2, milliseconds(5000));
     }
   }

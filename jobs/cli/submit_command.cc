@@ -83,9 +83,35 @@ void add_submit_command(CLI::App& app, SubmitOptions& o) {
   submit->add_flag("--wait", o.wait, "Print each result as a JSON line when it is there");
   submit->add_option("--out,-o", o.out_file, "Write result lines here instead of stdout");
   submit->add_flag("--quiet,-q", o.quiet, "No summary");
+  submit->add_option("--cancel", o.cancel, "Cancel the job with this id on whichever worker runs it (adds nothing)");
 }
 
+namespace {
+
+// PUBLISH NAME:cancel ID: the worker holding the job cancels it; one that does not ignores it.
+int cancel_job(const RedisUrl& url, const QueueKeys& keys, const std::string& id) {
+  try {
+    RedisClient redis(url);
+    long long workers = redis.command({"PUBLISH", keys.cancel, id})->integer;
+    std::cerr << "cellblock submit: cancel of " << id << " sent to " << workers << " workers\n";
+  } catch (const RedisError& e) {
+    std::cerr << "cellblock submit: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
 int submit_command(const SubmitOptions& o) {
+  if (o.cancel) {
+    try {
+      return cancel_job(parse_redis_url(o.redis), QueueKeys(o.queue), *o.cancel);
+    } catch (const FieldError& e) {
+      std::cerr << "cellblock submit: " << e.what() << "\n";
+      return 2;
+    }
+  }
   std::vector<std::pair<size_t, Result>> invalid;
   std::vector<Pending> jobs;
   RedisUrl url;

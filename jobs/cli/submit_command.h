@@ -16,6 +16,7 @@ struct SubmitOptions {
   std::optional<std::string> out_file;
   bool wait = false;
   bool quiet = false;
+  std::optional<std::string> cancel;  // a job id: cancel it wherever it runs, add nothing
 };
 
 void add_submit_command(CLI::App& app, SubmitOptions& options);

@@ -8,13 +8,14 @@ namespace cellblock {
 struct QueueKeys {
   explicit QueueKeys(const std::string& name)
       : jobs(name + ":jobs"), results(name + ":results"), dead(name + ":dead"), done(name + ":done"),
-        duplicates(name + ":duplicates"), result_prefix(name + ":result:") {}
+        duplicates(name + ":duplicates"), cancel(name + ":cancel"), result_prefix(name + ":result:") {}
   static constexpr const char* group = "workers";  // the consumer group every worker reads in
   std::string jobs;        // stream: jobs to run, fields id, job (JSON text)
   std::string results;     // stream: one entry per job id, fields id, result (JSON text)
   std::string dead;        // stream: dead-lettered jobs, fields id, job, reason, deliveries
   std::string done;        // pub/sub channel: a job id when its result is there
   std::string duplicates;  // counter: results written again for an id that had one already
+  std::string cancel;      // pub/sub channel: a job id to cancel wherever it runs
   std::string result_prefix;
   std::string result(const std::string& id) const { return result_prefix + id; }  // string, with a TTL
 };

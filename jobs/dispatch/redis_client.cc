@@ -1,5 +1,7 @@
 #include "jobs/dispatch/redis_client.h"
 
+#include <sys/socket.h>
+
 namespace cellblock {
 namespace {
 
@@ -68,6 +70,17 @@ std::vector<Reply> RedisClient::pipeline(const std::vector<Command>& commands) {
     replies.emplace_back(static_cast<redisReply*>(raw));
   }
   return replies;
+}
+
+Reply RedisClient::read_pushed() {
+  if (!ok()) throw RedisError(url_.display() + ": the connection is broken");
+  void* raw = nullptr;
+  if (redisGetReply(context_.get(), &raw) != REDIS_OK) fail("reading a message");
+  return Reply(static_cast<redisReply*>(raw));
+}
+
+void RedisClient::interrupt() {
+  if (context_) ::shutdown(context_->fd, SHUT_RDWR);
 }
 
 std::string reply_string(const redisReply* r) {

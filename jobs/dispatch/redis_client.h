@@ -38,6 +38,10 @@ class RedisClient {
   Reply command(const Command& argv);
   // Sends all, then reads all replies: one round trip. Error replies are returned, not thrown.
   std::vector<Reply> pipeline(const std::vector<Command>& commands);
+  // The next reply the server pushes (a SUBSCRIBE message). Throws RedisError.
+  Reply read_pushed();
+  // From another thread: makes a blocked read_pushed() fail at once, to stop its thread.
+  void interrupt();
   bool ok() const { return context_ && context_->err == 0; }
   const RedisUrl& url() const { return url_; }
 

@@ -35,9 +35,15 @@ Worker::Worker(WorkerOptions options, JobRunner& runner, JobParser parser)
       queue_(runner, options_.local) {
   ensure_group(*reader_, keys_);
   writer_thread_ = std::thread([this] { write_results(); });
+  subscriber_ = std::make_unique<RedisClient>(options_.redis);
+  subscriber_->command({"SUBSCRIBE", keys_.cancel});
+  cancel_thread_ = std::thread([this] { listen_for_cancels(); });
 }
 
 Worker::~Worker() {
+  closing_ = true;
+  if (subscriber_) subscriber_->interrupt();
+  if (cancel_thread_.joinable()) cancel_thread_.join();
   {
     std::lock_guard lock(mutex_);
     writer_done_ = true;
@@ -96,11 +102,47 @@ void Worker::accept(StreamJob job) {
       // Stopped by our own shutdown: the job is not done, only interrupted here. It stays
       // pending (unacked) so that another worker claims it and runs it whole.
       keep_pending = stopping_ && (r.status == Status::cancelled || !*started);
+      queued_.erase(job.id);
       if (keep_pending) held_.erase(job.entry_id);
     }
     if (!keep_pending) finish({job, result_text(r, job.id), std::nullopt});
   };
-  queue_.submit(std::move(s));
+  const std::string id = job.id;
+  uint64_t queue_id = queue_.submit(std::move(s));
+  std::lock_guard lock(mutex_);
+  queued_[id] = queue_id;
+}
+
+// `cellblock submit --cancel ID` publishes the id; the worker that holds the job cancels it in
+// its local queue (a running cell is killed), and the result says `cancelled`.
+void Worker::listen_for_cancels() {
+  while (!closing_) {
+    try {
+      if (!subscriber_->ok()) {
+        std::this_thread::sleep_for(milliseconds(500));
+        if (closing_) return;
+        auto fresh = std::make_unique<RedisClient>(options_.redis);
+        fresh->command({"SUBSCRIBE", keys_.cancel});
+        subscriber_ = std::move(fresh);  // only this thread and the destructor (after closing_) touch it
+      }
+      Reply r = subscriber_->read_pushed();  // ["message", channel, id]
+      if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || reply_string(r->element[0]) != "message") continue;
+      std::string id = reply_string(r->element[2]);
+      std::optional<uint64_t> queue_id;
+      {
+        std::lock_guard lock(mutex_);
+        if (auto it = queued_.find(id); it != queued_.end()) queue_id = it->second;
+      }
+      if (queue_id) {
+        spdlog::info("worker {}: cancelling job {} on request", options_.name, id);
+        queue_.cancel(*queue_id, "cancelled by cellblock submit --cancel");
+      }
+    } catch (const RedisError&) {
+      if (closing_) return;
+      // Idle longer than the read timeout, or Redis away: subscribe again.
+      if (subscriber_->ok()) subscriber_->interrupt();
+    }
+  }
 }
 
 void Worker::read_new(size_t free) {
@@ -202,6 +244,11 @@ int Worker::run() {
     } catch (const RedisError& e) {
       spdlog::warn("worker {}: {}; again in {} ms", options_.name, e.what(), backoff.count());
       if ((first_signal = wait_for_stop_signal(backoff))) break;
+      // A Redis that lost its data (restarted without AOF, FLUSHALL) lost the group too.
+      if (std::string_view(e.what()).find("NOGROUP") != std::string_view::npos) try {
+          ensure_group(*reader_, keys_);
+        } catch (const RedisError&) {
+        }
       backoff = std::min(backoff * 2, milliseconds(5000));
     }
   }

@@ -7,6 +7,7 @@
 // the queue has its own.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -57,6 +58,7 @@ class Worker {
   void reclaim(size_t free);
   void heartbeat();
   void write_results();
+  void listen_for_cancels();
   size_t free_slots() const;  // parallel minus the jobs held
 
   WorkerOptions options_;
@@ -69,10 +71,14 @@ class Worker {
   mutable std::mutex mutex_;
   std::condition_variable wake_writer_;
   std::map<std::string, StreamJob> held_;  // by entry id: read and not yet acked
+  std::map<std::string, uint64_t> queued_;  // job id -> the local queue's id, while it is there
   std::deque<Finished> to_write_;
   bool stopping_ = false;
   bool writer_done_ = false;
   std::thread writer_thread_;
+  std::unique_ptr<RedisClient> subscriber_;  // SUBSCRIBE NAME:cancel
+  std::atomic<bool> closing_{false};
+  std::thread cancel_thread_;
   JobQueue queue_;  // last: destroyed first, while what its callbacks use is still there
 };
 

@@ -226,6 +226,25 @@ TEST(WorkerTest, SigtermFinishesTheRunningJobAndLeavesTheRest) {
   for (const auto& [id, r] : by_id) EXPECT_EQ(r["status"], "exited") << r.dump();
 }
 
+TEST(WorkerTest, SubmitCancelReachesTheWorkerRunningTheJob) {
+  Scratch s("worker-cancel");
+  RedisServer redis(s);
+  auto worker = start_worker(s, redis, "w", {"--parallel", "1"});
+  auto submit = start_submit(s, redis, "submit", s.write_jobs("jobs.jsonl", {sh_job("endless", "sleep 600")}));
+  auto c = redis.client();
+  ASSERT_TRUE(eventually([&] { return pending(*c).size() == 1; }, budget(1))) << worker->err();
+  // Running: the worker logged the start of its cell.
+  ASSERT_TRUE(eventually([&] { return worker->err().find("\"endless\" started") != std::string::npos; }, budget(1)))
+      << worker->err();
+  auto cancel = start_cellblock(s, "submit", "cancel", {"--redis", redis.url(), "--queue", "q", "--cancel", "endless"});
+  EXPECT_EQ(cancel->wait(budget(0)), 0) << cancel->err();
+  ASSERT_EQ(submit->wait(budget(1)), 0) << submit->err() << worker->err();
+  auto by_id = results_by_id(submit->out());
+  ASSERT_EQ(by_id.size(), 1u);
+  EXPECT_EQ(by_id["endless"]["status"], "cancelled") << by_id["endless"].dump();
+  EXPECT_NE(by_id["endless"]["error"].get<std::string>().find("submit --cancel"), std::string::npos);
+}
+
 TEST(WorkerTest, WrongPasswordOrNoRedisIsOneClearLine) {
   Scratch s("worker-auth");
   RedisServer redis(s, "right-password");

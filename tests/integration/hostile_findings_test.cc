@@ -27,8 +27,11 @@ using HostileFinding = HostUntouched;
 //
 // Linear, not quadratic, is a ratio within this test, so it holds on a slow or busy machine: the
 // time from the command's exit to the last reap (the breakdown's "reap" step) with 4,000 processes
-// left against 1,000, the median of three runs each. Linear is about 4x; quadratic was 16x (13.7x
-// measured above); 6x is the line between them with room for noise.
+// left against 1,000. Three runs of each, interleaved so that both sizes see the same load, and the
+// fastest of each: other work on the machine only ever adds time, so the fastest run is the one
+// closest to the cost itself (a median let a busy phase decide: 7.4x once, with both CPUs burning
+// and a build running). Linear is about 4x; quadratic was 16x (13.7x measured above); 8x, the
+// geometric middle, tells them apart with room for noise either way.
 TEST_F(HostileFinding, InitKillsWhatTheCommandLeftInLinearTime) {
   auto reap_ms = [&](int processes) {
     JobSpec j = hostile_job({"/t/zombies", std::to_string(processes), "leave"}, "default");
@@ -36,28 +39,27 @@ TEST_F(HostileFinding, InitKillsWhatTheCommandLeftInLinearTime) {
     j.limits.memory_bytes = 1024 * MiB;  // ~90 KiB of kernel memory per live task
     j.limits.wall_time_ms = wall_ms_for_processes(10'000, processes);
     j.breakdown = true;
-    std::vector<double> times;
-    for (int run = 0; run < 3; ++run) {
-      Result r = cellblock::test::run(j);
-      EXPECT_EQ(r.status, Status::exited) << describe(r);
-      EXPECT_EQ(r.stdout_data,
-                "RESULT zombies_left RUNNING n=" + std::to_string(processes) + " of=" + std::to_string(processes) + "\n");
-      auto reap = std::find_if(r.breakdown.begin(), r.breakdown.end(), [](const StepTime& s) { return s.step == "reap"; });
-      if (reap == r.breakdown.end()) {
-        ADD_FAILURE() << "no reap step in the breakdown: " << describe(r);
-        return 0.0;
-      }
-      times.push_back(reap->ms);
+    Result r = cellblock::test::run(j);
+    EXPECT_EQ(r.status, Status::exited) << describe(r);
+    EXPECT_EQ(r.stdout_data,
+              "RESULT zombies_left RUNNING n=" + std::to_string(processes) + " of=" + std::to_string(processes) + "\n");
+    auto reap = std::find_if(r.breakdown.begin(), r.breakdown.end(), [](const StepTime& s) { return s.step == "reap"; });
+    if (reap == r.breakdown.end()) {
+      ADD_FAILURE() << "no reap step in the breakdown: " << describe(r);
+      return 0.0;
     }
-    std::sort(times.begin(), times.end());
-    return times[1];
+    return reap->ms;
   };
-  const double with_1000 = reap_ms(1000);
-  const double with_4000 = reap_ms(4000);
+  double with_1000 = 0, with_4000 = 0;
+  for (int run = 0; run < 3; ++run) {
+    const double a = reap_ms(1000), b = reap_ms(4000);
+    with_1000 = run == 0 ? a : std::min(with_1000, a);
+    with_4000 = run == 0 ? b : std::min(with_4000, b);
+  }
   std::printf("[ measured ] kill and reap what the command left: 1,000 processes %.1f ms, 4,000 %.1f ms (%.1fx)\n",
               with_1000, with_4000, with_4000 / with_1000);
   ASSERT_GT(with_1000, 0);
-  EXPECT_LT(with_4000 / with_1000, 6.0) << "1,000 processes: " << with_1000 << " ms, 4,000: " << with_4000 << " ms";
+  EXPECT_LT(with_4000 / with_1000, 8.0) << "1,000 processes: " << with_1000 << " ms, 4,000: " << with_4000 << " ms";
 }
 
 // A default- or build-policy job is root in the cell without a user namespace and keeps

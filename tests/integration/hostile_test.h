@@ -104,12 +104,16 @@ struct HostState {
 // because it walks the rootfs: the cases that fill a disk ask for it.
 class HostUntouched : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() {
-    // The executor and the policy registry open what they keep for their lifetime at first use.
-    for (const char* policy : {"default", "build", "judge"}) run(sh("true", policy));
-  }
-
   void SetUp() override {
+    // The executor and the policy registry open what they keep for their lifetime at first use,
+    // so they are opened before the "before" picture. This is in SetUp, not SetUpTestSuite: an
+    // exception there makes googletest skip the suite's tests, and ctest would report a skip
+    // instead of the failure and its message.
+    static const bool warmed = [] {
+      for (const char* policy : {"default", "build", "judge"}) run(sh("true", policy));
+      return true;
+    }();
+    ASSERT_TRUE(warmed);
     marker_ = unique_marker("hostile");
     before_ = HostState::now();
     ASSERT_TRUE(before_.children.empty()) << "a previous test left a child process";

@@ -69,6 +69,11 @@ struct CollectFile {
 struct JobSpec {
   std::string id;
   std::string rootfs;                        // absolute host directory, used read-only
+  // A job from an image (docs/images.md): `image` names it, and jobs/ resolves it into
+  // `lower_dirs`, the image's unpacked layers, top first, stacked as the overlay's lowerdir in
+  // place of `rootfs`. A job whose image is not resolved does not start (setup_error).
+  std::string image;
+  std::vector<std::string> lower_dirs;
   std::vector<std::string> command;          // argv; command[0] resolved inside the cell
   std::map<std::string, std::string> env;    // the whole environment; nothing from the host
   std::string cwd = "/";

@@ -1,6 +1,7 @@
 #include "executor/plan.h"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -61,8 +62,21 @@ LaunchPlan make_launch_plan(const JobSpec& job, const HostLayout& host) {
   LaunchPlan plan;
   if (job.command.empty()) throw SetupError("command: must not be empty");
 
-  check_absolute_dir("rootfs", job.rootfs);
-  check_overlay_safe("rootfs", job.rootfs);
+  std::string lowerdir = job.rootfs;
+  if (!job.image.empty() && job.lower_dirs.empty())
+    fail("image", job.image, "not resolved into layers: this front end cannot run images (docs/images.md)");
+  if (job.lower_dirs.empty()) {
+    check_absolute_dir("rootfs", job.rootfs);
+    check_overlay_safe("rootfs", job.rootfs);
+  } else {
+    lowerdir.clear();
+    for (size_t i = 0; i < job.lower_dirs.size(); ++i) {
+      std::string field = "lower_dirs[" + std::to_string(i) + "]";
+      check_absolute_dir(field, job.lower_dirs[i]);
+      check_overlay_safe(field, job.lower_dirs[i]);
+      lowerdir += (i ? ":" : "") + job.lower_dirs[i];
+    }
+  }
 
   plan.stage_dir = stage_dir;
   plan.tmpfs_options = "size=" + std::to_string(job.limits.writable_bytes) + ",mode=0755";
@@ -71,8 +85,15 @@ LaunchPlan make_launch_plan(const JobSpec& job, const HostLayout& host) {
   plan.root_dir = stage_dir + "/root";
   plan.tmp_dir = stage_dir + "/tmp";
   plan.shm_dir = stage_dir + "/shm";
-  plan.overlay_options =
-      "lowerdir=" + job.rootfs + ",upperdir=" + plan.upper_dir + ",workdir=" + plan.work_dir;
+  plan.overlay_options = "lowerdir=" + lowerdir + ",upperdir=" + plan.upper_dir + ",workdir=" + plan.work_dir;
+  // mount(2) copies at most one page of options; longer ones are cut, and overlay then fails
+  // with a confusing error or, worse, mounts fewer layers. Say so instead.
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  if (plan.overlay_options.size() >= page)
+    fail(job.lower_dirs.empty() ? "rootfs" : "image", job.lower_dirs.empty() ? job.rootfs : job.image,
+         std::to_string(job.lower_dirs.size()) + " layers make overlay options of " +
+             std::to_string(plan.overlay_options.size()) + " bytes; mount(2) takes at most " + std::to_string(page - 1) +
+             " (fewer layers, or a shorter --state-dir)");
 
   for (size_t i = 0; i < job.mounts.size(); ++i) {
     const BindMount& m = job.mounts[i];

@@ -14,6 +14,7 @@
 #include "executor/base/host_file.h"
 #include "executor/base/sys_error.h"
 #include "jobs/cli/batch_report.h"
+#include "jobs/cli/image_command.h"
 #include "jobs/cli/queue_flags.h"
 #include "jobs/cli/job_flags.h"
 #include "jobs/format/job_json.h"
@@ -31,7 +32,8 @@ struct Line {
   Result invalid;
 };
 
-std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults, PolicyRegistry& policies) {
+std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults, PolicyRegistry& policies,
+                             const std::function<void(JobSpec&)>& resolve_image) {
   std::vector<Line> lines;
   size_t number = 0;
   for (std::string text; std::getline(in, text);) {
@@ -39,7 +41,7 @@ std::vector<Line> read_lines(std::istream& in, const nlohmann::json& defaults, P
     if (text.find_first_not_of(" \t\r") == std::string::npos) continue;  // blank lines are not jobs
     Line line{number, std::nullopt, {}};
     try {
-      line.request = parse_job_text(text, defaults, policies, HostFiles::read);
+      line.request = parse_job_text(text, defaults, policies, HostFiles::read, resolve_image);
     } catch (const FieldError& e) {
       line.invalid.status = Status::invalid_job;
       line.invalid.error = e.what();
@@ -66,12 +68,15 @@ int batch_command(const BatchOptions& o, const std::function<Executor&()>& execu
   std::vector<Line> lines;
   QueueOptions queue_options;
   std::chrono::milliseconds grace;
+  // Images are imported while the lines are read, each once, and their layers stay held until
+  // the batch ends.
+  auto resolve_image = image_job_resolver(o.state_dir, o.quiet);
   try {
     if (o.queue.defaults_file) defaults = read_defaults(*o.queue.defaults_file);
     queue_options = o.queue.queue_options();
     grace = std::chrono::milliseconds(parse_duration_ms(o.queue.grace));
     std::istringstream in(read_input(o.input, "jobs"));
-    lines = read_lines(in, defaults, policies);
+    lines = read_lines(in, defaults, policies, resolve_image);
   } catch (const std::exception& e) {
     std::cerr << "cellblock batch: " << e.what() << "\n";
     return 2;

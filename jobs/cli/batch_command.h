@@ -20,6 +20,7 @@ struct BatchOptions {
   QueueFlags queue;  // --defaults, --parallel, --memory-budget, --grace
   bool quiet = false;
   bool table = false;
+  std::string state_dir;  // set by main from --state-dir: where images' layers are cached
 };
 
 void add_batch_command(CLI::App& app, BatchOptions& options);

@@ -71,6 +71,7 @@ std::string absolute_host_path(const std::string& path) {
 void JobFlags::add_to(CLI::App& app) {
   app.add_option("--id", id, "Job id, echoed in the result");
   app.add_option("--rootfs", rootfs, "Root filesystem directory (used read-only)");
+  app.add_option("--image", image, "Run in an image: oci:/layout[:tag] or docker-archive:/file.tar[:repo:tag]");
   app.add_option("--env,-e", env, "Environment variable KEY=VALUE (repeatable; nothing is inherited)");
   app.add_option("--mount,-m", mounts, "Bind mount SRC:DST[:ro|:rw] (read-only unless :rw)");
   app.add_option("--cwd", cwd, "Working directory inside the cell");
@@ -95,7 +96,15 @@ nlohmann::json JobFlags::apply(nlohmann::json job) const {
   if (!job.is_object()) job = nlohmann::json::object();
   auto flag_error = [](const char* flag, const std::exception& e) { return FieldError(flag, e.what()); };
   if (id) job["id"] = *id;
-  if (rootfs) job["rootfs"] = absolute_host_path(*rootfs);
+  if (rootfs && image) throw FieldError("--image", "give --rootfs or --image, not both");
+  if (rootfs) {
+    job["rootfs"] = absolute_host_path(*rootfs);
+    job.erase("image");
+  }
+  if (image) {
+    job["image"] = *image;
+    job.erase("rootfs");
+  }
   if (!command.empty()) job["command"] = command;
   for (const auto& kv : env) {
     auto eq = kv.find('=');

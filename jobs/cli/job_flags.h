@@ -11,7 +11,7 @@
 namespace cellblock {
 
 struct JobFlags {
-  std::optional<std::string> id, rootfs, cwd, hostname, stdin_text, stdin_file;
+  std::optional<std::string> id, rootfs, image, cwd, hostname, stdin_text, stdin_file;
   std::vector<std::string> env;     // KEY=VALUE
   std::vector<std::string> mounts;  // SRC:DST[:ro|:rw]
   std::optional<std::string> wall_time, cpu_time, memory, writable, output, file_size, stack;

@@ -14,6 +14,7 @@
 
 #include "executor/executor.h"
 #include "jobs/cli/batch_command.h"
+#include "jobs/cli/image_command.h"
 #include "jobs/format/policy_json.h"
 #include "jobs/cli/run_command.h"
 #include "jobs/cli/serve_command.h"
@@ -57,6 +58,8 @@ int main(int argc, char** argv) {
   add_worker_command(app, worker);
   SubmitOptions submit;
   add_submit_command(app, submit);
+  ImageOptions image;
+  add_image_command(app, image);
 
   // Everything after the first "--" is the command, taken here rather than by CLI11: CLI11 2.1
   // lets a "--" right after a repeatable option's value end that option's list, and then parses
@@ -72,6 +75,8 @@ int main(int argc, char** argv) {
     }
     run.flags.command = std::move(after_dashes);
   }
+
+  run.state_dir = batch.state_dir = image.state_dir = config.state_dir;
 
   auto logger = spdlog::stderr_color_mt("cellblock");
   spdlog::set_default_logger(logger);
@@ -96,6 +101,7 @@ int main(int argc, char** argv) {
     if (app.got_subcommand("batch")) return batch_command(batch, get_executor, policies);
     if (app.got_subcommand("worker")) return worker_command(worker, get_executor, policies);
     if (app.got_subcommand("submit")) return submit_command(submit);
+    if (app.got_subcommand("image")) return image_command(image);
     if (app.got_subcommand("serve")) return serve_command(serve, get_executor, policies, config.state_dir);
   } catch (const std::exception& e) {
     std::cerr << "cellblock: " << e.what() << "\n";

@@ -41,10 +41,11 @@ std::string read_input(const std::string& path, const char* what) {
 }
 
 JobRequest parse_job_text(const std::string& text, const nlohmann::json& defaults, PolicyRegistry& policies,
-                          HostFiles host_files) {
+                          HostFiles host_files, const std::function<void(JobSpec&)>& resolve_image) {
   nlohmann::json j = parse_json_text(text);
   absolutize_host_paths(j);
   JobRequest request = request_from_json(j, defaults, host_files);
+  if (resolve_image && !request.job.image.empty()) resolve_image(request.job);
   prepare_job(request.job, policies);
   return request;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -35,8 +36,10 @@ struct JobRequest;
 // absolute, `defaults` merged under it, its policy resolved (prepare_job). Throws FieldError.
 // `host_files`: whether "files" may name host paths ({"src"}): yes for the operator's own batch
 // file, no for a job that came from a queue anyone with write access can fill.
+// `resolve_image` (may be empty: images refused by prepare_job) turns a job's "image" into its
+// layers before the job is prepared; it throws FieldError.
 JobRequest parse_job_text(const std::string& text, const nlohmann::json& defaults, PolicyRegistry& policies,
-                          HostFiles host_files);
+                          HostFiles host_files, const std::function<void(JobSpec&)>& resolve_image = {});
 // The string "id" of a job's JSON text, for the result of a job that could not be read; "" when
 // there is none or the text is not JSON.
 std::string id_of_job_text(const std::string& text);

@@ -6,6 +6,7 @@
 
 #include "executor/base/host_file.h"
 #include "executor/base/sys_error.h"
+#include "jobs/cli/image_command.h"
 #include "jobs/format/job_json.h"
 #include "jobs/format/result_json.h"
 
@@ -38,11 +39,14 @@ void add_run_command(CLI::App& app, RunOptions& options) {
 
 int run_command(const RunOptions& options, const std::function<Executor&()>& executor, PolicyRegistry& policies) {
   JobSpec job;
+  // Lives until the job ends: it holds the image's layers, so a gc cannot take them meanwhile.
+  auto resolve_image = image_job_resolver(options.state_dir, /*quiet=*/false);
   try {
     nlohmann::json j = options.job_file ? read_job_file(*options.job_file) : nlohmann::json::object();
     if (j.is_object() && j.contains("rootfs") && j["rootfs"].is_string())
       j["rootfs"] = absolute_host_path(j["rootfs"].get<std::string>());
     job = job_from_json(options.flags.apply(std::move(j)), nullptr, HostFiles::read);
+    if (!job.image.empty()) resolve_image(job);
     prepare_job(job, policies);
     job.breakdown = options.breakdown;
   } catch (const FieldError& e) {

@@ -17,6 +17,7 @@ struct RunOptions {
   bool pretty = false;
   bool breakdown = false;
   JobFlags flags;
+  std::string state_dir;  // set by main from --state-dir: where an image's layers are cached
 };
 
 void add_run_command(CLI::App& app, RunOptions& options);

@@ -151,6 +151,9 @@ json merge_defaults(const json& job, const json& defaults) {
   require_object(defaults, "defaults");
   if (!job.is_object()) return job;  // reported by the caller
   json merged = defaults;
+  // A job's own root replaces the defaults' one: "image" over a default "rootfs" and back.
+  if (job.contains("image")) merged.erase("rootfs");
+  if (job.contains("rootfs")) merged.erase("image");
   for (auto it = job.begin(); it != job.end(); ++it) {
     if (it.key() == "limits" && it->is_object() && merged.contains("limits") && merged["limits"].is_object()) {
       for (auto l = it->begin(); l != it->end(); ++l) merged["limits"][l.key()] = *l;
@@ -165,18 +168,30 @@ json merge_defaults(const json& job, const json& defaults) {
 
 JobSpec job_from_json(const json& input, const json& defaults, HostFiles host_files) {
   const json j = merge_defaults(input, defaults);
-  require_object(j, "", {"id", "rootfs", "command", "env", "cwd", "hostname", "stdin", "mounts", "files",
+  require_object(j, "", {"id", "rootfs", "image", "command", "env", "cwd", "hostname", "stdin", "mounts", "files",
                               "collect", "network", "limits", "policy", "user_namespace", "user"});
   JobSpec job;
   if (j.contains("id") && !j["id"].is_null()) job.id = read_string(j["id"], "id");
 
-  job.rootfs = read_string(require_key(j, "", "rootfs"), "rootfs", false);
+  // A job runs in a rootfs directory or in an image (docs/images.md), never both. An image's
+  // config supplies the command and the working directory when the job gives none.
+  const bool has_rootfs = j.contains("rootfs") && !j["rootfs"].is_null();
+  const bool has_image = j.contains("image") && !j["image"].is_null();
+  if (has_rootfs && has_image) throw FieldError("image", "give \"rootfs\" or \"image\", not both");
+  if (has_image) {
+    job.image = read_string(j["image"], "image", false);
+    job.cwd.clear();  // the image's WorkingDir unless "cwd" says otherwise
+  } else {
+    job.rootfs = read_string(require_key(j, "", "rootfs"), "rootfs", false);
+  }
 
-  const json& cmd = require_key(j, "", "command");
-  require_array(cmd, "command", "strings");
-  if (cmd.empty()) throw FieldError("command", "must not be empty");
-  for (size_t i = 0; i < cmd.size(); ++i)
-    job.command.push_back(read_string(cmd[i], "command[" + std::to_string(i) + "]", i != 0));
+  if (!has_image || j.contains("command")) {
+    const json& cmd = require_key(j, "", "command");
+    require_array(cmd, "command", "strings");
+    if (cmd.empty()) throw FieldError("command", "must not be empty");
+    for (size_t i = 0; i < cmd.size(); ++i)
+      job.command.push_back(read_string(cmd[i], "command[" + std::to_string(i) + "]", i != 0));
+  }
 
   if (j.contains("env")) {
     const json& env = j["env"];
@@ -271,6 +286,12 @@ json job_to_json(const JobSpec& job) {
             {"hostname", job.hostname}, {"stdin", job.stdin_data}, {"mounts", mounts},
             {"network", "none"}, {"limits", limits}, {"policy", job.policy}};
   if (!job.id.empty()) j["id"] = job.id;
+  if (!job.image.empty()) {
+    j.erase("rootfs");
+    j["image"] = job.image;
+    if (job.command.empty()) j.erase("command");
+    if (job.cwd.empty()) j.erase("cwd");
+  }
   if (job.user_namespace) j["user_namespace"] = *job.user_namespace;
   // Files as their bytes, never as a host path: the journal replays them without the host.
   if (!job.files.empty()) {
@@ -288,6 +309,10 @@ json job_to_json(const JobSpec& job) {
 }
 
 void prepare_job(JobSpec& job, PolicyRegistry& policies) {
+  // Only `cellblock run` and `batch` resolve images today (docs/images.md); everywhere else an
+  // image job is refused here, before it is queued, rather than failing at launch.
+  if (!job.image.empty() && job.lower_dirs.empty())
+    throw FieldError("image", "jobs from images are not supported here yet; `cellblock run` and `cellblock batch` run them");
   for (size_t i = 0; i < job.limits.io.size(); ++i) {
     try {
       resolve_io_limit(job.limits.io[i]);

@@ -1,0 +1,305 @@
+// Jobs from container images, end to end through the `cellblock` binary: fixtures built at test
+// time by umoci and skopeo (tests/images/make-image) and hostile layers crafted as real OCI blobs
+// (tests/images/hostile-layout), each refused by the unpacker with the entry named.
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <thread>
+
+#include <gmock/gmock.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/file_util.h"
+#include "tests/integration/cell_test_util.h"
+
+namespace cellblock::test {
+namespace {
+
+namespace fs = std::filesystem;
+using ::testing::HasSubstr;
+using cellblock::testing::slurp;
+
+const std::string kTools = CELLBLOCK_IMAGE_TOOLS;
+
+struct Ran {
+  int exit_code;
+  std::string out, err;
+};
+
+// A shell command line; stdout and stderr kept apart.
+Ran shell(const std::string& cmd, const std::string& scratch) {
+  std::string out = scratch + ".out", err = scratch + ".err";
+  int status = std::system((cmd + " >" + out + " 2>" + err + " </dev/null").c_str());
+  Ran r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
+  fs::remove(out);
+  fs::remove(err);
+  return r;
+}
+
+std::string fresh_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("cellblock-images-" + std::to_string(::getpid()) + "-" + name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d.string();
+}
+
+// The umoci/skopeo image, built once for the whole binary.
+const std::string& fixture() {
+  static const std::string dir = [] {
+    std::string d = fresh_dir("fixture");
+    Ran r = shell(kTools + "/make-image " + kRootfs + " " + d + "/img", d + "/make");
+    if (r.exit_code != 0) throw std::runtime_error("tests/images/make-image failed: " + r.err);
+    return d + "/img";
+  }();
+  return dir;
+}
+
+Ran cellblock(const std::string& state_dir, const std::string& args) {
+  return shell(std::string(kCellblockBinary) + " --state-dir " + state_dir + " " + args, state_dir + "/cmd");
+}
+
+nlohmann::json result_of(const Ran& r) {
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return nlohmann::json::parse(r.out);
+}
+
+// What the image's Cmd prints in the merged tree: the Env and WorkingDir of the config, /data
+// without the whited-out "a", /opq with only the opaque layer's "new", /keep a file now.
+constexpr const char* kMergedTree = "hello from /data\nb\nnew\nfile\n";
+
+std::vector<std::string> cached_layers(const std::string& state_dir) {
+  std::vector<std::string> out;
+  if (!fs::exists(state_dir + "/layers/sha256")) return out;
+  for (auto& e : fs::directory_iterator(state_dir + "/layers/sha256")) out.push_back(e.path().filename());
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+TEST(ImagesRun, OciImageRunsTheMergedTreeWithTheConfigDefaults) {
+  std::string state = fresh_dir("oci");
+  nlohmann::json r = result_of(cellblock(state, "run --image oci:" + fixture() + "/oci:test"));
+  EXPECT_EQ(r["status"], "exited") << r.dump();
+  EXPECT_EQ(r["exit_code"], 0) << r.dump();
+  EXPECT_EQ(r["stdout"], kMergedTree) << r.dump();
+  EXPECT_EQ(cached_layers(state).size(), 5u);
+  fs::remove_all(state);
+}
+
+TEST(ImagesRun, DockerArchiveGivesTheSameResult) {
+  std::string state = fresh_dir("docker");
+  nlohmann::json r = result_of(cellblock(state, "run --image docker-archive:" + fixture() + "/image.tar:test/img:1"));
+  EXPECT_EQ(r["exit_code"], 0) << r.dump();
+  EXPECT_EQ(r["stdout"], kMergedTree) << r.dump();
+  // The same layers by diff_id as from the OCI layout: one cache for both.
+  Ran imported = cellblock(state, "image import -q oci:" + fixture() + "/oci:test");
+  EXPECT_EQ(imported.exit_code, 0) << imported.err;
+  EXPECT_THAT(imported.out, HasSubstr("(0 unpacked, 5 cached)"));
+  fs::remove_all(state);
+}
+
+TEST(ImagesRun, TheJobsOwnFieldsOverrideTheConfig) {
+  std::string state = fresh_dir("override");
+  nlohmann::json r = result_of(cellblock(state, "run --image oci:" + fixture() + "/oci:test --cwd /opq -e GREETING=bye -- "
+                                                "sh -c 'echo \"$GREETING $PATH $(pwd)\"; ls'"));
+  EXPECT_EQ(r["exit_code"], 0) << r.dump();
+  EXPECT_EQ(r["stdout"], "bye /bin /opq\nnew\n") << r.dump();
+  fs::remove_all(state);
+}
+
+TEST(ImagesRun, BatchJobsNameImagesAndAMissingOneIsAnInvalidLine) {
+  std::string state = fresh_dir("batch");
+  std::string jobs = state + "/jobs.jsonl";
+  std::ofstream(jobs) << nlohmann::json{{"id", "img"}, {"image", "oci:" + fixture() + "/oci:test"}}.dump() << "\n"
+                      << nlohmann::json{{"id", "nope"}, {"image", "oci:" + state + "/missing"}}.dump() << "\n"
+                      << nlohmann::json{{"id", "plain"}, {"rootfs", kRootfs}, {"command", {"/bin/true"}}}.dump() << "\n";
+  Ran r = cellblock(state, "batch -q " + jobs);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::map<std::string, nlohmann::json> by_id;
+  std::istringstream lines(r.out);
+  for (std::string line; std::getline(lines, line);) {
+    auto j = nlohmann::json::parse(line);
+    by_id[j["id"]] = j;
+  }
+  EXPECT_EQ(by_id["img"]["stdout"], kMergedTree);
+  EXPECT_EQ(by_id["nope"]["status"], "invalid_job");
+  EXPECT_THAT(by_id["nope"]["error"].get<std::string>(), HasSubstr("image"));
+  EXPECT_THAT(by_id["nope"]["error"].get<std::string>(), HasSubstr("/missing"));
+  EXPECT_EQ(by_id["plain"]["exit_code"], 0);
+  fs::remove_all(state);
+}
+
+TEST(ImagesCache, TwentyConcurrentJobsUnpackEachLayerOnce) {
+  std::string state = fresh_dir("twenty");
+  std::vector<std::thread> threads;
+  std::vector<Ran> results(20);
+  for (int i = 0; i < 20; ++i)
+    threads.emplace_back([&, i] {
+      results[i] = shell(std::string(kCellblockBinary) + " --state-dir " + state + " run --image oci:" + fixture() +
+                             "/oci:test",
+                         state + "/run" + std::to_string(i));
+    });
+  for (auto& t : threads) t.join();
+  for (const Ran& r : results) {
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["stdout"], kMergedTree);
+  }
+  std::map<std::string, int> unpacks;
+  std::istringstream log(slurp(state + "/layers/unpacked.log"));
+  for (std::string id, pid, time; log >> id >> pid >> time;) ++unpacks[id];
+  EXPECT_EQ(unpacks.size(), 5u);
+  for (auto& [id, n] : unpacks) EXPECT_EQ(n, 1) << "layer " << id << " unpacked " << n << " times";
+  EXPECT_TRUE(fs::is_empty(state + "/layers/tmp"));
+  fs::remove_all(state);
+}
+
+TEST(ImagesCache, GcRemovesUnusedLayersOnly) {
+  std::string state = fresh_dir("gc");
+  std::string other = state + "/other";
+  ASSERT_EQ(shell(kTools + "/hostile-layout good " + other, state + "/mk").exit_code, 0);
+  ASSERT_EQ(cellblock(state, "image import -q oci:" + fixture() + "/oci:test").exit_code, 0);
+  ASSERT_EQ(cellblock(state, "image import -q oci:" + other + ":test").exit_code, 0);
+  std::vector<std::string> both = cached_layers(state);
+  ASSERT_EQ(both.size(), 6u);
+  Ran ls = cellblock(state, "image ls");
+  EXPECT_THAT(ls.out, HasSubstr("oci:" + other + ":test"));
+  EXPECT_THAT(ls.out, HasSubstr("oci:" + fixture() + "/oci:test"));
+
+  // Nothing is unused yet: gc keeps every layer.
+  EXPECT_EQ(cellblock(state, "image gc").exit_code, 0);
+  EXPECT_EQ(cached_layers(state), both);
+
+  ASSERT_EQ(cellblock(state, "image rm oci:" + other + ":test").exit_code, 0);
+  Ran gc = cellblock(state, "image gc");
+  EXPECT_EQ(gc.exit_code, 0) << gc.err;
+  EXPECT_THAT(gc.out, HasSubstr("layer removed: sha256:"));
+  EXPECT_EQ(cached_layers(state).size(), 5u);
+  // The image that stayed still runs, from its cached layers.
+  nlohmann::json r = result_of(cellblock(state, "run --image oci:" + fixture() + "/oci:test"));
+  EXPECT_EQ(r["stdout"], kMergedTree);
+  fs::remove_all(state);
+}
+
+TEST(ImagesCache, GcWithMaxBytesKeepsTheMostRecentlyUsed) {
+  std::string state = fresh_dir("gcmax");
+  std::string small = state + "/small";
+  ASSERT_EQ(shell(kTools + "/hostile-layout good " + small, state + "/mk").exit_code, 0);
+  ASSERT_EQ(cellblock(state, "image import -q oci:" + fixture() + "/oci:test").exit_code, 0);
+  ASSERT_EQ(cellblock(state, "image import -q oci:" + small + ":test").exit_code, 0);  // the most recent
+  Ran gc = cellblock(state, "image gc --max-bytes 1K");
+  EXPECT_EQ(gc.exit_code, 0) << gc.err;
+  EXPECT_THAT(gc.out, HasSubstr("image removed: oci:" + fixture() + "/oci:test"));
+  EXPECT_THAT(gc.out, ::testing::Not(HasSubstr("image removed: oci:" + small)));
+  EXPECT_EQ(cached_layers(state).size(), 1u);
+  fs::remove_all(state);
+}
+
+struct Hostile {
+  const char* name;
+  const char* entry;      // named in the error
+  const char* escape;     // a host path that must not appear
+  bool always = true;     // refused by the default policy too, not only by this test's limits
+};
+
+class ImagesHostile : public ::testing::TestWithParam<Hostile> {};
+
+TEST_P(ImagesHostile, IsRefusedNamingTheEntryAndTheHostIsUntouched) {
+  const Hostile& h = GetParam();
+  std::string state = fresh_dir(std::string("hostile-") + h.name);
+  std::string layout = state + "/layout";
+  Ran made = shell(kTools + "/hostile-layout " + h.name + " " + layout, state + "/mk");
+  ASSERT_EQ(made.exit_code, 0) << made.err;
+  Ran r = cellblock(state, std::string("image import -q --max-layer-bytes 16M --max-layer-entries 1000 ") +
+                               (std::string(h.name) == "setuid" ? "--setid refuse " : "") + "oci:" + layout + ":test");
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_THAT(r.err, HasSubstr(std::string("layer entry \"") + h.entry + "\"")) << r.err;
+  if (*h.escape) EXPECT_FALSE(fs::exists(fs::symlink_status(h.escape))) << h.escape;
+  EXPECT_TRUE(cached_layers(state).empty());
+  EXPECT_TRUE(fs::is_empty(state + "/layers/tmp"));
+  if (h.always) {
+    // A job naming it is an invalid job with the same reason, and nothing runs.
+    Ran job = cellblock(state, "run --image oci:" + layout + ":test");
+    EXPECT_EQ(job.exit_code, 2) << job.out;
+    EXPECT_THAT(job.err, HasSubstr(std::string("layer entry \"") + h.entry + "\"")) << job.err;
+    EXPECT_TRUE(cached_layers(state).empty());
+  }
+  fs::remove_all(state);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    ImagesLayers, ImagesHostile,
+    ::testing::Values(Hostile{"traversal", "../../../../escaped-by-traversal", "/escaped-by-traversal"},
+                      Hostile{"absolute-escape", "/../escaped-absolute", "/escaped-absolute"},
+                      Hostile{"symlink-write", "link/escaped-through-symlink", "/tmp/escaped-through-symlink"},
+                      Hostile{"dot-symlink", ".", "/tmp/escaped-dot"},
+                      Hostile{"hardlink-escape", "shadow-link", ""},
+                      Hostile{"device", "dev-sda", ""},
+                      Hostile{"setuid", "suid-shell", "", false},
+                      Hostile{"bomb", "zeros", "", false},
+                      Hostile{"many-entries", "etc/f998", "", false}),
+    [](const auto& info) {
+      std::string n = info.param.name;
+      std::replace(n.begin(), n.end(), '-', '_');
+      return n;
+    });
+
+TEST(ImagesHostileFixups, ASymlinkReplacingAnEntryIsNeverFollowed) {
+  // containerd CVE-2021-32760 and libarchive CVE-2021-31566: a mode change (or a deferred
+  // fix-up) that followed a symlink planted under the same name changed a host file.
+  for (const char* name : {"chmod-through-symlink", "fixup-symlink"}) {
+    std::string state = fresh_dir(name);
+    struct stat hostname_before {}, etc_before {};
+    ::stat("/etc/hostname", &hostname_before);
+    ::stat("/etc", &etc_before);
+    ASSERT_EQ(shell(kTools + "/hostile-layout " + name + " " + state + "/layout", state + "/mk").exit_code, 0);
+    Ran r = cellblock(state, "image import -q oci:" + state + "/layout:test");
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    struct stat hostname_after {}, etc_after {};
+    ::stat("/etc/hostname", &hostname_after);
+    ::stat("/etc", &etc_after);
+    EXPECT_EQ(hostname_after.st_mode, hostname_before.st_mode) << name;
+    EXPECT_EQ(etc_after.st_mode, etc_before.st_mode) << name;
+    fs::remove_all(state);
+  }
+}
+
+TEST(ImagesHostileFixups, SetIdBitsAreStrippedByDefault) {
+  std::string state = fresh_dir("strip");
+  ASSERT_EQ(shell(kTools + "/hostile-layout setuid " + state + "/layout", state + "/mk").exit_code, 0);
+  Ran r = cellblock(state, "image import -q oci:" + state + "/layout:test");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> layers = cached_layers(state);
+  ASSERT_EQ(layers.size(), 1u);
+  struct stat st {};
+  ASSERT_EQ(::lstat((state + "/layers/sha256/" + layers[0] + "/suid-shell").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0755u);
+  fs::remove_all(state);
+}
+
+TEST(ImagesDigest, AWrongLayerDigestIsRefused) {
+  std::string state = fresh_dir("digest");
+  ASSERT_EQ(shell(kTools + "/hostile-layout wrong-digest " + state + "/layout", state + "/mk").exit_code, 0);
+  Ran r = cellblock(state, "image import -q oci:" + state + "/layout:test");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("the manifest says sha256:"));
+  EXPECT_TRUE(cached_layers(state).empty());
+  Ran job = cellblock(state, "run --image oci:" + state + "/layout:test");
+  EXPECT_EQ(job.exit_code, 2);
+  EXPECT_THAT(job.err, HasSubstr("invalid job: image: oci:" + state + "/layout:test"));
+  fs::remove_all(state);
+}
+
+TEST(ImagesDigest, AnUnknownTagNamesTheTagsThereAre) {
+  std::string state = fresh_dir("tag");
+  Ran r = cellblock(state, "image import -q oci:" + fixture() + "/oci:nope");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("no image tagged \"nope\" (tags: \"test\")"));
+  fs::remove_all(state);
+}
+
+}  // namespace
+}  // namespace cellblock::test

@@ -2,6 +2,12 @@
 // config applied to a job, gc's choice; and the job format's "image".
 #include <gmock/gmock.h>
 
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "executor/base/sys_error.h"
+#include "executor/plan.h"
 #include "jobs/format/job_json.h"
 #include "jobs/format/policy_json.h"
 #include "jobs/images/image_config.h"
@@ -160,6 +166,44 @@ TEST(ImagesJobFormat, AFrontEndThatCannotResolveImagesSaysSo) {
     EXPECT_EQ(e.field(), "image");
     EXPECT_THAT(e.what(), HasSubstr("not supported here"));
   }
+}
+
+}  // namespace
+}  // namespace cellblock::images
+
+namespace cellblock::images {
+namespace {
+
+// The executor's half: lower_dirs become overlay's lowerdir, top first, and more layers than
+// mount(2)'s one page of options can hold are refused with the numbers, not cut short.
+TEST(ImagesPlan, LowerDirsStackAndTooManySayWhy) {
+  std::string base = ::testing::TempDir() + "cellblock-images-plan-" + std::to_string(::getpid());
+  std::vector<std::string> dirs;
+  for (int i = 0; i < 60; ++i) {
+    dirs.push_back(base + "/" + std::string(64, static_cast<char>('a' + i % 26)) + std::to_string(i));
+    std::filesystem::create_directories(dirs.back());
+  }
+  JobSpec job;
+  job.image = "oci:/x";
+  job.command = {"/bin/true"};
+  job.lower_dirs = {dirs[1], dirs[0]};
+  LaunchPlan plan = make_launch_plan(job, {"/stage"});
+  EXPECT_THAT(plan.overlay_options, HasSubstr("lowerdir=" + dirs[1] + ":" + dirs[0] + ",upperdir="));
+
+  job.lower_dirs = dirs;
+  try {
+    make_launch_plan(job, {"/stage"});
+    FAIL() << "60 long layers accepted";
+  } catch (const SetupError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("image \"oci:/x\": 60 layers make overlay options of"));
+    EXPECT_THAT(e.what(), HasSubstr("mount(2) takes at most 4095"));
+  }
+
+  JobSpec unresolved;
+  unresolved.image = "oci:/x";
+  unresolved.command = {"/bin/true"};
+  EXPECT_THROW(make_launch_plan(unresolved, {"/stage"}), SetupError);
+  std::filesystem::remove_all(base);
 }
 
 }  // namespace

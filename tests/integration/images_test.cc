@@ -1,6 +1,7 @@
 // Jobs from container images, end to end through the `cellblock` binary: fixtures built at test
 // time by umoci and skopeo (tests/images/make-image) and hostile layers crafted as real OCI blobs
 // (tests/images/hostile-layout), each refused by the unpacker with the entry named.
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 
@@ -298,6 +299,69 @@ TEST(ImagesDigest, AnUnknownTagNamesTheTagsThereAre) {
   Ran r = cellblock(state, "image import -q oci:" + fixture() + "/oci:nope");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("no image tagged \"nope\" (tags: \"test\")"));
+  fs::remove_all(state);
+}
+
+TEST(ImagesIndex, AnImageIndexPicksLinuxAmd64OrSaysWhatItHas) {
+  std::string state = fresh_dir("index");
+  ASSERT_EQ(shell(kTools + "/hostile-layout index-amd64 " + state + "/both", state + "/mk").exit_code, 0);
+  ASSERT_EQ(shell(kTools + "/hostile-layout index-arm64-only " + state + "/arm", state + "/mk").exit_code, 0);
+  nlohmann::json r = result_of(cellblock(state, "run --image oci:" + state + "/both:test -- /bin/x"));
+  // The amd64 manifest was chosen (the arm64 one is not even there); the layer has no /bin.
+  EXPECT_EQ(r["status"], "setup_error") << r.dump();
+  EXPECT_EQ(cached_layers(state).size(), 1u);
+  Ran arm = cellblock(state, "image import -q oci:" + state + "/arm:test");
+  EXPECT_EQ(arm.exit_code, 1);
+  EXPECT_THAT(arm.err, HasSubstr("no manifest for linux/amd64 (it has linux/arm64)"));
+  fs::remove_all(state);
+}
+
+TEST(ImagesCli, ImportShowsAProgressLineOnATerminalOnly) {
+  std::string state = fresh_dir("progress");
+  // script(1) gives the command a terminal; its output is what the terminal received.
+  Ran tty = shell("script -qec '" + std::string(kCellblockBinary) + " --state-dir " + state + " image import oci:" +
+                      fixture() + "/oci:test' /dev/null",
+                  state + "/tty");
+  ASSERT_EQ(tty.exit_code, 0) << tty.err;
+  EXPECT_THAT(tty.out, HasSubstr("\r\033[K" "oci:" + fixture() + "/oci:test: layer 1/5 sha256:"));
+  fs::remove_all(state + "/images");
+  fs::remove_all(state + "/layers");
+  Ran file = cellblock(state, "image import oci:" + fixture() + "/oci:test");
+  ASSERT_EQ(file.exit_code, 0) << file.err;
+  EXPECT_EQ(file.err, "");
+  EXPECT_THAT(file.out, HasSubstr("5 layers (5 unpacked, 0 cached)"));
+  fs::remove_all(state);
+}
+
+TEST(ImagesCache, ACrashMidUnpackLeavesNothingThatIsUsed) {
+  std::string state = fresh_dir("crash");
+  ASSERT_EQ(shell(kTools + "/hostile-layout bomb " + state + "/big", state + "/mk").exit_code, 0);
+  std::string layout = "oci:" + state + "/big:test";
+  pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::execl(kCellblockBinary, kCellblockBinary, "--state-dir", state.c_str(), "image", "import", "-q", layout.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  // SIGKILL as soon as the unpack has begun: its 256 MiB file is being written in layers/tmp/.
+  bool begun = false;
+  for (int i = 0; i < 60'000 && !begun; ++i) {
+    if (fs::exists(state + "/layers/tmp") && !fs::is_empty(state + "/layers/tmp")) begun = true;
+    else ::usleep(1000);
+  }
+  ::kill(pid, SIGKILL);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(begun);
+  ASSERT_TRUE(WIFSIGNALED(status)) << "the import ended before it was killed";
+  EXPECT_TRUE(cached_layers(state).empty());  // nothing half-unpacked is ever under sha256/
+  EXPECT_FALSE(fs::is_empty(state + "/layers/tmp"));
+  // The next import clears what the crash left and unpacks the layer whole.
+  Ran again = cellblock(state, "image import -q " + layout);
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(cached_layers(state).size(), 1u);
+  EXPECT_TRUE(fs::is_empty(state + "/layers/tmp"));
   fs::remove_all(state);
 }
 

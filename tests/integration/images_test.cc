@@ -17,6 +17,7 @@
 
 #include "tests/file_util.h"
 #include "tests/integration/cell_test_util.h"
+#include "tests/integration/service_test_util.h"
 
 namespace cellblock::test {
 namespace {
@@ -363,6 +364,21 @@ TEST(ImagesCache, ACrashMidUnpackLeavesNothingThatIsUsed) {
   EXPECT_EQ(cached_layers(state).size(), 1u);
   EXPECT_TRUE(fs::is_empty(state + "/layers/tmp"));
   fs::remove_all(state);
+}
+
+TEST(ImagesServe, TheServiceRefusesAnImageJobWithTheFieldAndTheReason) {
+  Scratch s("serve-image");
+  Serve serve(s, "serve", {});
+  Http r = curl_unix(s, serve, {"-X", "POST", "--data-binary", R"({"image": "oci:/srv/img:1"})"}, "/v1/jobs");
+  ASSERT_EQ(r.code, 400) << r.body;
+  nlohmann::json j = nlohmann::json::parse(r.body);
+  EXPECT_EQ(j["field"], "image");
+  EXPECT_THAT(j["error"].get<std::string>(), HasSubstr("not supported here yet"));
+  // And it goes on serving.
+  Http ok = curl_unix(s, serve, {"-X", "POST", "--data-binary",
+                                 nlohmann::json{{"rootfs", kRootfs}, {"command", {"/bin/true"}}}.dump()},
+                      "/v1/jobs?wait=60");
+  EXPECT_EQ(ok.code, 200) << ok.body;
 }
 
 }  // namespace

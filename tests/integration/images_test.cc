@@ -295,6 +295,17 @@ TEST(ImagesDigest, AWrongLayerDigestIsRefused) {
   fs::remove_all(state);
 }
 
+TEST(ImagesDigest, ALayerThatIsNotTheConfigsDiffIdIsRefused) {
+  std::string state = fresh_dir("diffid");
+  ASSERT_EQ(shell(kTools + "/hostile-layout wrong-diff-id " + state + "/layout", state + "/mk").exit_code, 0);
+  Ran r = cellblock(state, "image import -q oci:" + state + "/layout:test");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("not the config's diff_id"));
+  EXPECT_TRUE(cached_layers(state).empty());
+  EXPECT_TRUE(fs::is_empty(state + "/layers/tmp"));
+  fs::remove_all(state);
+}
+
 TEST(ImagesDigest, AnUnknownTagNamesTheTagsThereAre) {
   std::string state = fresh_dir("tag");
   Ran r = cellblock(state, "image import -q oci:" + fixture() + "/oci:nope");
@@ -363,6 +374,23 @@ TEST(ImagesCache, ACrashMidUnpackLeavesNothingThatIsUsed) {
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(cached_layers(state).size(), 1u);
   EXPECT_TRUE(fs::is_empty(state + "/layers/tmp"));
+  fs::remove_all(state);
+}
+
+TEST(ImagesRun, AZstdLayerWithAHardLinkUnpacksAsOneFileTwice) {
+  std::string state = fresh_dir("zstd");
+  ASSERT_EQ(shell(kTools + "/hostile-layout zstd " + state + "/layout", state + "/mk").exit_code, 0);
+  Ran r = cellblock(state, "image import -q oci:" + state + "/layout:test");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<std::string> layers = cached_layers(state);
+  ASSERT_EQ(layers.size(), 1u);
+  std::string dir = state + "/layers/sha256/" + layers[0];
+  EXPECT_EQ(slurp(dir + "/hello"), "hello\n");
+  struct stat a {}, b {};
+  ASSERT_EQ(::lstat((dir + "/hello").c_str(), &a), 0);
+  ASSERT_EQ(::lstat((dir + "/hello-link").c_str(), &b), 0);
+  EXPECT_EQ(a.st_ino, b.st_ino);
+  EXPECT_EQ(a.st_nlink, 2u);
   fs::remove_all(state);
 }
 

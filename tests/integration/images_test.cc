@@ -92,6 +92,16 @@ TEST(ImagesRun, OciImageRunsTheMergedTreeWithTheConfigDefaults) {
   fs::remove_all(state);
 }
 
+TEST(ImagesRun, TheMergedTreeIsTheSameInAUserNamespace) {
+  // Whiteouts and the opaque attribute still read right when the cell has its own user namespace.
+  std::string state = fresh_dir("userns");
+  std::ofstream(state + "/job.json") << nlohmann::json{{"image", "oci:" + fixture() + "/oci:test"}, {"user_namespace", true}}.dump();
+  nlohmann::json r = result_of(cellblock(state, "run --job " + state + "/job.json"));
+  EXPECT_EQ(r["exit_code"], 0) << r.dump();
+  EXPECT_EQ(r["stdout"], kMergedTree) << r.dump();
+  fs::remove_all(state);
+}
+
 TEST(ImagesRun, DockerArchiveGivesTheSameResult) {
   std::string state = fresh_dir("docker");
   nlohmann::json r = result_of(cellblock(state, "run --image docker-archive:" + fixture() + "/image.tar:test/img:1"));

@@ -89,6 +89,8 @@ void apply_image_config(JobSpec& job, const ImageConfig& config, const std::opti
   }
   if (job.cwd.empty()) job.cwd = config.working_dir.empty() ? "/" : config.working_dir;
   if (!job.user && user) job.user = user;
+  // Overlay needs at least one lower layer; an image of no layers has no file system to run in.
+  if (lower_dirs.empty()) throw std::invalid_argument("the image has no layers: nothing to run in");
   job.lower_dirs = std::move(lower_dirs);
 }
 

@@ -108,6 +108,9 @@ TEST(ImagesJob, TheJobsFieldsOverrideTheConfig) {
   JobSpec none;
   none.cwd = "";
   EXPECT_THROW(apply_image_config(none, ImageConfig{}, std::nullopt, {"/l1"}), std::invalid_argument);
+  JobSpec empty_image;
+  empty_image.command = {"x"};
+  EXPECT_THROW(apply_image_config(empty_image, c, std::nullopt, {}), std::invalid_argument);
 }
 
 TEST(ImagesJob, TheImageUserByNumberOrName) {

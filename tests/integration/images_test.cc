@@ -50,15 +50,19 @@ std::string fresh_dir(const std::string& name) {
   return d.string();
 }
 
-// The umoci/skopeo image, built once for the whole binary.
+// The umoci/skopeo image, built once per test process and removed when it exits.
 const std::string& fixture() {
-  static const std::string dir = [] {
-    std::string d = fresh_dir("fixture");
-    Ran r = shell(kTools + "/make-image " + kRootfs + " " + d + "/img", d + "/make");
-    if (r.exit_code != 0) throw std::runtime_error("tests/images/make-image failed: " + r.err);
-    return d + "/img";
-  }();
-  return dir;
+  struct Fixture {
+    std::string base = fresh_dir("fixture");
+    std::string image = base + "/img";
+    Fixture() {
+      Ran r = shell(kTools + "/make-image " + kRootfs + " " + image, base + "/make");
+      if (r.exit_code != 0) throw std::runtime_error("tests/images/make-image failed: " + r.err);
+    }
+    ~Fixture() { fs::remove_all(base); }
+  };
+  static const Fixture f;
+  return f.image;
 }
 
 Ran cellblock(const std::string& state_dir, const std::string& args) {

@@ -106,6 +106,14 @@ TEST(ImagesRun, TheMergedTreeIsTheSameInAUserNamespace) {
   fs::remove_all(state);
 }
 
+TEST(ImagesRun, TheConfigsUserByNameComesFromTheImagesPasswd) {
+  std::string state = fresh_dir("user");
+  nlohmann::json r = result_of(cellblock(state, "run --image oci:" + fixture() + "/oci:user"));
+  EXPECT_EQ(r["exit_code"], 0) << r.dump();
+  EXPECT_EQ(r["stdout"], "65534\n65534\n") << r.dump();
+  fs::remove_all(state);
+}
+
 TEST(ImagesRun, DockerArchiveGivesTheSameResult) {
   std::string state = fresh_dir("docker");
   nlohmann::json r = result_of(cellblock(state, "run --image docker-archive:" + fixture() + "/image.tar:test/img:1"));
@@ -326,7 +334,7 @@ TEST(ImagesDigest, AnUnknownTagNamesTheTagsThereAre) {
   std::string state = fresh_dir("tag");
   Ran r = cellblock(state, "image import -q oci:" + fixture() + "/oci:nope");
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("no image tagged \"nope\" (tags: \"test\")"));
+  EXPECT_THAT(r.err, HasSubstr("no image tagged \"nope\" (tags: \"test\", \"user\")"));
   fs::remove_all(state);
 }
 

@@ -8,7 +8,8 @@ namespace cellblock {
 struct QueueKeys {
   explicit QueueKeys(const std::string& name)
       : jobs(name + ":jobs"), results(name + ":results"), dead(name + ":dead"), done(name + ":done"),
-        duplicates(name + ":duplicates"), cancel(name + ":cancel"), result_prefix(name + ":result:") {}
+        duplicates(name + ":duplicates"), cancel(name + ":cancel"), result_prefix(name + ":result:"),
+        job_prefix(name + ":job:"), cancelled_prefix(name + ":cancelled:") {}
   static constexpr const char* group = "workers";  // the consumer group every worker reads in
   std::string jobs;        // stream: jobs to run, fields id, job (JSON text)
   std::string results;     // stream: one entry per job id, fields id, result (JSON text)
@@ -17,7 +18,13 @@ struct QueueKeys {
   std::string duplicates;  // counter: results written again for an id that had one already
   std::string cancel;      // pub/sub channel: a job id to cancel wherever it runs
   std::string result_prefix;
+  std::string job_prefix;
+  std::string cancelled_prefix;
   std::string result(const std::string& id) const { return result_prefix + id; }  // string, with a TTL
+  // hash, with a TTL: where a job a front end accepted went (fields stream, entry, submitted_ms)
+  std::string job(const std::string& id) const { return job_prefix + id; }
+  // string, with a TTL: a cancel asked for; a worker that reads the job later ends it unrun
+  std::string cancelled(const std::string& id) const { return cancelled_prefix + id; }
 };
 
 }  // namespace cellblock

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include "jobs/dispatch/job_records.h"
 #include "jobs/dispatch/stop_signals.h"
 #include "jobs/format/result_json.h"
 
@@ -65,7 +66,16 @@ void Worker::finish(Finished finished) {
   wake_writer_.notify_all();
 }
 
-void Worker::accept(StreamJob job) {
+void Worker::accept_all(std::vector<StreamJob> jobs) {
+  // A cancel asked for before any worker held the job (DELETE on a front end, submit --cancel)
+  // was published to nobody; its key says so.
+  std::vector<std::string> ids;
+  for (const StreamJob& job : jobs) ids.push_back(job.id);
+  std::vector<bool> cancelled = cancel_requested(*reader_, keys_, ids);
+  for (size_t i = 0; i < jobs.size(); ++i) accept(std::move(jobs[i]), cancelled[i]);
+}
+
+void Worker::accept(StreamJob job, bool cancelled) {
   {
     std::lock_guard lock(mutex_);
     // Our own entry, reclaimed because a heartbeat came late: it runs here already.
@@ -78,6 +88,13 @@ void Worker::accept(StreamJob job) {
     spdlog::warn("worker {}: job {}: {}", options_.name, job.id, reason);
     std::string text = result_text(failed(Status::internal_error, reason), job.id);
     finish({std::move(job), std::move(text), std::move(reason)});
+    return;
+  }
+  if (cancelled) {
+    spdlog::info("worker {}: job {} was cancelled before it started", options_.name, job.id);
+    std::string text = result_text(failed(Status::cancelled, "cancelled before it started (DELETE /v1/jobs/" + job.id +
+                                                                 " or cellblock submit --cancel)"), job.id);
+    finish({std::move(job), std::move(text), std::nullopt});
     return;
   }
   JobRequest request;
@@ -152,7 +169,7 @@ void Worker::read_new(size_t free) {
   for (size_t i = 0; i < r->elements; ++i) {
     const redisReply* stream = r->element[i];  // [name, entries]
     if (stream->type == REDIS_REPLY_ARRAY && stream->elements == 2)
-      for (StreamJob& job : parse_entries(stream->element[1], nullptr)) accept(std::move(job));
+      accept_all(parse_entries(stream->element[1], nullptr));
   }
 }
 
@@ -170,8 +187,8 @@ void Worker::reclaim(size_t free) {
   for (StreamJob& job : jobs) {
     job.deliveries = delivery_count(*reader_, keys_, job.entry_id);
     spdlog::info("worker {}: reclaimed job {} (entry {}, delivery {})", options_.name, job.id, job.entry_id, job.deliveries);
-    accept(std::move(job));
   }
+  accept_all(std::move(jobs));
 }
 
 // XCLAIM to ourselves with JUSTID resets the entries' idle time without counting a delivery:

@@ -52,7 +52,8 @@ class Worker {
   int run();
 
  private:
-  void accept(StreamJob job);
+  void accept_all(std::vector<StreamJob> jobs);  // as read: checks for cancels first
+  void accept(StreamJob job, bool cancelled);
   void finish(Finished finished);
   void read_new(size_t free);
   void reclaim(size_t free);

@@ -1,5 +1,8 @@
 #include "jobs/dispatch/job_records.h"
 
+#include <algorithm>
+#include <map>
+
 namespace cellblock {
 namespace {
 
@@ -84,6 +87,33 @@ std::vector<bool> cancel_requested(RedisClient& redis, const QueueKeys& keys, co
   Reply r = redis.command(mget);
   for (size_t i = 0; i < ids.size(); ++i) out.push_back(i < r->elements && !is_nil(r->element[i]));
   return out;
+}
+
+QueueStats queue_stats(RedisClient& redis, const QueueKeys& keys) {
+  auto replies = redis.pipeline({{"XINFO", "GROUPS", keys.jobs}, {"XLEN", keys.dead}, {"GET", keys.duplicates}});
+  QueueStats stats;
+  std::string last_delivered = "0-0";
+  const redisReply* groups = replies[0].get();  // an error reply: no stream yet, nothing queued
+  for (size_t g = 0; groups->type == REDIS_REPLY_ARRAY && g < groups->elements; ++g) {
+    const redisReply* group = groups->element[g];  // name, consumers, pending, last-delivered-id, entries-read, lag
+    std::map<std::string, const redisReply*> fields;
+    for (size_t f = 0; f + 1 < group->elements; f += 2) fields[reply_string(group->element[f])] = group->element[f + 1];
+    if (reply_string(fields["name"]) != QueueKeys::group) continue;
+    stats.pending = static_cast<double>(fields["pending"] ? fields["pending"]->integer : 0);
+    if (fields["lag"] && fields["lag"]->type == REDIS_REPLY_INTEGER) stats.waiting = static_cast<double>(fields["lag"]->integer);
+    last_delivered = reply_string(fields["last-delivered-id"]);
+  }
+  stats.dead = static_cast<double>(replies[1]->integer);
+  stats.duplicates = is_nil(replies[2].get()) ? 0 : std::stod(reply_string(replies[2].get()));
+  if (groups->type == REDIS_REPLY_ARRAY) {
+    // The next entry after the last one delivered; its id starts with its time in ms.
+    Reply next = redis.command({"XRANGE", keys.jobs, "(" + last_delivered, "+", "COUNT", "1"});
+    if (next->elements == 1) {
+      const double added_ms = std::stod(reply_string(next->element[0]->element[0]));
+      stats.oldest_waiting_s = std::max(0.0, (static_cast<double>(unix_ms()) - added_ms) / 1000);
+    }
+  }
+  return stats;
 }
 
 }  // namespace cellblock

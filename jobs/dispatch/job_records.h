@@ -39,4 +39,15 @@ void request_cancel(RedisClient& redis, const QueueKeys& keys, const std::string
 // For each job id, whether a cancel was asked for it (one round trip). Throws RedisError.
 std::vector<bool> cancel_requested(RedisClient& redis, const QueueKeys& keys, const std::vector<std::string>& ids);
 
+// The queue as operators watch it (a front end's /metrics), read in one round trip.
+struct QueueStats {
+  double waiting = 0;         // entries no worker has read yet (XINFO GROUPS: lag)
+  double pending = 0;         // read and not acked: running on workers
+  double oldest_waiting_s = 0;  // age of the oldest entry no worker has read yet
+  double dead = 0;            // XLEN NAME:dead
+  double duplicates = 0;      // NAME:duplicates
+};
+// Throws RedisError.
+QueueStats queue_stats(RedisClient& redis, const QueueKeys& keys);
+
 }  // namespace cellblock

@@ -53,6 +53,7 @@ class Frontend : public std::enable_shared_from_this<Frontend> {
 
   void start() {
     std::weak_ptr<Frontend> weak = weak_from_this();
+    add_metrics();
     listener_ = std::make_unique<DoneListener>(
         options_.redis, keys_.done, ctx_.io,
         [weak](const std::string& id) {
@@ -149,6 +150,47 @@ class Frontend : public std::enable_shared_from_this<Frontend> {
   }
 
  private:
+  // The queue as /metrics shows it, read from Redis every kStatsEvery (a scrape must not wait
+  // for Redis): depth and lag from XINFO GROUPS, dead letters, duplicates; and whether Redis
+  // answers.
+  static constexpr auto kStatsEvery = std::chrono::seconds(2);
+  void add_metrics() {
+    metrics::Registry& m = ctx_.metrics;
+    const std::vector<std::string> label{"queue"};
+    const metrics::LabelValues value{options_.queue};
+    m.gauge_fn("cellblock_redis_up", "Whether the queue's Redis answered the front end's last command (1) or not (0)",
+               [this] { return lane_.up() ? 1.0 : 0.0; }, label, value);
+    auto gauge = [&](const char* name, const char* help) { return &m.gauge(name, help, label).with(value); };
+    waiting_ = gauge("cellblock_queue_waiting_jobs", "Jobs in the stream that no worker has read yet (XINFO GROUPS lag)");
+    pending_ = gauge("cellblock_queue_running_jobs", "Jobs read by a worker and not yet acked (XPENDING): running");
+    oldest_ = gauge("cellblock_queue_oldest_waiting_seconds", "Age of the oldest job no worker has read yet");
+    dead_ = gauge("cellblock_queue_dead_letters", "Entries of NAME:dead: jobs given up after --max-deliveries");
+    duplicates_ = gauge("cellblock_queue_duplicate_results",
+                        "Results computed again for a job that had one (NAME:duplicates): at-least-once at work");
+    stats_timer_ = std::make_unique<boost::asio::steady_timer>(ctx_.io);
+    refresh_stats();
+  }
+
+  void refresh_stats() {
+    lane_.run(
+        [keys = keys_](RedisClient& redis) -> json {
+          QueueStats q = queue_stats(redis, keys);
+          return {q.waiting, q.pending, q.oldest_waiting_s, q.dead, q.duplicates};
+        },
+        [weak = weak_from_this()](RedisLane::Outcome o) {
+          auto self = weak.lock();
+          if (!self) return;
+          if (!o.error) {
+            metrics::Gauge* gauges[] = {self->waiting_, self->pending_, self->oldest_, self->dead_, self->duplicates_};
+            for (size_t i = 0; i < 5; ++i) gauges[i]->set(o.value[i].get<double>());
+          }
+          self->stats_timer_->expires_after(kStatsEvery);
+          self->stats_timer_->async_wait([weak](const boost::system::error_code& ec) {
+            if (auto self = weak.lock(); self && !ec) self->refresh_stats();
+          });
+        });
+  }
+
   struct Waiter {
     explicit Waiter(boost::asio::io_context& io) : timer(io) {}
     boost::asio::steady_timer timer;
@@ -240,6 +282,12 @@ class Frontend : public std::enable_shared_from_this<Frontend> {
   RedisLane lane_;
   std::multimap<std::string, std::shared_ptr<Waiter>> waiters_;  // by job id; io thread only
   std::unique_ptr<DoneListener> listener_;
+  std::unique_ptr<boost::asio::steady_timer> stats_timer_;
+  metrics::Gauge* waiting_ = nullptr;
+  metrics::Gauge* pending_ = nullptr;
+  metrics::Gauge* oldest_ = nullptr;
+  metrics::Gauge* dead_ = nullptr;
+  metrics::Gauge* duplicates_ = nullptr;
 };
 
 }  // namespace

@@ -79,6 +79,21 @@ TEST(FrontendTest, JobsGoThroughRedisToAWorkerAndBack) {
   EXPECT_NE(h.body.find("live output"), std::string::npos) << h.body;
   EXPECT_EQ(curl_unix(s, serve, {}, "/v1/jobs").code, 501);
   EXPECT_EQ(curl_unix(s, serve, {}, "/v1/health").code, 200);
+
+  // /metrics: the queue as Redis has it, and promtool accepts the exposition. A duplicate
+  // counted by a worker (written here by hand, as a second worker's result would be) shows.
+  c->command({"INCR", keys.duplicates});
+  std::string text;
+  ASSERT_TRUE(eventually([&] {
+    text = curl_unix(s, serve, {}, "/metrics").body;
+    return text.find("cellblock_queue_duplicate_results{queue=\"q\"} 1") != std::string::npos;
+  }, budget(0))) << text;
+  EXPECT_NE(text.find("cellblock_redis_up{queue=\"q\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("cellblock_queue_waiting_jobs{queue=\"q\"} 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("cellblock_queue_dead_letters{queue=\"q\"} 0"), std::string::npos) << text;
+  const std::string file = s.write("metrics.txt", text);
+  Ran promtool = run_program(s, "promtool", {"/bin/sh", "-c", "promtool check metrics < " + file});
+  EXPECT_EQ(promtool.code, 0) << promtool.out << promtool.err;
 }
 
 TEST(FrontendTest, DeleteCancelsARunningJobAndAQueuedOne) {
@@ -127,6 +142,7 @@ TEST(FrontendTest, RedisAwayIs503WithRetryAfterAndWrongPasswordOneLine) {
   EXPECT_EQ(h.code, 503) << h.body;
   EXPECT_NE(h.headers.find("Retry-After"), std::string::npos) << h.headers;
   EXPECT_EQ(curl_unix(s, serve, {}, "/v1/health").code, 503);
+  EXPECT_NE(curl_unix(s, serve, {}, "/metrics").body.find("cellblock_redis_up{queue=\"q\"} 0"), std::string::npos);
   redis.restart();
   auto c = redis.client();
   EXPECT_EQ(c->command({"EXISTS", QueueKeys("q").job("b")})->integer, 0);

@@ -151,5 +151,40 @@ TEST(FrontendTest, RedisAwayIs503WithRetryAfterAndWrongPasswordOneLine) {
   EXPECT_EQ(post(s, serve, {{"id", "b"}, {"command", {"/bin/true"}}}).code, 202);
 }
 
+TEST(FrontendTest, TwoFrontEndsAndTwoWorkersServeOneStream) {
+  Scratch s("frontend-two"), t("frontend-two-b");  // a scratch each: each front end has its socket and state
+  RedisServer redis(s);
+  auto w1 = start_worker(s, redis, "w1", {"--parallel", "2"});
+  auto w2 = start_worker(t, redis, "w2", {"--parallel", "2"});
+  Serve a(s, "serve", {"--redis", redis.url(), "--queue", "q"});
+  Serve b(t, "serve", {"--redis", redis.url(), "--queue", "q"});
+  constexpr int kJobs = 40;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kJobs; ++i) {
+    const Serve& via = i % 2 ? b : a;
+    const Scratch& sc = i % 2 ? t : s;
+    Http h = post(sc, via, {{"command", {"/bin/sh", "-c", "echo " + std::to_string(i)}}});
+    ASSERT_EQ(h.code, 202) << h.body;
+    ids.push_back(json::parse(h.body)["id"]);
+  }
+  // Each result asked for at the front end that did not take the job.
+  for (int i = 0; i < kJobs; ++i) {
+    const Serve& other = i % 2 ? a : b;
+    const Scratch& sc = i % 2 ? s : t;
+    Http w = curl_unix(sc, other, {}, "/v1/jobs/" + ids[i] + "/wait?timeout=" + std::to_string(budget(kJobs).count() / 1000));
+    ASSERT_EQ(w.code, 200) << w.body;
+    json rec = json::parse(w.body);
+    EXPECT_EQ(rec["state"], "done") << w.body;
+    EXPECT_EQ(rec["result"]["stdout"], std::to_string(i) + "\n") << w.body;
+  }
+  auto c = redis.client();
+  const QueueKeys keys("q");
+  EXPECT_EQ(c->command({"XLEN", keys.results})->integer, kJobs);
+  EXPECT_EQ(c->command({"EXISTS", keys.duplicates})->integer, 0);
+  // Both workers ran jobs (each reads only as many as it has free slots, so neither takes all).
+  EXPECT_NE(w1->err().find("started"), std::string::npos) << w1->err();
+  EXPECT_NE(w2->err().find("started"), std::string::npos) << w2->err();
+}
+
 }  // namespace
 }  // namespace cellblock::test

@@ -31,6 +31,31 @@ int64_t unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+// Adds one job stream's numbers to `stats`.
+void add_stream_stats(RedisClient& redis, const std::string& stream, QueueStats& stats) {
+  auto replies = redis.pipeline({{"XINFO", "GROUPS", stream}});
+  std::string last_delivered = "0-0";
+  const redisReply* groups = replies[0].get();  // an error reply: no stream yet, nothing queued
+  for (size_t g = 0; groups->type == REDIS_REPLY_ARRAY && g < groups->elements; ++g) {
+    const redisReply* group = groups->element[g];  // name, consumers, pending, last-delivered-id, entries-read, lag
+    std::map<std::string, const redisReply*> fields;
+    for (size_t f = 0; f + 1 < group->elements; f += 2) fields[reply_string(group->element[f])] = group->element[f + 1];
+    if (reply_string(fields["name"]) != QueueKeys::group) continue;
+    stats.pending += static_cast<double>(fields["pending"] ? fields["pending"]->integer : 0);
+    if (fields["lag"] && fields["lag"]->type == REDIS_REPLY_INTEGER) stats.waiting += static_cast<double>(fields["lag"]->integer);
+    last_delivered = reply_string(fields["last-delivered-id"]);
+  }
+  if (groups->type == REDIS_REPLY_ARRAY) {
+    // The next entry after the last one delivered; its id starts with its time in ms.
+    Reply next = redis.command({"XRANGE", stream, "(" + last_delivered, "+", "COUNT", "1"});
+    if (next->elements == 1) {
+      const double added_ms = std::stod(reply_string(next->element[0]->element[0]));
+      stats.oldest_waiting_s = std::max(stats.oldest_waiting_s, (static_cast<double>(unix_ms()) - added_ms) / 1000);
+    }
+  }
+}
+
+
 }  // namespace
 
 std::optional<std::string> accept_jobs(RedisClient& redis, const QueueKeys& keys, const std::vector<NewJob>& jobs,
@@ -90,30 +115,11 @@ std::vector<bool> cancel_requested(RedisClient& redis, const QueueKeys& keys, co
 }
 
 QueueStats queue_stats(RedisClient& redis, const QueueKeys& keys) {
-  auto replies = redis.pipeline({{"XINFO", "GROUPS", keys.jobs}, {"XLEN", keys.dead}, {"GET", keys.duplicates}});
+  auto replies = redis.pipeline({{"XLEN", keys.dead}, {"GET", keys.duplicates}});
   QueueStats stats;
-  std::string last_delivered = "0-0";
-  const redisReply* groups = replies[0].get();  // an error reply: no stream yet, nothing queued
-  for (size_t g = 0; groups->type == REDIS_REPLY_ARRAY && g < groups->elements; ++g) {
-    const redisReply* group = groups->element[g];  // name, consumers, pending, last-delivered-id, entries-read, lag
-    std::map<std::string, const redisReply*> fields;
-    for (size_t f = 0; f + 1 < group->elements; f += 2) fields[reply_string(group->element[f])] = group->element[f + 1];
-    if (reply_string(fields["name"]) != QueueKeys::group) continue;
-    stats.pending = static_cast<double>(fields["pending"] ? fields["pending"]->integer : 0);
-    if (fields["lag"] && fields["lag"]->type == REDIS_REPLY_INTEGER) stats.waiting = static_cast<double>(fields["lag"]->integer);
-    last_delivered = reply_string(fields["last-delivered-id"]);
-  }
-  stats.dead = static_cast<double>(replies[1]->integer);
-  stats.duplicates = is_nil(replies[2].get()) ? 0 : std::stod(reply_string(replies[2].get()));
-  if (groups->type == REDIS_REPLY_ARRAY) {
-    // The next entry after the last one delivered; its id starts with its time in ms.
-    Reply next = redis.command({"XRANGE", keys.jobs, "(" + last_delivered, "+", "COUNT", "1"});
-    if (next->elements == 1) {
-      const double added_ms = std::stod(reply_string(next->element[0]->element[0]));
-      stats.oldest_waiting_s = std::max(0.0, (static_cast<double>(unix_ms()) - added_ms) / 1000);
-    }
-  }
+  stats.dead = static_cast<double>(replies[0]->integer);
+  stats.duplicates = is_nil(replies[1].get()) ? 0 : std::stod(reply_string(replies[1].get()));
+  for (const std::string& stream : keys.streams()) add_stream_stats(redis, stream, stats);
   return stats;
 }
-
 }  // namespace cellblock

@@ -79,7 +79,7 @@ void Worker::accept(StreamJob job, bool cancelled) {
   {
     std::lock_guard lock(mutex_);
     // Our own entry, reclaimed because a heartbeat came late: it runs here already.
-    if (!held_.emplace(job.entry_id, job).second) return;
+    if (!held_.emplace(std::pair{job.stream, job.entry_id}, job).second) return;
   }
   if (job.deliveries > options_.max_deliveries) {
     std::string reason = "dead-lettered to " + keys_.dead + ": delivered " + std::to_string(job.deliveries) +
@@ -120,7 +120,7 @@ void Worker::accept(StreamJob job, bool cancelled) {
       // pending (unacked) so that another worker claims it and runs it whole.
       keep_pending = stopping_ && (r.status == Status::cancelled || !*started);
       queued_.erase(job.id);
-      if (keep_pending) held_.erase(job.entry_id);
+      if (keep_pending) held_.erase({job.stream, job.entry_id});
     }
     if (!keep_pending) finish({job, result_text(r, job.id), std::nullopt});
   };
@@ -162,30 +162,61 @@ void Worker::listen_for_cancels() {
   }
 }
 
+// Highest priority first: each stream in turn without blocking, as long as slots are free. Only
+// when all are empty does it block, on all three at once.
 void Worker::read_new(size_t free) {
-  Reply r = reader_->command({"XREADGROUP", "GROUP", QueueKeys::group, options_.name, "COUNT", std::to_string(free),
-                              "BLOCK", "200", "STREAMS", keys_.jobs, ">"});
-  if (is_nil(r.get()) || r->type != REDIS_REPLY_ARRAY) return;
-  for (size_t i = 0; i < r->elements; ++i) {
-    const redisReply* stream = r->element[i];  // [name, entries]
-    if (stream->type == REDIS_REPLY_ARRAY && stream->elements == 2)
-      accept_all(parse_entries(stream->element[1], nullptr));
+  auto read = [&](Command cmd) {
+    size_t got = 0;
+    Reply r = reader_->command(cmd);
+    if (is_nil(r.get()) || r->type != REDIS_REPLY_ARRAY) return got;
+    for (size_t i = 0; i < r->elements; ++i) {
+      const redisReply* stream = r->element[i];  // [name, entries]
+      if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2) continue;
+      auto jobs = parse_entries(stream->element[1], reply_string(stream->element[0]), nullptr);
+      got += jobs.size();
+      accept_all(std::move(jobs));
+    }
+    return got;
+  };
+  const Command head{"XREADGROUP", "GROUP", QueueKeys::group, options_.name, "COUNT"};
+  bool any = false;
+  for (const std::string& stream : keys_.streams()) {
+    if (free == 0) return;
+    Command cmd = head;
+    cmd.insert(cmd.end(), {std::to_string(free), "STREAMS", stream, ">"});
+    size_t got = read(cmd);
+    any = any || got > 0;
+    free -= std::min(free, got);
   }
+  if (any || free == 0) return;
+  // COUNT counts per stream: jobs that land on two streams within the same 200 ms may both come,
+  // one more than the free slot; it waits in the local queue, in priority order.
+  Command wait = head;
+  wait.insert(wait.end(), {"1", "BLOCK", "200", "STREAMS"});
+  for (const std::string& stream : keys_.streams()) wait.push_back(stream);
+  for (size_t i = 0; i < keys_.streams().size(); ++i) wait.push_back(">");
+  read(wait);
 }
 
 void Worker::reclaim(size_t free) {
-  Reply r = reader_->command({"XAUTOCLAIM", keys_.jobs, QueueKeys::group, options_.name,
-                              std::to_string(options_.claim_idle.count()), claim_cursor_, "COUNT", std::to_string(free)});
+  for (const std::string& stream : keys_.streams()) reclaim(stream, std::min(free, free_slots()));
+}
+
+void Worker::reclaim(const std::string& stream, size_t free) {
+  if (free == 0) return;
+  std::string& cursor = claim_cursor_.try_emplace(stream, "0-0").first->second;
+  Reply r = reader_->command({"XAUTOCLAIM", stream, QueueKeys::group, options_.name,
+                              std::to_string(options_.claim_idle.count()), cursor, "COUNT", std::to_string(free)});
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) return;
-  claim_cursor_ = reply_string(r->element[0]);
+  cursor = reply_string(r->element[0]);
   std::vector<std::string> gone;
-  auto jobs = parse_entries(r->element[1], &gone);
+  auto jobs = parse_entries(r->element[1], stream, &gone);
   // Redis 7 lists entries deleted from the stream third: nothing to run, only to ack.
   if (r->elements >= 3 && r->element[2]->type == REDIS_REPLY_ARRAY)
     for (size_t i = 0; i < r->element[2]->elements; ++i) gone.push_back(reply_string(r->element[2]->element[i]));
-  for (const auto& id : gone) reader_->command({"XACK", keys_.jobs, QueueKeys::group, id});
+  for (const auto& id : gone) reader_->command({"XACK", stream, QueueKeys::group, id});
   for (StreamJob& job : jobs) {
-    job.deliveries = delivery_count(*reader_, keys_, job.entry_id);
+    job.deliveries = delivery_count(*reader_, job);
     spdlog::info("worker {}: reclaimed job {} (entry {}, delivery {})", options_.name, job.id, job.entry_id, job.deliveries);
   }
   accept_all(std::move(jobs));
@@ -194,14 +225,19 @@ void Worker::reclaim(size_t free) {
 // XCLAIM to ourselves with JUSTID resets the entries' idle time without counting a delivery:
 // other workers' XAUTOCLAIM leaves them alone while this worker lives.
 void Worker::heartbeat() {
-  Command claim{"XCLAIM", keys_.jobs, QueueKeys::group, options_.name, "0"};
+  std::map<std::string, Command> claims;  // one XCLAIM per stream
   {
     std::lock_guard lock(mutex_);
-    if (held_.empty()) return;
-    for (const auto& [entry_id, job] : held_) claim.push_back(entry_id);
+    for (const auto& [where, job] : held_) {
+      auto [it, fresh] = claims.try_emplace(where.first);
+      if (fresh) it->second = {"XCLAIM", where.first, QueueKeys::group, options_.name, "0"};
+      it->second.push_back(where.second);
+    }
   }
-  claim.push_back("JUSTID");
-  reader_->command(claim);
+  for (auto& [stream, claim] : claims) {
+    claim.push_back("JUSTID");
+    reader_->command(claim);
+  }
 }
 
 void Worker::write_results() {
@@ -230,7 +266,7 @@ void Worker::write_results() {
     }
     std::lock_guard lock(mutex_);
     to_write_.pop_front();
-    held_.erase(next.job.entry_id);
+    held_.erase({next.job.stream, next.job.entry_id});
   }
 }
 

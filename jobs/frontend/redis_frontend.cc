@@ -71,10 +71,10 @@ class Frontend : public std::enable_shared_from_this<Frontend> {
     service::for_each_job(call.request.body(), batch, [&](const json& j) {
       // Read as strictly as on a worker, so a bad field is named here, now; the worker reads the
       // job again with its own host's --defaults and policies.
-      request_from_json(j, ctx_.defaults);
+      const JobRequest request = request_from_json(j, ctx_.defaults);
       json job = j;
       if (!job.contains("id")) job["id"] = new_job_id();
-      jobs.push_back({job["id"].get<std::string>(), keys_.jobs, job.dump()});
+      jobs.push_back({job["id"].get<std::string>(), keys_.stream_for(request.priority), job.dump()});
     });
     std::vector<std::string> ids;
     for (const NewJob& j : jobs) ids.push_back(j.id);

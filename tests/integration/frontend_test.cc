@@ -79,6 +79,10 @@ TEST(FrontendTest, JobsGoThroughRedisToAWorkerAndBack) {
   EXPECT_NE(h.body.find("live output"), std::string::npos) << h.body;
   EXPECT_EQ(curl_unix(s, serve, {}, "/v1/jobs").code, 501);
   EXPECT_EQ(curl_unix(s, serve, {}, "/v1/health").code, 200);
+  // A "priority" picks the stream.
+  h = post(s, serve, {{"id", "urgent"}, {"command", {"/bin/true"}}, {"priority", 3}}, wait);
+  EXPECT_EQ(h.code, 200) << h.body;
+  EXPECT_EQ(c->command({"XLEN", keys.jobs_high})->integer, 1);
 
   // /metrics: the queue as Redis has it, and promtool accepts the exposition. A duplicate
   // counted by a worker (written here by hand, as a second worker's result would be) shows.

@@ -264,9 +264,12 @@ void Worker::write_results() {
       backoff = std::min(backoff * 2, milliseconds(5000));
       continue;
     }
-    std::lock_guard lock(mutex_);
-    to_write_.pop_front();
-    held_.erase({next.job.stream, next.job.entry_id});
+    {
+      std::lock_guard lock(mutex_);
+      to_write_.pop_front();
+      held_.erase({next.job.stream, next.job.entry_id});
+    }
+    slot_freed_.notify_all();
   }
 }
 
@@ -292,7 +295,14 @@ int Worker::run() {
       // Only as many jobs as there are free slots: what a worker holds, it runs now, and
       // nothing waits here that another worker could run sooner.
       if (size_t free = free_slots(); free > 0) read_new(free);
-      else if ((first_signal = wait_for_stop_signal(milliseconds(50)))) break;
+      else {
+        // Full: wake as soon as a result is written and its slot is free (polling here capped
+        // a worker at parallel/50 ms jobs a second), and look for a stop signal at least every 50 ms.
+        std::unique_lock lock(mutex_);
+        slot_freed_.wait_for(lock, milliseconds(50), [&] { return held_.size() < options_.local.parallel; });
+        lock.unlock();
+        if ((first_signal = wait_for_stop_signal(milliseconds(0)))) break;
+      }
       backoff = milliseconds(100);
     } catch (const RedisError& e) {
       spdlog::warn("worker {}: {}; again in {} ms", options_.name, e.what(), backoff.count());

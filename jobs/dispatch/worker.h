@@ -72,6 +72,7 @@ class Worker {
 
   mutable std::mutex mutex_;
   std::condition_variable wake_writer_;
+  std::condition_variable slot_freed_;  // a held job's result is written: the reader may read again
   // By (stream, entry id): read and not yet acked. Entry ids are unique only within a stream.
   std::map<std::pair<std::string, std::string>, StreamJob> held_;
   std::map<std::string, uint64_t> queued_;  // job id -> the local queue's id, while it is there

@@ -12,7 +12,9 @@
 
 #include "jobs/cli/queue_flags.h"
 #include "jobs/cli/job_flags.h"
+#include "jobs/dispatch/redis_client.h"
 #include "jobs/format/json_reader.h"
+#include "jobs/frontend/redis_frontend.h"
 #include "jobs/gojudge/gojudge_routes.h"
 #include "jobs/service/service.h"
 
@@ -76,6 +78,17 @@ service::ServiceOptions service_options(const ServeOptions& o) {
     if (v.count() < 1) throw FieldError(flag, "must be longer than 0");
   if (o.max_connections < 1) throw FieldError("--max-connections", "must be at least 1");
   s.max_connections = o.max_connections;
+  if (o.redis) {
+    if (o.redis_queue.empty()) throw FieldError("--queue", "--redis needs the queue's name");
+    frontend::FrontendOptions fe;
+    fe.redis = parse_redis_url(*o.redis);
+    fe.queue = o.redis_queue;
+    fe.job_ttl = std::chrono::duration_cast<std::chrono::seconds>(duration_flag(o.job_ttl, "--job-ttl"));
+    if (fe.job_ttl.count() < 1) throw FieldError("--job-ttl", "must be a second or longer");
+    s.jobs_api = [fe](service::Router& router, service::ServiceContext& ctx) { frontend::add_redis_frontend(router, ctx, fe); };
+  } else if (!o.redis_queue.empty()) {
+    throw FieldError("--queue", "names a Redis queue: it needs --redis");
+  }
   gojudge::GoJudgeOptions go_judge;
   go_judge.file_store_bytes = size_flag(o.file_store_max, "--file-store-max");
   s.modules.push_back([go_judge](service::Router& router, service::ServiceContext& ctx) {
@@ -111,6 +124,11 @@ void add_serve_command(CLI::App& app, ServeOptions& o) {
   protection->add_option("--idle-timeout", o.idle_timeout, "Time a kept-alive connection may sit idle")->capture_default_str();
   protection->add_option("--max-body", o.max_body, "Largest request body; larger get 413")->capture_default_str();
   protection->add_option("--max-connections", o.max_connections, "Open connections at most; more get 503")->capture_default_str();
+  CLI::App* redis = serve->add_option_group("Front end of a Redis queue (docs/distributed.md)");
+  redis->add_option("--redis", o.redis, "redis://[user:password@]host:port[/db]: /v1/jobs goes to this Redis's queue");
+  redis->add_option("--queue", o.redis_queue, "The queue's name (NAME:jobs, as `cellblock worker --queue`)");
+  redis->add_option("--job-ttl", o.job_ttl, "How long Redis remembers an accepted job's id (longer than jobs wait)")
+      ->capture_default_str();
   serve->add_option_group("go-judge API")
       ->add_option("--file-store-max", o.file_store_max,
                    "Total size of the files kept by copyOutCached or POST /file, on disk under the state directory (docs/go-judge.md)")
@@ -129,6 +147,13 @@ int serve_command(const ServeOptions& o, const std::function<Executor&()>& execu
     return 2;
   }
   options.state_dir = state_dir;
+  if (o.redis) try {
+      // A wrong password or a host nobody answers on: one line now, not 503s later.
+      RedisClient(parse_redis_url(*o.redis)).command({"PING"});
+    } catch (const RedisError& e) {
+      std::cerr << "cellblock serve: " << e.what() << "\n";
+      return 1;
+    }
   std::unique_ptr<service::Service> service;
   try {
     service = std::make_unique<service::Service>(executor(), policies, std::move(options));

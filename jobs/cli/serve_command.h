@@ -1,4 +1,5 @@
-// `cellblock serve`: the queue as a long-running HTTP service (jobs/service/, docs/api.md).
+// `cellblock serve`: the queue as a long-running HTTP service (jobs/service/, docs/api.md); with
+// --redis, the jobs API as a front end of a Redis queue (jobs/frontend/, docs/distributed.md).
 #pragma once
 
 #include <CLI/CLI.hpp>
@@ -27,7 +28,10 @@ struct ServeOptions {
   std::string header_timeout = "10s";
   std::string body_timeout = "60s";
   std::string idle_timeout = "60s";
-  std::string file_store_max = "256M";  // go-judge's file store (copyOutCached), all files together
+  std::string file_store_max = "256M";
+  std::optional<std::string> redis;  // --redis URL: a front end of the Redis queue --queue
+  std::string redis_queue;  // --queue NAME
+  std::string job_ttl = "24h";  // go-judge's file store (copyOutCached), all files together
 };
 
 void add_serve_command(CLI::App& app, ServeOptions& options);

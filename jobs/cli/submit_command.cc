@@ -12,6 +12,7 @@
 #include "executor/base/sys_error.h"
 #include "jobs/cli/batch_report.h"
 #include "jobs/cli/queue_flags.h"
+#include "jobs/dispatch/job_records.h"
 #include "jobs/dispatch/job_stream.h"
 #include "jobs/dispatch/stop_signals.h"
 #include "jobs/format/json_reader.h"
@@ -88,12 +89,13 @@ void add_submit_command(CLI::App& app, SubmitOptions& o) {
 
 namespace {
 
-// PUBLISH NAME:cancel ID: the worker holding the job cancels it; one that does not ignores it.
+// The worker holding the job cancels it now (NAME:cancel); one that reads it later ends it
+// unrun (NAME:cancelled:<id>, kept as long as a result would be).
 int cancel_job(const RedisUrl& url, const QueueKeys& keys, const std::string& id) {
   try {
     RedisClient redis(url);
-    long long workers = redis.command({"PUBLISH", keys.cancel, id})->integer;
-    std::cerr << "cellblock submit: cancel of " << id << " sent to " << workers << " workers\n";
+    request_cancel(redis, keys, id, std::chrono::hours(24));
+    std::cerr << "cellblock submit: cancel of " << id << " sent\n";
   } catch (const RedisError& e) {
     std::cerr << "cellblock submit: " << e.what() << "\n";
     return 1;

@@ -1,32 +1,40 @@
 #include "jobs/dispatch/job_stream.h"
 
+#include <nlohmann/json.hpp>
+
 namespace cellblock {
 
 void ensure_group(RedisClient& redis, const QueueKeys& keys) {
-  try {
-    redis.command({"XGROUP", "CREATE", keys.jobs, QueueKeys::group, "0", "MKSTREAM"});
-  } catch (const RedisError& e) {
-    // Another worker made it first: that is the usual case, not an error.
-    if (std::string(e.what()).find("BUSYGROUP") == std::string::npos) throw;
-  }
+  for (const std::string& stream : keys.streams()) try {
+      redis.command({"XGROUP", "CREATE", stream, QueueKeys::group, "0", "MKSTREAM"});
+    } catch (const RedisError& e) {
+      // Another worker made it first: that is the usual case, not an error.
+      if (std::string(e.what()).find("BUSYGROUP") == std::string::npos) throw;
+    }
 }
 
 void add_jobs(RedisClient& redis, const QueueKeys& keys, const std::vector<std::pair<std::string, std::string>>& jobs) {
   std::vector<Command> commands;
-  for (const auto& [id, text] : jobs) commands.push_back({"XADD", keys.jobs, "*", "id", id, "job", text});
+  for (const auto& [id, text] : jobs) {
+    // A priority that is not a number is the worker's to report (invalid_job), from NAME:jobs.
+    const auto j = nlohmann::json::parse(text, nullptr, false);
+    const int priority = j.is_object() && j.contains("priority") && j["priority"].is_number_integer() ? j["priority"].get<int>() : 0;
+    commands.push_back({"XADD", keys.stream_for(priority), "*", "id", id, "job", text});
+  }
   auto replies = redis.pipeline(commands);
   for (size_t i = 0; i < replies.size(); ++i)
     if (replies[i]->type == REDIS_REPLY_ERROR)
-      throw RedisError(redis.url().display() + ": XADD " + keys.jobs + " (job " + jobs[i].first + "): " + reply_string(replies[i].get()));
+      throw RedisError(redis.url().display() + ": XADD " + "(job " + jobs[i].first + "): " + reply_string(replies[i].get()));
 }
 
-std::vector<StreamJob> parse_entries(const redisReply* entries, std::vector<std::string>* gone) {
+std::vector<StreamJob> parse_entries(const redisReply* entries, const std::string& stream, std::vector<std::string>* gone) {
   std::vector<StreamJob> out;
   if (!entries || entries->type != REDIS_REPLY_ARRAY) return out;
   for (size_t i = 0; i < entries->elements; ++i) {
     const redisReply* e = entries->element[i];
     if (e->type != REDIS_REPLY_ARRAY || e->elements < 2) continue;
     StreamJob job;
+    job.stream = stream;
     job.entry_id = reply_string(e->element[0]);
     const redisReply* fields = e->element[1];
     // Redis 6.2 lists an entry deleted from the stream with nil fields.
@@ -45,8 +53,8 @@ std::vector<StreamJob> parse_entries(const redisReply* entries, std::vector<std:
   return out;
 }
 
-long long delivery_count(RedisClient& redis, const QueueKeys& keys, const std::string& entry_id) {
-  Reply r = redis.command({"XPENDING", keys.jobs, QueueKeys::group, entry_id, entry_id, "1"});
+long long delivery_count(RedisClient& redis, const StreamJob& job) {
+  Reply r = redis.command({"XPENDING", job.stream, QueueKeys::group, job.entry_id, job.entry_id, "1"});
   if (r->type != REDIS_REPLY_ARRAY || r->elements == 0) return 0;
   const redisReply* row = r->element[0];  // [id, consumer, idle ms, deliveries]
   return row->type == REDIS_REPLY_ARRAY && row->elements >= 4 ? row->element[3]->integer : 0;
@@ -54,7 +62,7 @@ long long delivery_count(RedisClient& redis, const QueueKeys& keys, const std::s
 
 bool publish_result(RedisClient& redis, const QueueKeys& keys, const Finished& f, std::chrono::seconds ttl) {
   const std::string key = keys.result(f.job.id);
-  const Command ack{"XACK", keys.jobs, QueueKeys::group, f.job.entry_id};
+  const Command ack{"XACK", f.job.stream, QueueKeys::group, f.job.entry_id};
   redis.command({"WATCH", key});
   if (redis.command({"EXISTS", key})->integer == 1) {
     redis.pipeline({{"UNWATCH"}, ack, {"INCR", keys.duplicates}});

@@ -14,20 +14,21 @@ namespace cellblock {
 
 // One entry of NAME:jobs as a worker got it.
 struct StreamJob {
+  std::string stream;    // the stream it came from (QueueKeys::streams)
   std::string entry_id;  // the stream's id, for XACK and XCLAIM
   std::string id;        // the job's id (field "id"; the entry id when it has none)
   std::string text;      // field "job": the job's JSON as submitted
   long long deliveries = 1;
 };
 
-// Creates group `workers` on NAME:jobs (and the stream: MKSTREAM) unless it is there.
+// Creates group `workers` on each job stream (and the stream: MKSTREAM) unless it is there.
 void ensure_group(RedisClient& redis, const QueueKeys& keys);
-// XADDs each (id, job JSON text) to NAME:jobs in one round trip.
+// XADDs each (id, job JSON text) to the stream of its "priority" in one round trip.
 void add_jobs(RedisClient& redis, const QueueKeys& keys, const std::vector<std::pair<std::string, std::string>>& jobs);
 // The entries of an XREADGROUP or XAUTOCLAIM entry list; ids of deleted entries go to `gone`.
-std::vector<StreamJob> parse_entries(const redisReply* entries, std::vector<std::string>* gone);
+std::vector<StreamJob> parse_entries(const redisReply* entries, const std::string& stream, std::vector<std::string>* gone);
 // How many times the group has delivered the entry (XPENDING), 0 when it is not pending.
-long long delivery_count(RedisClient& redis, const QueueKeys& keys, const std::string& entry_id);
+long long delivery_count(RedisClient& redis, const StreamJob& job);
 
 // What a worker writes when a job is over. `dead_reason` set: the job goes to NAME:dead too.
 struct Finished {

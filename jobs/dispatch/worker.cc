@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include "jobs/dispatch/job_records.h"
 #include "jobs/dispatch/stop_signals.h"
 #include "jobs/format/result_json.h"
 
@@ -65,11 +66,20 @@ void Worker::finish(Finished finished) {
   wake_writer_.notify_all();
 }
 
-void Worker::accept(StreamJob job) {
+void Worker::accept_all(std::vector<StreamJob> jobs) {
+  // A cancel asked for before any worker held the job (DELETE on a front end, submit --cancel)
+  // was published to nobody; its key says so.
+  std::vector<std::string> ids;
+  for (const StreamJob& job : jobs) ids.push_back(job.id);
+  std::vector<bool> cancelled = cancel_requested(*reader_, keys_, ids);
+  for (size_t i = 0; i < jobs.size(); ++i) accept(std::move(jobs[i]), cancelled[i]);
+}
+
+void Worker::accept(StreamJob job, bool cancelled) {
   {
     std::lock_guard lock(mutex_);
     // Our own entry, reclaimed because a heartbeat came late: it runs here already.
-    if (!held_.emplace(job.entry_id, job).second) return;
+    if (!held_.emplace(std::pair{job.stream, job.entry_id}, job).second) return;
   }
   if (job.deliveries > options_.max_deliveries) {
     std::string reason = "dead-lettered to " + keys_.dead + ": delivered " + std::to_string(job.deliveries) +
@@ -78,6 +88,13 @@ void Worker::accept(StreamJob job) {
     spdlog::warn("worker {}: job {}: {}", options_.name, job.id, reason);
     std::string text = result_text(failed(Status::internal_error, reason), job.id);
     finish({std::move(job), std::move(text), std::move(reason)});
+    return;
+  }
+  if (cancelled) {
+    spdlog::info("worker {}: job {} was cancelled before it started", options_.name, job.id);
+    std::string text = result_text(failed(Status::cancelled, "cancelled before it started (DELETE /v1/jobs/" + job.id +
+                                                                 " or cellblock submit --cancel)"), job.id);
+    finish({std::move(job), std::move(text), std::nullopt});
     return;
   }
   JobRequest request;
@@ -103,7 +120,7 @@ void Worker::accept(StreamJob job) {
       // pending (unacked) so that another worker claims it and runs it whole.
       keep_pending = stopping_ && (r.status == Status::cancelled || !*started);
       queued_.erase(job.id);
-      if (keep_pending) held_.erase(job.entry_id);
+      if (keep_pending) held_.erase({job.stream, job.entry_id});
     }
     if (!keep_pending) finish({job, result_text(r, job.id), std::nullopt});
   };
@@ -145,46 +162,82 @@ void Worker::listen_for_cancels() {
   }
 }
 
+// Highest priority first: each stream in turn without blocking, as long as slots are free. Only
+// when all are empty does it block, on all three at once.
 void Worker::read_new(size_t free) {
-  Reply r = reader_->command({"XREADGROUP", "GROUP", QueueKeys::group, options_.name, "COUNT", std::to_string(free),
-                              "BLOCK", "200", "STREAMS", keys_.jobs, ">"});
-  if (is_nil(r.get()) || r->type != REDIS_REPLY_ARRAY) return;
-  for (size_t i = 0; i < r->elements; ++i) {
-    const redisReply* stream = r->element[i];  // [name, entries]
-    if (stream->type == REDIS_REPLY_ARRAY && stream->elements == 2)
-      for (StreamJob& job : parse_entries(stream->element[1], nullptr)) accept(std::move(job));
+  auto read = [&](Command cmd) {
+    size_t got = 0;
+    Reply r = reader_->command(cmd);
+    if (is_nil(r.get()) || r->type != REDIS_REPLY_ARRAY) return got;
+    for (size_t i = 0; i < r->elements; ++i) {
+      const redisReply* stream = r->element[i];  // [name, entries]
+      if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2) continue;
+      auto jobs = parse_entries(stream->element[1], reply_string(stream->element[0]), nullptr);
+      got += jobs.size();
+      accept_all(std::move(jobs));
+    }
+    return got;
+  };
+  const Command head{"XREADGROUP", "GROUP", QueueKeys::group, options_.name, "COUNT"};
+  bool any = false;
+  for (const std::string& stream : keys_.streams()) {
+    if (free == 0) return;
+    Command cmd = head;
+    cmd.insert(cmd.end(), {std::to_string(free), "STREAMS", stream, ">"});
+    size_t got = read(cmd);
+    any = any || got > 0;
+    free -= std::min(free, got);
   }
+  if (any || free == 0) return;
+  // COUNT counts per stream: jobs that land on two streams within the same 200 ms may both come,
+  // one more than the free slot; it waits in the local queue, in priority order.
+  Command wait = head;
+  wait.insert(wait.end(), {"1", "BLOCK", "200", "STREAMS"});
+  for (const std::string& stream : keys_.streams()) wait.push_back(stream);
+  for (size_t i = 0; i < keys_.streams().size(); ++i) wait.push_back(">");
+  read(wait);
 }
 
 void Worker::reclaim(size_t free) {
-  Reply r = reader_->command({"XAUTOCLAIM", keys_.jobs, QueueKeys::group, options_.name,
-                              std::to_string(options_.claim_idle.count()), claim_cursor_, "COUNT", std::to_string(free)});
+  for (const std::string& stream : keys_.streams()) reclaim(stream, std::min(free, free_slots()));
+}
+
+void Worker::reclaim(const std::string& stream, size_t free) {
+  if (free == 0) return;
+  std::string& cursor = claim_cursor_.try_emplace(stream, "0-0").first->second;
+  Reply r = reader_->command({"XAUTOCLAIM", stream, QueueKeys::group, options_.name,
+                              std::to_string(options_.claim_idle.count()), cursor, "COUNT", std::to_string(free)});
   if (r->type != REDIS_REPLY_ARRAY || r->elements < 2) return;
-  claim_cursor_ = reply_string(r->element[0]);
+  cursor = reply_string(r->element[0]);
   std::vector<std::string> gone;
-  auto jobs = parse_entries(r->element[1], &gone);
+  auto jobs = parse_entries(r->element[1], stream, &gone);
   // Redis 7 lists entries deleted from the stream third: nothing to run, only to ack.
   if (r->elements >= 3 && r->element[2]->type == REDIS_REPLY_ARRAY)
     for (size_t i = 0; i < r->element[2]->elements; ++i) gone.push_back(reply_string(r->element[2]->element[i]));
-  for (const auto& id : gone) reader_->command({"XACK", keys_.jobs, QueueKeys::group, id});
+  for (const auto& id : gone) reader_->command({"XACK", stream, QueueKeys::group, id});
   for (StreamJob& job : jobs) {
-    job.deliveries = delivery_count(*reader_, keys_, job.entry_id);
+    job.deliveries = delivery_count(*reader_, job);
     spdlog::info("worker {}: reclaimed job {} (entry {}, delivery {})", options_.name, job.id, job.entry_id, job.deliveries);
-    accept(std::move(job));
   }
+  accept_all(std::move(jobs));
 }
 
 // XCLAIM to ourselves with JUSTID resets the entries' idle time without counting a delivery:
 // other workers' XAUTOCLAIM leaves them alone while this worker lives.
 void Worker::heartbeat() {
-  Command claim{"XCLAIM", keys_.jobs, QueueKeys::group, options_.name, "0"};
+  std::map<std::string, Command> claims;  // one XCLAIM per stream
   {
     std::lock_guard lock(mutex_);
-    if (held_.empty()) return;
-    for (const auto& [entry_id, job] : held_) claim.push_back(entry_id);
+    for (const auto& [where, job] : held_) {
+      auto [it, fresh] = claims.try_emplace(where.first);
+      if (fresh) it->second = {"XCLAIM", where.first, QueueKeys::group, options_.name, "0"};
+      it->second.push_back(where.second);
+    }
   }
-  claim.push_back("JUSTID");
-  reader_->command(claim);
+  for (auto& [stream, claim] : claims) {
+    claim.push_back("JUSTID");
+    reader_->command(claim);
+  }
 }
 
 void Worker::write_results() {
@@ -211,9 +264,12 @@ void Worker::write_results() {
       backoff = std::min(backoff * 2, milliseconds(5000));
       continue;
     }
-    std::lock_guard lock(mutex_);
-    to_write_.pop_front();
-    held_.erase(next.job.entry_id);
+    {
+      std::lock_guard lock(mutex_);
+      to_write_.pop_front();
+      held_.erase({next.job.stream, next.job.entry_id});
+    }
+    slot_freed_.notify_all();
   }
 }
 
@@ -239,7 +295,14 @@ int Worker::run() {
       // Only as many jobs as there are free slots: what a worker holds, it runs now, and
       // nothing waits here that another worker could run sooner.
       if (size_t free = free_slots(); free > 0) read_new(free);
-      else if ((first_signal = wait_for_stop_signal(milliseconds(50)))) break;
+      else {
+        // Full: wake as soon as a result is written and its slot is free (polling here capped
+        // a worker at parallel/50 ms jobs a second), and look for a stop signal at least every 50 ms.
+        std::unique_lock lock(mutex_);
+        slot_freed_.wait_for(lock, milliseconds(50), [&] { return held_.size() < options_.local.parallel; });
+        lock.unlock();
+        if ((first_signal = wait_for_stop_signal(milliseconds(0)))) break;
+      }
       backoff = milliseconds(100);
     } catch (const RedisError& e) {
       spdlog::warn("worker {}: {}; again in {} ms", options_.name, e.what(), backoff.count());

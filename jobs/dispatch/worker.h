@@ -52,10 +52,12 @@ class Worker {
   int run();
 
  private:
-  void accept(StreamJob job);
+  void accept_all(std::vector<StreamJob> jobs);  // as read: checks for cancels first
+  void accept(StreamJob job, bool cancelled);
   void finish(Finished finished);
   void read_new(size_t free);
-  void reclaim(size_t free);
+  void reclaim(size_t free);  // on each stream, highest priority first
+  void reclaim(const std::string& stream, size_t free);
   void heartbeat();
   void write_results();
   void listen_for_cancels();
@@ -66,11 +68,13 @@ class Worker {
   JobParser parser_;
   std::unique_ptr<RedisClient> reader_;
   std::unique_ptr<RedisClient> writer_;  // made again after a connection error
-  std::string claim_cursor_ = "0-0";
+  std::map<std::string, std::string> claim_cursor_;  // per stream, "0-0" at first
 
   mutable std::mutex mutex_;
   std::condition_variable wake_writer_;
-  std::map<std::string, StreamJob> held_;  // by entry id: read and not yet acked
+  std::condition_variable slot_freed_;  // a held job's result is written: the reader may read again
+  // By (stream, entry id): read and not yet acked. Entry ids are unique only within a stream.
+  std::map<std::pair<std::string, std::string>, StreamJob> held_;
   std::map<std::string, uint64_t> queued_;  // job id -> the local queue's id, while it is there
   std::deque<Finished> to_write_;
   bool stopping_ = false;

@@ -4,6 +4,7 @@
 
 #include "jobs/format/job_json.h"
 #include "jobs/format/json_reader.h"
+#include "jobs/service/route_helpers.h"
 
 namespace cellblock::service {
 namespace {
@@ -11,77 +12,32 @@ namespace {
 using nlohmann::json;
 using std::chrono::milliseconds;
 
-constexpr size_t kMaxJobsPerRequest = 10000;
-constexpr double kMaxWaitSeconds = 3600;
-
-// A query value in seconds (fractions allowed) from 0 to kMaxWaitSeconds; the default when absent.
-milliseconds seconds_param(const Call& call, const std::string& key, double fallback) {
-  auto v = call.query_value(key);
-  if (!v) return milliseconds(static_cast<int64_t>(fallback * 1000));
-  try {
-    size_t used = 0;
-    double s = std::stod(*v, &used);
-    if (used == v->size() && s >= 0 && s <= kMaxWaitSeconds) return milliseconds(static_cast<int64_t>(s * 1000));
-  } catch (const std::exception&) {
-  }
-  throw FieldError(key, json_quoted(*v) + " is not a number of seconds from 0 to " +
-                            std::to_string(static_cast<int>(kMaxWaitSeconds)));
-}
-
 Response not_found(const std::string& id) {
   return error_response(http::status::not_found, "no job with id " + json_quoted(id), "id");
 }
 
-// Parses the body into prepared jobs: one job, or {"jobs": [...]} (`batch`; fields then read
-// "jobs[2].limits.memory_bytes"). Throws FieldError.
+// Parses the body into prepared jobs: one job, or {"jobs": [...]} (`batch`). Throws FieldError.
 std::vector<JobRequest> read_jobs(const std::string& body, ServiceContext& ctx, bool& batch) {
-  const json doc = parse_json_text(body);
   std::vector<JobRequest> out;
-  auto read_one = [&](const json& j, const std::string& prefix) {
-    try {
-      JobRequest r = request_from_json(j, ctx.defaults);
-      prepare_job(r.job, ctx.policies);
-      out.push_back(std::move(r));
-    } catch (const FieldError& e) {
-      if (prefix.empty()) throw;
-      const std::string field = e.field().empty() ? prefix : e.field()[0] == '[' ? prefix + e.field() : prefix + "." + e.field();
-      throw FieldError(field, e.reason());
-    }
-  };
-  batch = doc.is_object() && doc.contains("jobs");
-  if (batch) {
-    require_object(doc, "", {"jobs"});
-    require_array(doc["jobs"], "jobs", "jobs");
-    if (doc["jobs"].empty()) throw FieldError("jobs", "must not be empty");
-    if (doc["jobs"].size() > kMaxJobsPerRequest)
-      throw FieldError("jobs", std::to_string(doc["jobs"].size()) + " jobs are too many for one request (at most " +
-                                   std::to_string(kMaxJobsPerRequest) + ")");
-    for (size_t i = 0; i < doc["jobs"].size(); ++i) read_one(doc["jobs"][i], index_path("jobs", i));
-  } else {
-    read_one(doc, "");
-  }
+  for_each_job(body, batch, [&](const json& j) {
+    JobRequest r = request_from_json(j, ctx.defaults);
+    prepare_job(r.job, ctx.policies);
+    out.push_back(std::move(r));
+  });
   return out;
 }
 
 // Waits for every id (each until the same deadline), then calls `then` with their records.
 void wait_all(JobStore& store, std::vector<std::string> ids, milliseconds timeout,
               std::function<void(std::vector<json> records, bool all_done)> then) {
-  struct State {
-    std::vector<json> records;
-    size_t left;
-    bool all_done = true;
-    std::function<void(std::vector<json>, bool)> then;
-  };
-  auto st = std::make_shared<State>();
-  st->records.resize(ids.size());
-  st->left = ids.size();
-  st->then = std::move(then);
-  for (size_t i = 0; i < ids.size(); ++i)
-    store.wait(ids[i], timeout, [st, i](const JobRecord* r) {
-      st->records[i] = r ? record_json(*r) : json(nullptr);
-      if (!r || r->state != JobState::done) st->all_done = false;
-      if (--st->left == 0) st->then(std::move(st->records), st->all_done);
-    });
+  gather_records(
+      ids.size(),
+      [&store, &ids, timeout](size_t i, GiveRecord give) {
+        store.wait(ids[i], timeout, [give](const JobRecord* r) {
+          give(r ? record_json(*r) : json(nullptr), r && r->state == JobState::done);
+        });
+      },
+      std::move(then));
 }
 
 void post_jobs(NativeApi& api, Call& call, ResponderPtr answer) {
@@ -155,17 +111,6 @@ void list_jobs(NativeApi& api, Call& call, ResponderPtr answer) {
   answer->send(json_response(http::status::ok, body));
 }
 
-// Errors a handler throws as FieldError become 400 naming the field.
-Handler checked(std::function<void(Call&, ResponderPtr)> f) {
-  return [f = std::move(f)](Call& call, ResponderPtr answer) {
-    try {
-      f(call, answer);
-    } catch (const FieldError& e) {
-      answer->send(invalid_input(e));
-    }
-  };
-}
-
 }  // namespace
 
 void add_native_routes(Router& router, NativeApi api_in) {
@@ -206,7 +151,6 @@ void add_native_routes(Router& router, NativeApi api_in) {
                            {"running", counts.running},
                            {"max_queued", api->ctx.queue.max_queued()}}));
   });
-  router.add(http::verb::get, "/v1/info", [api](Call&, ResponderPtr a) { a->send(json_response(http::status::ok, api->info())); });
 }
 
 }  // namespace cellblock::service

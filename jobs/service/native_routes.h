@@ -1,5 +1,6 @@
 // The native API under /v1 (docs/api.md): jobs in the `cellblock run --job` format, their
-// records, long polls, cancel, live output, pages; and /v1/health, /v1/info.
+// records, long polls, cancel, live output, pages; and /v1/health. (/v1/info is the service's:
+// service.cc.)
 #pragma once
 
 #include <atomic>
@@ -16,7 +17,6 @@ struct NativeApi {
   ServiceContext& ctx;
   JobStore& store;
   const std::atomic<bool>& accepting;       // false once the service shuts down
-  std::function<nlohmann::json()> info;     // the body of GET /v1/info
 };
 
 void add_native_routes(Router& router, NativeApi api);

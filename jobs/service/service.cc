@@ -55,7 +55,8 @@ Service::Service(Executor& executor, PolicyRegistry& policies, ServiceOptions op
 
   // The modules: each registers its routes on the router (router.h, docs/api.md).
   add_service_routes();
-  add_native_routes(router_, NativeApi{context_, *store_, accepting_, [this] { return info_json(); }});
+  if (options_.jobs_api) (*options_.jobs_api)(router_, context_);
+  else add_native_routes(router_, NativeApi{context_, *store_, accepting_});
   for (const RouteModule& add_module_routes : options_.modules) add_module_routes(router_, context_);
 }
 
@@ -73,6 +74,9 @@ Service::~Service() {
 void Service::add_service_routes() {
   router_.add(http::verb::get, "/metrics", [this](Call&, ResponderPtr answer) {
     answer->send(text_response(http::status::ok, metrics_.expose(), metrics::Registry::kContentType));
+  });
+  router_.add(http::verb::get, "/v1/info", [this](Call&, ResponderPtr answer) {
+    answer->send(json_response(http::status::ok, info_json()));
   });
 }
 

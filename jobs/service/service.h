@@ -1,7 +1,9 @@
 // `cellblock serve` as an object: the shared queue on the executor, the HTTP server on the
 // queue's io thread, and the modules that register routes on its router (router.h):
-//   - the native API under /v1 (native_routes.h) with its journal (job_store.h);
-//   - GET /metrics, /v1/health and /v1/info (here);
+//   - the jobs API under /v1/jobs and /v1/health: by default the native one on this host's queue
+//     (native_routes.h) with its journal (job_store.h); or, with ServiceOptions::jobs_api, a
+//     module that sends the jobs elsewhere (`serve --redis`: jobs/frontend/);
+//   - GET /metrics and /v1/info (here);
 //   - more modules plug in with one line in Service's constructor (service.cc), or, when they
 //     live above jobs/service (go-judge's /run, jobs/gojudge/), through ServiceOptions::modules.
 // The verb and its flags are jobs/cli/serve_command.cc; the API is docs/api.md.
@@ -51,6 +53,10 @@ struct ServiceOptions {
   size_t max_connections = 256;
   std::string state_dir = "/run/cellblock";
   std::vector<RouteModule> modules;
+  // Where the jobs of /v1/jobs go. None: this host's queue (native_routes.h). Set: the module
+  // that registers /v1/jobs... and /v1/health in their place (the Redis front end,
+  // jobs/frontend/); the local queue then runs only what other modules give it.
+  std::optional<RouteModule> jobs_api;
 };
 
 class Service {

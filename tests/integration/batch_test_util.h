@@ -110,8 +110,11 @@ class Scratch {
     std::filesystem::remove_all(dir_, ec);
   }
   std::string path(const std::string& name) const { return dir_ + "/" + name; }
+  // Written beside and renamed into place: a process already started that reads the file (a
+  // worker reading defaults.json while the next worker's start writes it again) sees it whole.
   std::string write(const std::string& name, const std::string& text) const {
-    std::ofstream(path(name)) << text;
+    std::ofstream(path(name) + ".part") << text;
+    std::filesystem::rename(path(name) + ".part", path(name));
     return path(name);
   }
   // One JSON object per line.

@@ -43,14 +43,20 @@ class RedisServer {
     std::filesystem::create_directories(dir_);
     for (int attempt = 0; attempt < 5; ++attempt) {
       port_ = free_tcp_port();
-      std::vector<std::string> argv{"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                    "--dir", dir_, "--appendonly", "yes", "--save", "", "--daemonize", "no"};
-      if (password_) argv.insert(argv.end(), {"--requirepass", *password_});
-      process_ = std::make_unique<Spawned>(argv, dir_ + "/redis.out", dir_ + "/redis.err");
-      if (wait_ready()) return;
-      process_.reset();
+      if (spawn()) return;
     }
     throw std::runtime_error("redis-server did not start; see " + dir_ + "/redis.out");
+  }
+
+  // Stops it as an outage would (SIGKILL: what the AOF has is what survives), and starts it
+  // again on the same port and directory.
+  void stop() {
+    process_->signal(SIGKILL);
+    process_->wait();
+    process_.reset();
+  }
+  void restart() {
+    if (!spawn()) throw std::runtime_error("redis-server did not start again; see " + dir_ + "/redis.out");
   }
 
   int port() const { return port_; }
@@ -66,6 +72,16 @@ class RedisServer {
   }
 
  private:
+  bool spawn() {
+    std::vector<std::string> argv{"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                  "--dir", dir_, "--appendonly", "yes", "--save", "", "--daemonize", "no"};
+    if (password_) argv.insert(argv.end(), {"--requirepass", *password_});
+    process_ = std::make_unique<Spawned>(argv, dir_ + "/redis.out", dir_ + "/redis.err");
+    if (wait_ready()) return true;
+    process_.reset();
+    return false;
+  }
+
   bool wait_ready() {
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
     while (std::chrono::steady_clock::now() < deadline) {

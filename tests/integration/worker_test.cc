@@ -271,6 +271,67 @@ TEST(WorkerTest, WrongPasswordOrNoRedisIsOneClearLine) {
   EXPECT_NE(bad_url->err().find("--redis"), std::string::npos) << bad_url->err();
 }
 
+TEST(WorkerTest, RedisRestartedMidRunLosesNoJobAndNoResult) {
+  Scratch s("worker-redis-restart");
+  RedisServer redis(s);
+  const double sleep_ms = std::max(1000.0, 20 * job_ms());
+  constexpr size_t kJobs = 8;
+  std::vector<nlohmann::json> jobs;
+  for (size_t i = 0; i < kJobs; ++i) jobs.push_back(sh_job("r" + std::to_string(i), "sleep " + seconds_text(sleep_ms)));
+  auto worker = start_worker(s, redis, "w", {"--parallel", "2"});
+  auto submit = start_submit(s, redis, "submit", s.write_jobs("jobs.jsonl", jobs), {});
+  ASSERT_EQ(submit->wait(budget(kJobs)), 0) << submit->err();
+  auto c = redis.client();
+  ASSERT_TRUE(eventually([&] { return pending(*c).size() == 2; }, budget(kJobs))) << worker->err();
+  // Away (SIGKILL) while two jobs run and finish: their results wait in the worker.
+  redis.stop();
+  std::this_thread::sleep_for(milliseconds(static_cast<int64_t>(2 * sleep_ms)));
+  redis.restart();  // the AOF brings back the stream, the group and its pending list
+  c = redis.client();
+  ASSERT_TRUE(eventually([&] { return integer(*c, {"XLEN", kKeys.results}) == static_cast<long long>(kJobs) && pending(*c).empty(); },
+                         budget(kJobs, sleep_ms)))
+      << worker->err();
+  for (const auto& j : jobs) {
+    Reply r = c->command({"GET", kKeys.result(j["id"])});
+    ASSERT_FALSE(is_nil(r.get())) << j["id"];
+    EXPECT_EQ(nlohmann::json::parse(reply_string(r.get()))["status"], "exited") << reply_string(r.get());
+  }
+  EXPECT_NE(worker->err().find("again in"), std::string::npos) << "the worker did not see Redis go";
+}
+
+TEST(WorkerTest, HighPriorityJobsStartBeforeWaitingLowOnes) {
+  Scratch s("worker-priority");
+  RedisServer redis(s);
+  const double sleep_ms = std::max(1000.0, 20 * job_ms());
+  auto worker = start_worker(s, redis, "w", {"--parallel", "1"});
+  auto first = start_submit(s, redis, "first", s.write_jobs("first.jsonl", {sh_job("blocker", "sleep " + seconds_text(sleep_ms))}), {});
+  ASSERT_EQ(first->wait(budget(1)), 0) << first->err();
+  auto c = redis.client();
+  ASSERT_TRUE(eventually([&] { return pending(*c).size() == 1; }, budget(1))) << worker->err();
+  // While the one slot is busy: low ones first, then a normal and a high one.
+  std::vector<nlohmann::json> jobs;
+  for (int i = 0; i < 3; ++i) {
+    auto j = sh_job("low" + std::to_string(i), "true");
+    j["priority"] = -5;
+    jobs.push_back(j);
+  }
+  jobs.push_back(sh_job("normal", "true"));
+  auto high = sh_job("high", "true");
+  high["priority"] = 10;
+  jobs.push_back(high);
+  auto rest = start_submit(s, redis, "rest", s.write_jobs("rest.jsonl", jobs), {});
+  ASSERT_EQ(rest->wait(budget(5)), 0) << rest->err();
+  EXPECT_EQ(integer(*c, {"XLEN", kKeys.jobs_low}), 3);
+  EXPECT_EQ(integer(*c, {"XLEN", kKeys.jobs_high}), 1);
+  ASSERT_TRUE(eventually([&] { return integer(*c, {"XLEN", kKeys.results}) == 6; }, budget(6, sleep_ms))) << worker->err();
+  // With one slot, results come in the order jobs started.
+  std::vector<std::string> order;
+  Reply all = c->command({"XRANGE", kKeys.results, "-", "+"});
+  for (size_t i = 0; i < all->elements; ++i) order.push_back(reply_string(all->element[i]->element[1]->element[1]));
+  EXPECT_EQ(order, (std::vector<std::string>{"blocker", "high", "normal", "low0", "low1", "low2"}));
+  EXPECT_TRUE(pending(*c).empty());
+}
+
 TEST(WorkerTest, SubmitWaitPrintsEveryResultInvalidJobsIncluded) {
   Scratch s("worker-submit");
   RedisServer redis(s, "secret");

@@ -1,0 +1,38 @@
+// What every module serving jobs over HTTP reads the same way: a POST body of one job or
+// {"jobs": [...]}, a query value in seconds, and FieldErrors turned into 400 answers. Shared by
+// the native routes (native_routes.h) and the Redis front end (jobs/frontend/), so that both
+// name a bad field with the same words.
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "jobs/service/router.h"
+
+namespace cellblock::service {
+
+// Most jobs one POST may carry.
+inline constexpr size_t kMaxJobsPerRequest = 10000;
+
+// Calls `read_one` with each job object of the body: the body itself, or each of {"jobs": [...]}
+// (`batch` true). A FieldError `read_one` throws for a job of a batch names it:
+// "jobs[2].limits.memory_bytes". Throws FieldError.
+void for_each_job(const std::string& body, bool& batch, const std::function<void(const nlohmann::json& job)>& read_one);
+
+// A query value in seconds (fractions allowed) from 0 to an hour; `fallback` when absent.
+// Throws FieldError naming the key.
+std::chrono::milliseconds seconds_param(const Call& call, const std::string& key, double fallback);
+
+// For a POST with ?wait: calls `wait_one(i, give)` for each of `n` jobs; once each has given its
+// record (`give(record, done)`, in any order, on the io thread), calls `then` with them all.
+using GiveRecord = std::function<void(nlohmann::json record, bool done)>;
+void gather_records(size_t n, const std::function<void(size_t i, GiveRecord give)>& wait_one,
+                    std::function<void(std::vector<nlohmann::json> records, bool all_done)> then);
+
+// A handler whose FieldErrors become 400 naming the field.
+Handler checked(std::function<void(Call&, ResponderPtr)> f);
+
+}  // namespace cellblock::service

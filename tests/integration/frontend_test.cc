@@ -1,0 +1,194 @@
+// `cellblock serve --redis URL --queue NAME` (jobs/frontend/): the HTTP jobs API as a front end of
+// the Redis queue, against a real redis-server (redis_server.h), real `cellblock worker`
+// processes and curl. Timeouts only let work finish (calibration.h).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "jobs/dispatch/queue_keys.h"
+#include "tests/integration/batch_test_util.h"
+#include "tests/integration/calibration.h"
+#include "tests/integration/redis_server.h"
+#include "tests/integration/service_test_util.h"
+
+namespace cellblock::test {
+namespace {
+
+using std::chrono::milliseconds;
+using nlohmann::json;
+
+std::unique_ptr<Spawned> start_worker(const Scratch& s, const RedisServer& redis, const std::string& name,
+                                      std::vector<std::string> more = {}) {
+  std::vector<std::string> args{"--redis", redis.url(), "--queue", "q", "--name", name, "--defaults", s.defaults()};
+  args.insert(args.end(), more.begin(), more.end());
+  return start_cellblock(s, "worker", name, args, s.global_args({"--log-level", "info"}));
+}
+
+milliseconds budget(size_t jobs) { return milliseconds(static_cast<int64_t>(60'000 + jobs * 20 * job_ms())); }
+
+Http post(const Scratch& s, const Serve& serve, const json& body, const std::string& query = "") {
+  return curl_unix(s, serve, {"-X", "POST", "-H", "Content-Type: application/json", "--data-binary", body.dump()},
+                   "/v1/jobs" + query);
+}
+
+TEST(FrontendTest, JobsGoThroughRedisToAWorkerAndBack) {
+  Scratch s("frontend-basic");
+  RedisServer redis(s);
+  auto worker = start_worker(s, redis, "w", {"--parallel", "2"});
+  Serve serve(s, "serve", {"--redis", redis.url(), "--queue", "q"});
+
+  // One job, waited for in the POST.
+  const std::string wait = "?wait=" + std::to_string(budget(1).count() / 1000);
+  Http h = post(s, serve, {{"id", "hello"}, {"command", {"/bin/sh", "-c", "echo hi"}}}, wait);
+  ASSERT_EQ(h.code, 200) << h.body << worker->err();
+  json r = json::parse(h.body);
+  EXPECT_EQ(r["state"], "done");
+  EXPECT_EQ(r["result"]["status"], "exited");
+  EXPECT_EQ(r["result"]["stdout"], "hi\n");
+  // Redis has it: the stream entry and the result, written by the worker.
+  auto c = redis.client();
+  const QueueKeys keys("q");
+  EXPECT_EQ(c->command({"XLEN", keys.jobs})->integer, 1);
+  EXPECT_EQ(c->command({"EXISTS", keys.result("hello")})->integer, 1);
+
+  // A batch, accepted (202), then each waited for by id.
+  h = post(s, serve, {{"jobs", {{{"command", {"/bin/true"}}}, {{"command", {"/bin/false"}}}}}});
+  ASSERT_EQ(h.code, 202) << h.body;
+  auto ids = json::parse(h.body)["ids"];
+  ASSERT_EQ(ids.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    Http w = curl_unix(s, serve, {}, "/v1/jobs/" + ids[i].get<std::string>() + "/wait?timeout=" +
+                                         std::to_string(budget(2).count() / 1000));
+    ASSERT_EQ(w.code, 200) << w.body;
+    json rec = json::parse(w.body);
+    EXPECT_EQ(rec["state"], "done") << w.body;
+    EXPECT_EQ(rec["result"]["exit_code"], i == 0 ? 0 : 1) << w.body;
+  }
+  // GET of a done job, an unknown id, a taken id, a bad field, and what a front end cannot do.
+  EXPECT_EQ(curl_unix(s, serve, {}, "/v1/jobs/hello").code, 200);
+  EXPECT_EQ(curl_unix(s, serve, {}, "/v1/jobs/nobody").code, 404);
+  h = post(s, serve, {{"id", "hello"}, {"command", {"/bin/true"}}});
+  EXPECT_EQ(h.code, 409) << h.body;
+  EXPECT_EQ(c->command({"XLEN", keys.jobs})->integer, 3) << "a refused job was added";
+  h = post(s, serve, {{"command", {"/bin/true"}}, {"wall_tme", 5}});
+  EXPECT_EQ(h.code, 400);
+  EXPECT_NE(h.body.find("wall_tme"), std::string::npos) << h.body;
+  h = curl_unix(s, serve, {}, "/v1/jobs/hello/output");
+  EXPECT_EQ(h.code, 501);
+  EXPECT_NE(h.body.find("live output"), std::string::npos) << h.body;
+  EXPECT_EQ(curl_unix(s, serve, {}, "/v1/jobs").code, 501);
+  EXPECT_EQ(curl_unix(s, serve, {}, "/v1/health").code, 200);
+  // A "priority" picks the stream.
+  h = post(s, serve, {{"id", "urgent"}, {"command", {"/bin/true"}}, {"priority", 3}}, wait);
+  EXPECT_EQ(h.code, 200) << h.body;
+  EXPECT_EQ(c->command({"XLEN", keys.jobs_high})->integer, 1);
+
+  // /metrics: the queue as Redis has it, and promtool accepts the exposition. A duplicate
+  // counted by a worker (written here by hand, as a second worker's result would be) shows.
+  c->command({"INCR", keys.duplicates});
+  std::string text;
+  ASSERT_TRUE(eventually([&] {
+    text = curl_unix(s, serve, {}, "/metrics").body;
+    return text.find("cellblock_queue_duplicate_results{queue=\"q\"} 1") != std::string::npos;
+  }, budget(0))) << text;
+  EXPECT_NE(text.find("cellblock_redis_up{queue=\"q\"} 1"), std::string::npos) << text;
+  EXPECT_NE(text.find("cellblock_queue_waiting_jobs{queue=\"q\"} 0"), std::string::npos) << text;
+  EXPECT_NE(text.find("cellblock_queue_dead_letters{queue=\"q\"} 0"), std::string::npos) << text;
+  const std::string file = s.write("metrics.txt", text);
+  Ran promtool = run_program(s, "promtool", {"/bin/sh", "-c", "promtool check metrics < " + file});
+  EXPECT_EQ(promtool.code, 0) << promtool.out << promtool.err;
+}
+
+TEST(FrontendTest, DeleteCancelsARunningJobAndAQueuedOne) {
+  Scratch s("frontend-cancel");
+  RedisServer redis(s);
+  auto worker = start_worker(s, redis, "w", {"--parallel", "1"});
+  Serve serve(s, "serve", {"--redis", redis.url(), "--queue", "q"});
+  ASSERT_EQ(post(s, serve, {{"id", "endless"}, {"command", {"/bin/sleep", "600"}}, {"limits", {{"wall_time_ms", 600'000}}}}).code, 202);
+  ASSERT_EQ(post(s, serve, {{"id", "behind"}, {"command", {"/bin/true"}}}).code, 202);
+  ASSERT_TRUE(eventually([&] { return json::parse(curl_unix(s, serve, {}, "/v1/jobs/endless").body)["state"] == "running"; },
+                         budget(1)))
+      << worker->err();
+  EXPECT_EQ(json::parse(curl_unix(s, serve, {}, "/v1/jobs/endless").body)["worker"], "w");
+  EXPECT_EQ(json::parse(curl_unix(s, serve, {}, "/v1/jobs/behind").body)["state"], "queued");
+  // The queued one first: no worker holds it, so only its mark can stop it when the running one
+  // has made room (202: not done yet).
+  Http d = curl_unix(s, serve, {"-X", "DELETE"}, "/v1/jobs/behind");
+  EXPECT_EQ(d.code, 202) << d.body;
+  d = curl_unix(s, serve, {"-X", "DELETE"}, "/v1/jobs/endless");
+  EXPECT_EQ(d.code, 200) << d.body;
+  for (const char* id : {"endless", "behind"}) {
+    Http w = curl_unix(s, serve, {}, std::string("/v1/jobs/") + id + "/wait?timeout=" + std::to_string(budget(2).count() / 1000));
+    json rec = json::parse(w.body);
+    EXPECT_EQ(rec["state"], "done") << id << w.body << worker->err();
+    EXPECT_EQ(rec["result"]["status"], "cancelled") << id << w.body;
+  }
+  EXPECT_EQ(curl_unix(s, serve, {"-X", "DELETE"}, "/v1/jobs/endless").code, 409);
+}
+
+TEST(FrontendTest, RedisAwayIs503WithRetryAfterAndWrongPasswordOneLine) {
+  Scratch s("frontend-away");
+  RedisServer redis(s, "right");
+  std::string wrong = "redis://:wrong@127.0.0.1:" + std::to_string(redis.port());
+  auto refused = start_cellblock(s, "serve", "refused",
+                                 {"--unix", s.path("refused.sock"), "--redis", wrong, "--queue", "q"});
+  EXPECT_EQ(refused->wait(budget(0)), 1);
+  const std::string said = refused->err();
+  EXPECT_EQ(std::count(said.begin(), said.end(), '\n'), 1) << said;
+  EXPECT_NE(said.find("AUTH"), std::string::npos) << said;
+
+  Serve serve(s, "serve", {"--redis", redis.url(), "--queue", "q"});
+  ASSERT_EQ(post(s, serve, {{"id", "a"}, {"command", {"/bin/true"}}}).code, 202);
+  // Redis goes away: a POST is refused with 503 and Retry-After, and nothing was accepted.
+  redis.stop();
+  Http h = post(s, serve, {{"id", "b"}, {"command", {"/bin/true"}}});
+  EXPECT_EQ(h.code, 503) << h.body;
+  EXPECT_NE(h.headers.find("Retry-After"), std::string::npos) << h.headers;
+  EXPECT_EQ(curl_unix(s, serve, {}, "/v1/health").code, 503);
+  EXPECT_NE(curl_unix(s, serve, {}, "/metrics").body.find("cellblock_redis_up{queue=\"q\"} 0"), std::string::npos);
+  redis.restart();
+  auto c = redis.client();
+  EXPECT_EQ(c->command({"EXISTS", QueueKeys("q").job("b")})->integer, 0);
+  EXPECT_EQ(c->command({"EXISTS", QueueKeys("q").job("a")})->integer, 1) << "the AOF kept the accepted job";
+  // Back: accepted again.
+  EXPECT_EQ(post(s, serve, {{"id", "b"}, {"command", {"/bin/true"}}}).code, 202);
+}
+
+TEST(FrontendTest, TwoFrontEndsAndTwoWorkersServeOneStream) {
+  Scratch s("frontend-two"), t("frontend-two-b");  // a scratch each: each front end has its socket and state
+  RedisServer redis(s);
+  auto w1 = start_worker(s, redis, "w1", {"--parallel", "2"});
+  auto w2 = start_worker(t, redis, "w2", {"--parallel", "2"});
+  Serve a(s, "serve", {"--redis", redis.url(), "--queue", "q"});
+  Serve b(t, "serve", {"--redis", redis.url(), "--queue", "q"});
+  constexpr int kJobs = 40;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kJobs; ++i) {
+    const Serve& via = i % 2 ? b : a;
+    const Scratch& sc = i % 2 ? t : s;
+    Http h = post(sc, via, {{"command", {"/bin/sh", "-c", "echo " + std::to_string(i)}}});
+    ASSERT_EQ(h.code, 202) << h.body;
+    ids.push_back(json::parse(h.body)["id"]);
+  }
+  // Each result asked for at the front end that did not take the job.
+  for (int i = 0; i < kJobs; ++i) {
+    const Serve& other = i % 2 ? a : b;
+    const Scratch& sc = i % 2 ? s : t;
+    Http w = curl_unix(sc, other, {}, "/v1/jobs/" + ids[i] + "/wait?timeout=" + std::to_string(budget(kJobs).count() / 1000));
+    ASSERT_EQ(w.code, 200) << w.body;
+    json rec = json::parse(w.body);
+    EXPECT_EQ(rec["state"], "done") << w.body;
+    EXPECT_EQ(rec["result"]["stdout"], std::to_string(i) + "\n") << w.body;
+  }
+  auto c = redis.client();
+  const QueueKeys keys("q");
+  EXPECT_EQ(c->command({"XLEN", keys.results})->integer, kJobs);
+  EXPECT_EQ(c->command({"EXISTS", keys.duplicates})->integer, 0);
+  // Both workers ran jobs (each reads only as many as it has free slots, so neither takes all).
+  EXPECT_NE(w1->err().find("started"), std::string::npos) << w1->err();
+  EXPECT_NE(w2->err().find("started"), std::string::npos) << w2->err();
+}
+
+}  // namespace
+}  // namespace cellblock::test

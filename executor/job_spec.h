@@ -87,6 +87,10 @@ struct JobSpec {
   std::optional<bool> user_namespace;  // none: the policy's default
   std::optional<Identity> user;        // the command's uid/gid inside; none: the policy's
 
+  // The command's CLOCK_MONOTONIC and CLOCK_BOOTTIME (and /proc/uptime) start near 0: a time
+  // namespace (time_namespace.h). A setup_error where the kernel has none.
+  bool time_namespace = false;
+
   bool breakdown = false;  // time each launch step into Result::breakdown (costs a few µs)
 };
 

@@ -166,7 +166,7 @@ json merge_defaults(const json& job, const json& defaults) {
 JobSpec job_from_json(const json& input, const json& defaults, HostFiles host_files) {
   const json j = merge_defaults(input, defaults);
   require_object(j, "", {"id", "rootfs", "command", "env", "cwd", "hostname", "stdin", "mounts", "files",
-                              "collect", "network", "limits", "policy", "user_namespace", "user"});
+                              "collect", "network", "limits", "policy", "user_namespace", "user", "time_namespace"});
   JobSpec job;
   if (j.contains("id") && !j["id"].is_null()) job.id = read_string(j["id"], "id");
 
@@ -217,6 +217,7 @@ JobSpec job_from_json(const json& input, const json& defaults, HostFiles host_fi
     job.user = Identity{static_cast<uint32_t>(read_uint(require_key(u, "user", "uid"), "user.uid", 0, 65535)),
                         static_cast<uint32_t>(read_uint(require_key(u, "user", "gid"), "user.gid", 0, 65535))};
   }
+  if (j.contains("time_namespace")) job.time_namespace = read_bool(j["time_namespace"], "time_namespace");
   return job;
 }
 
@@ -284,6 +285,7 @@ json job_to_json(const JobSpec& job) {
     j["collect"] = std::move(collect);
   }
   if (job.user) j["user"] = {{"uid", job.user->uid}, {"gid", job.user->gid}};
+  if (job.time_namespace) j["time_namespace"] = true;
   return j;
 }
 

@@ -18,6 +18,7 @@
 #include "executor/crash_cleanup.h"
 #include "executor/cell_image.h"
 #include "executor/launch.h"
+#include "executor/pod.h"
 #include "executor/supervise.h"
 #include "executor/work_dir.h"
 #include "executor/plan.h"
@@ -31,6 +32,13 @@ using Clock = std::chrono::steady_clock;
 
 double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
+}
+
+// Each cell of a pod enters the pod's network namespace through a descriptor of its own.
+UniqueFd dup_fd(const UniqueFd& fd) {
+  UniqueFd copy(::fcntl(fd.get(), F_DUPFD_CLOEXEC, 3));
+  if (!copy) throw_sys("dup the pod's network namespace");
+  return copy;
 }
 
 CgroupLimits cgroup_limits(const Limits& limits) {
@@ -146,13 +154,17 @@ Executor::~Executor() = default;
 int Executor::cgroup_version() const { return cgroups_->version(); }
 
 Result Executor::run(const JobSpec& job, const StopToken* stop, OutputListener* output) {
+  return job.services.empty() ? run_cell(job, stop, output, nullptr) : run_pod(job, stop, output);
+}
+
+Result Executor::run_cell(const JobSpec& job, const StopToken* stop, OutputListener* output, const PodNamespaces* pod) {
   Result result;
   result.id = job.id;
   result.stats.cgroup_version = cgroup_version();
   const Clock::time_point started = Clock::now();
   try {
-    if (job.files.empty() && job.collect.empty()) run_checked(job, stop, output, result);
-    else run_with_work_dir(job, stop, output, result);
+    if (job.files.empty() && job.collect.empty()) run_checked(job, stop, output, result, pod);
+    else run_with_work_dir(job, stop, output, result, pod);
   } catch (const SetupError& e) {
     result.status = Status::setup_error;
     result.error = e.what();
@@ -167,7 +179,8 @@ Result Executor::run(const JobSpec& job, const StopToken* stop, OutputListener* 
 // A job with files in or out gets a private tmpfs at /w (work_dir.h), as large as its writable
 // layer: its files are written there before the command starts and collected from there after,
 // under the tmpfs's root whatever the job left behind. The directory is gone before the result.
-void Executor::run_with_work_dir(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result) {
+void Executor::run_with_work_dir(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
+                                 const PodNamespaces* pod) {
   const std::string path = work_root_ + "/" + std::to_string(::getpid()) + "-" + std::to_string(next_work_.fetch_add(1));
   std::unique_ptr<WorkDir> work;
   try {
@@ -189,7 +202,7 @@ void Executor::run_with_work_dir(const JobSpec& job, const StopToken* stop, Outp
   }
   JobSpec with_work = job;
   with_work.mounts.push_back(BindMount{work->path(), kCellWorkDir, /*readonly=*/false});
-  run_checked(with_work, stop, output, result);
+  run_checked(with_work, stop, output, result, pod);
   for (const CollectFile& c : job.collect) {
     CollectedFile& out = result.collected.emplace_back();
     out.path = c.path;
@@ -198,7 +211,8 @@ void Executor::run_with_work_dir(const JobSpec& job, const StopToken* stop, Outp
   }
 }
 
-void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result) {
+void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
+                           const PodNamespaces* pod) {
   const uint64_t t_start = monotonic_ns();
   // 1. plan (plan.h)
   if (!job.security) throw SetupError("policy " + cellblock::quoted(job.policy) + ": not loaded (no security policy, no cell)");
@@ -218,7 +232,8 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
                                    .dev_null = dev_null_.get(),
                                    .init_image = init_image_.get(),
                                    .cgroup = cgroup.get(),
-                                   .netns = netns_pool_->take()});
+                                   .netns = pod ? dup_fd(pod->net) : netns_pool_->take(),
+                                   .ipcns = pod ? pod->ipc.get() : -1});
   state.cell_started(cell.pid);
   // 5. supervise (supervise.h)
   SupervisedCell supervised = supervise_cell(cell, job.limits, cgroup.get(), stop, output, started);

@@ -22,6 +22,8 @@
 
 namespace cellblock {
 
+struct PodNamespaces;  // pod.h
+
 struct ExecutorConfig {
   // Per-host state: the stage directory cells mount their writable layer over, and each
   // supervisor's record of its running jobs, for the cleanup after a crash
@@ -52,8 +54,14 @@ class Executor {
   CgroupDriver& cgroups() { return *cgroups_; }
 
  private:
-  void run_checked(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result);
-  void run_with_work_dir(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result);
+  // One cell; `pod` (may be null) gives the namespaces it shares with its pod.
+  Result run_cell(const JobSpec& job, const StopToken* stop, OutputListener* output, const PodNamespaces* pod);
+  // A job with services (pod.h, pod.cc).
+  Result run_pod(const JobSpec& job, const StopToken* stop, OutputListener* output);
+  void run_checked(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
+                   const PodNamespaces* pod);
+  void run_with_work_dir(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
+                         const PodNamespaces* pod);
 
   ExecutorConfig config_;
   HostLayout host_;

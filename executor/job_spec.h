@@ -66,6 +66,22 @@ struct CollectFile {
   uint64_t max_bytes = 1 << 20;
 };
 
+// A pod's service ("pod.services" in the job format, docs/job-format.md): a command that runs
+// beside the job in a cell of its own, with its own cgroup and limits, sharing the job's network
+// and IPC namespaces. How a pod runs: pod.h.
+struct PodService {
+  std::string name;                   // [a-z0-9_-], unique in the pod; names it in the result
+  std::vector<std::string> command;
+  std::string rootfs;                 // empty: the job's
+  std::optional<std::map<std::string, std::string>> env;  // none: the job's
+  Limits limits;
+  // The job's command starts once a TCP connect to 127.0.0.1:ready_tcp_port succeeds in the
+  // pod's network namespace, retried until ready_timeout_ms after the pod started. 0: ready
+  // once started.
+  uint16_t ready_tcp_port = 0;
+  uint64_t ready_timeout_ms = 10'000;
+};
+
 struct JobSpec {
   std::string id;
   std::string rootfs;                        // absolute host directory, used read-only
@@ -91,6 +107,12 @@ struct JobSpec {
   std::shared_ptr<const CompiledPolicy> security;
   std::optional<bool> user_namespace;  // none: the policy's default
   std::optional<Identity> user;        // the command's uid/gid inside; none: the policy's
+
+  // The command's CLOCK_MONOTONIC and CLOCK_BOOTTIME (and /proc/uptime) start near 0: a time
+  // namespace (time_namespace.h). A setup_error where the kernel has none.
+  bool time_namespace = false;
+
+  std::vector<PodService> services;  // a pod (pod.h); empty: the job alone
 
   bool breakdown = false;  // time each launch step into Result::breakdown (costs a few µs)
 };

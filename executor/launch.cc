@@ -75,6 +75,7 @@ UniqueFd make_plan_fd(const std::string& bytes) {
 // What the vfork child needs; everything prepared by the parent, nothing allocated in the child.
 struct InitExec {
   int netns_fd;                      // a fresh network namespace from the pool, or -1
+  int ipcns_fd;                      // a pod's IPC namespace, or -1
   const std::vector<int>* join_fds;  // v1: the job's tasks files
   int pass_fds[5];                   // stay open across exec for the init
   int image_fd;
@@ -88,6 +89,10 @@ int exec_init(void* arg) {
   const InitExec& x = *static_cast<const InitExec*>(arg);
   if (x.netns_fd >= 0 && ::setns(x.netns_fd, CLONE_NEWNET) != 0) {
     send_setup_error(x.report_fd, "setns to a fresh network namespace", errno);
+    return 1;
+  }
+  if (x.ipcns_fd >= 0 && ::setns(x.ipcns_fd, CLONE_NEWIPC) != 0) {
+    send_setup_error(x.report_fd, "setns to the pod's IPC namespace", errno);
     return 1;
   }
   for (int fd : *x.join_fds)
@@ -141,6 +146,7 @@ LaunchedCell launch_cell(CellLaunch launch) {
   std::string init_name = "cellblock-init";
   char* init_argv[] = {init_name.data(), plan_arg.data(), nullptr};
   InitExec x{netns.get(),
+             launch.ipcns,
              &join_fds,
              {fds.report_write, fds.stdin_read, fds.stdout_write, fds.stderr_write, plan_fd.get()},
              launch.init_image,
@@ -148,8 +154,9 @@ LaunchedCell launch_cell(CellLaunch launch) {
              fds.report_write};
 
   clone_args args{};
-  args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_PIDFD;
+  args.flags = CLONE_NEWPID | CLONE_NEWNS | CLONE_NEWUTS | CLONE_PIDFD;
   if (!netns) args.flags |= CLONE_NEWNET;
+  if (launch.ipcns < 0) args.flags |= CLONE_NEWIPC;
   int pidfd = -1;
   args.pidfd = reinterpret_cast<uintptr_t>(&pidfd);
   args.exit_signal = SIGCHLD;

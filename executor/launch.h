@@ -29,6 +29,7 @@ struct CellLaunch {
   int init_image = -1;            // the cellblock-init executable (cell_image.h)
   JobCgroup* cgroup = nullptr;    // the job's cgroup; null only in tests
   UniqueFd netns;                 // a fresh network namespace (net/netns_pool.h) to enter; none: one is made
+  int ipcns = -1;                 // an IPC namespace to enter (a pod's, pod.h); -1: one is made
 };
 
 // Step 3 of docs/executor.md: clones the cell's init into new pid, mount, network, ipc, uts and

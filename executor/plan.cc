@@ -9,6 +9,7 @@
 #include "executor/base/sys_error.h"
 #include "executor/security/capabilities.h"
 #include "executor/security/compiled_policy.h"
+#include "executor/time_namespace.h"
 
 namespace cellblock {
 namespace {
@@ -162,6 +163,8 @@ LaunchPlan make_launch_plan(const JobSpec& job, const HostLayout& host) {
     plan.security = std::move(security);
   }
   plan.breakdown = job.breakdown;
+  if (job.time_namespace) require_time_namespaces();
+  plan.time_namespace = job.time_namespace;
   if (plan.user_namespace) {
     std::string map = "0 " + std::to_string(host.userns_base) + " " + std::to_string(host.userns_size);
     plan.uid_map = map;

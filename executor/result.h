@@ -60,6 +60,8 @@ struct CollectedFile {
   FileRead read;
 };
 
+struct ServiceResult;
+
 struct Result {
   std::string id;
   Status status = Status::internal_error;
@@ -73,6 +75,14 @@ struct Result {
   std::vector<CollectedFile> collected;  // JobSpec::collect, in its order
   Stats stats;
   std::vector<StepTime> breakdown;  // empty unless the job asked for it
+  // A pod's services (JobSpec::services), in its order: each one's own status, stats and logs
+  // (capped by its own output_bytes). One stopped because the job's command ended is `cancelled`.
+  std::vector<ServiceResult> services;
+};
+
+struct ServiceResult {
+  std::string name;
+  Result result;
 };
 
 }  // namespace cellblock

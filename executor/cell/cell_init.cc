@@ -19,6 +19,7 @@
 #include "executor/cell/command.h"
 #include "executor/cell/handshake.h"
 #include "executor/cell/rootfs.h"
+#include "executor/cell/time_apply.h"
 
 namespace cellblock {
 namespace {
@@ -116,6 +117,12 @@ class CellInit {
   void block_signals() noexcept {
     sigfillset(&all_);
     ::sigprocmask(SIG_SETMASK, &all_, nullptr);
+  }
+
+  // 4a. "time_namespace": the clocks of every process forked from here start near 0
+  //     (time_apply.h); the init itself stays in the host's time namespace.
+  void enter_time_namespace_for_children() noexcept {
+    if (plan_.time_namespace && !enter_time_namespace(e_)) die();
   }
 
   // 5. Without a user namespace, the command now, so that its set-up (the seccomp load costs as
@@ -261,6 +268,7 @@ void run_cell_init(const CellPlan& cell) noexcept {
   init.die_with_supervisor();
   init.enter_cgroup_namespace();
   init.block_signals();
+  init.enter_time_namespace_for_children();
   init.fork_command_early();
   init.build_file_system();
   init.start_command();

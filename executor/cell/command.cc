@@ -15,6 +15,7 @@
 #include "executor/protocol/cell_report.h"
 #include "executor/cell/child_error.h"
 #include "executor/cell/policy_apply.h"
+#include "executor/cell/time_apply.h"
 
 namespace cellblock {
 namespace {
@@ -82,12 +83,16 @@ bool apply_security(const PlannedSecurity& s, ChildError& e) noexcept {
   return true;
 }
 
+// The command's stamps on the supervisor's clock: in a time namespace its own CLOCK_MONOTONIC
+// starts near 0 (time_apply.h).
+uint64_t host_monotonic_ns() noexcept { return monotonic_ns() + time_namespace_offset_ns(); }
+
 }  // namespace
 
 void exec_command(const LaunchPlan& plan, const CellFds& fds, UsernsHandshake* userns, Handshake* cell_ready) noexcept {
   CellReport stamps{};
   stamps.kind = CellReport::timings;
-  stamps.steps.at[command_started] = monotonic_ns();
+  stamps.steps.at[command_started] = host_monotonic_ns();
   ChildError e;
   reset_signals();
   ::setsid();
@@ -128,18 +133,18 @@ void exec_command(const LaunchPlan& plan, const CellFds& fds, UsernsHandshake* u
   }
 
   // Last before exec: from here on the seccomp filter judges every call.
-  stamps.steps.at[security_started] = monotonic_ns();
+  stamps.steps.at[security_started] = host_monotonic_ns();
   if (plan.security && !apply_security(*plan.security, e)) die(fds, e);
-  stamps.steps.at[security_done] = monotonic_ns();
+  stamps.steps.at[security_done] = host_monotonic_ns();
   if (cell_ready) {
     // Forked before the cell's file system existed: wait for it (the init's pivot_root has moved
     // our root into it), then take the working directory there. No message: the init failed,
     // has reported why, and is about to take us with it.
     if (cell_ready->wait(CellMessage::cell_ready) != 0) ::_exit(127);
-    stamps.steps.at[cell_ready_seen] = monotonic_ns();
+    stamps.steps.at[cell_ready_seen] = host_monotonic_ns();
     if (!enter_cwd(plan, e)) die(fds, e);
   }
-  stamps.steps.at[exec_called] = monotonic_ns();
+  stamps.steps.at[exec_called] = host_monotonic_ns();
   stamps.cpu_ns = process_cpu_ns();
   send_report(fds.report_write, stamps);
 

@@ -113,6 +113,7 @@ std::string encode_cell_plan(const LaunchPlan& p, const CellFds& fds, bool unsha
   }
   w.u64(p.user_namespace);
   w.u64(p.breakdown);
+  w.u64(p.time_namespace);
   w.raw(&fds, sizeof fds);
   w.u64(unshare_cgroup_ns);
   w.u64(loopback_up);
@@ -153,6 +154,7 @@ CellPlan decode_cell_plan(std::string_view bytes) {
   }
   p.user_namespace = r.u64();
   p.breakdown = r.u64();
+  p.time_namespace = r.u64();
   r.raw(&c.fds, sizeof c.fds);
   c.unshare_cgroup_ns = r.u64();
   c.loopback_up = r.u64();

@@ -65,6 +65,9 @@ struct LaunchPlan {
   bool user_namespace = false;
   std::string uid_map, gid_map;  // "0 <base> <n>"
   bool breakdown = false;        // stamp each step (step_clock.h)
+  // The command in a time namespace whose monotonic and boot-time clocks start near 0
+  // (cell/time_apply.h).
+  bool time_namespace = false;
 
   // Points argv and envp at argv_storage and env_storage (after they are filled or moved).
   void finish_arrays() {

@@ -9,6 +9,7 @@
 #include "executor/base/host_file.h"
 #include "jobs/format/cell_path.h"
 #include "jobs/format/file_content.h"
+#include "jobs/format/pod_json.h"
 
 namespace cellblock {
 namespace {
@@ -38,8 +39,9 @@ void read_io_limits(const json& v, const std::string& path, std::vector<IoLimit>
   }
 }
 
-void read_limits(const json& v, Limits& l) {
-  const std::string path = "limits";
+}  // namespace
+
+void read_limits(const json& v, Limits& l, const std::string& path) {
   require_object(v, path, {"wall_time_ms", "output_bytes", "cpu_time_ms", "writable_bytes", "open_files",
                        "file_size_bytes", "stack_bytes", "memory_bytes", "cpus", "pids", "io"});
   auto field = [&](const char* k) { return key_path(path, k); };
@@ -70,6 +72,8 @@ void read_limits(const json& v, Limits& l) {
     l.pids = read_uint(v["pids"], field("pids"), 1, 4 * 1024 * 1024, "the command itself is one task");
   if (v.contains("io")) read_io_limits(v["io"], field("io"), l.io);
 }
+
+namespace {
 
 void read_mounts(const json& v, std::vector<BindMount>& out) {
   require_array(v, "mounts");
@@ -166,10 +170,23 @@ json merge_defaults(const json& job, const json& defaults) {
 
 }  // namespace
 
+std::map<std::string, std::string> read_env(const json& env, const std::string& path) {
+  require_object(env, path);
+  std::map<std::string, std::string> out;
+  for (auto it = env.begin(); it != env.end(); ++it) {
+    std::string p = path + "." + it.key();
+    if (it.key().empty() || it.key().find('=') != std::string::npos || it.key().find('\0') != std::string::npos)
+      throw FieldError(p, "a variable name must be non-empty and contain no '=' or NUL");
+    out[it.key()] = read_string(*it, p);
+  }
+  return out;
+}
+
 JobSpec job_from_json(const json& input, const json& defaults, HostFiles host_files) {
   const json j = merge_defaults(input, defaults);
   require_object(j, "", {"id", "rootfs", "image", "command", "env", "cwd", "hostname", "stdin", "mounts", "files",
-                              "collect", "network", "limits", "policy", "user_namespace", "user"});
+                              "collect", "network", "limits", "policy", "user_namespace", "user",
+                              "time_namespace", "pod"});
   JobSpec job;
   if (j.contains("id") && !j["id"].is_null()) job.id = read_string(j["id"], "id");
 
@@ -193,16 +210,7 @@ JobSpec job_from_json(const json& input, const json& defaults, HostFiles host_fi
       job.command.push_back(read_string(cmd[i], "command[" + std::to_string(i) + "]", i != 0));
   }
 
-  if (j.contains("env")) {
-    const json& env = j["env"];
-    require_object(env, "env");
-    for (auto it = env.begin(); it != env.end(); ++it) {
-      std::string p = "env." + it.key();
-      if (it.key().empty() || it.key().find('=') != std::string::npos || it.key().find('\0') != std::string::npos)
-        throw FieldError(p, "a variable name must be non-empty and contain no '=' or NUL");
-      job.env[it.key()] = read_string(*it, p);
-    }
-  }
+  if (j.contains("env")) job.env = read_env(j["env"], "env");
   if (j.contains("cwd")) job.cwd = read_string(j["cwd"], "cwd", false);
   if (j.contains("hostname")) {
     job.hostname = read_string(j["hostname"], "hostname", false);
@@ -221,7 +229,7 @@ JobSpec job_from_json(const json& input, const json& defaults, HostFiles host_fi
     if (net != "none") throw FieldError("network", describe(j["network"]) + " is not supported (supported: \"none\")");
     job.network = NetworkMode::none;
   }
-  if (j.contains("limits")) read_limits(j["limits"], job.limits);
+  if (j.contains("limits")) read_limits(j["limits"], job.limits, "limits");
   if (j.contains("policy")) job.policy = read_string(j["policy"], "policy", false);
   if (j.contains("user_namespace") && !j["user_namespace"].is_null())
     job.user_namespace = read_bool(j["user_namespace"], "user_namespace");
@@ -232,6 +240,8 @@ JobSpec job_from_json(const json& input, const json& defaults, HostFiles host_fi
     job.user = Identity{static_cast<uint32_t>(read_uint(require_key(u, "user", "uid"), "user.uid", 0, 65535)),
                         static_cast<uint32_t>(read_uint(require_key(u, "user", "gid"), "user.gid", 0, 65535))};
   }
+  if (j.contains("time_namespace")) job.time_namespace = read_bool(j["time_namespace"], "time_namespace");
+  if (j.contains("pod")) read_pod(j["pod"], job, job.services);  // after "limits": the services' defaults follow them
   return job;
 }
 
@@ -258,19 +268,19 @@ JobSpec job_from_text(std::string_view text, const json& defaults, HostFiles hos
   return job_from_json(parse_json_text(text), defaults, host_files);
 }
 
-json job_to_json(const JobSpec& job) {
+json limits_to_json(const Limits& l) {
   json limits = {
-      {"wall_time_ms", job.limits.wall_time_ms},       {"output_bytes", job.limits.output_bytes},
-      {"writable_bytes", job.limits.writable_bytes},   {"open_files", job.limits.open_files},
-      {"file_size_bytes", job.limits.file_size_bytes}, {"memory_bytes", job.limits.memory_bytes},
-      {"pids", job.limits.pids},
+      {"wall_time_ms", l.wall_time_ms},       {"output_bytes", l.output_bytes},
+      {"writable_bytes", l.writable_bytes},   {"open_files", l.open_files},
+      {"file_size_bytes", l.file_size_bytes}, {"memory_bytes", l.memory_bytes},
+      {"pids", l.pids},
   };
-  if (job.limits.cpu_time_ms) limits["cpu_time_ms"] = *job.limits.cpu_time_ms;
-  if (job.limits.stack_bytes) limits["stack_bytes"] = *job.limits.stack_bytes;
-  if (job.limits.cpus) limits["cpus"] = *job.limits.cpus;
-  if (!job.limits.io.empty()) {
+  if (l.cpu_time_ms) limits["cpu_time_ms"] = *l.cpu_time_ms;
+  if (l.stack_bytes) limits["stack_bytes"] = *l.stack_bytes;
+  if (l.cpus) limits["cpus"] = *l.cpus;
+  if (!l.io.empty()) {
     json io = json::array();
-    for (auto& d : job.limits.io) {
+    for (auto& d : l.io) {
       json e = {{"device", d.device}};
       if (d.read_bps) e["read_bps"] = d.read_bps;
       if (d.write_bps) e["write_bps"] = d.write_bps;
@@ -280,6 +290,11 @@ json job_to_json(const JobSpec& job) {
     }
     limits["io"] = io;
   }
+  return limits;
+}
+
+json job_to_json(const JobSpec& job) {
+  json limits = limits_to_json(job.limits);
   json mounts = json::array();
   for (auto& m : job.mounts) mounts.push_back({{"source", m.source}, {"target", m.target}, {"readonly", m.readonly}});
   json j = {{"rootfs", job.rootfs}, {"command", job.command}, {"env", job.env}, {"cwd", job.cwd},
@@ -305,6 +320,8 @@ json job_to_json(const JobSpec& job) {
     j["collect"] = std::move(collect);
   }
   if (job.user) j["user"] = {{"uid", job.user->uid}, {"gid", job.user->gid}};
+  if (job.time_namespace) j["time_namespace"] = true;
+  if (!job.services.empty()) j["pod"] = pod_to_json(job.services);
   return j;
 }
 

@@ -38,6 +38,13 @@ JobSpec job_from_text(std::string_view text, const nlohmann::json& defaults = nu
 
 nlohmann::json job_to_json(const JobSpec& job);
 
+// A "limits" object at `path` ("limits", "pod.services[0].limits") read over `limits`: keys it
+// does not give keep their values. And the other way.
+void read_limits(const nlohmann::json& v, Limits& limits, const std::string& path);
+nlohmann::json limits_to_json(const Limits& limits);
+// An "env" object at `path`: names non-empty, without '=' or NUL; values strings.
+std::map<std::string, std::string> read_env(const nlohmann::json& v, const std::string& path);
+
 class PolicyRegistry;
 // The checks that need the host, before anything starts: resolves job.policy through the
 // registry into job.security (compiled once per policy) and checks that each limits.io device

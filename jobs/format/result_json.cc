@@ -82,6 +82,12 @@ json result_to_json(const Result& r) {
     for (const StepTime& s : r.breakdown) steps.push_back({{"step", s.step}, {"ms", s.ms}});
     j["breakdown"] = steps;
   }
+  // A pod's services by name, each a whole result of its own.
+  if (!r.services.empty()) {
+    json services = json::object();
+    for (const ServiceResult& service : r.services) services[service.name] = result_to_json(service.result);
+    j["services"] = std::move(services);
+  }
   return j;
 }
 
@@ -111,6 +117,9 @@ Result result_from_json(const json& j) {
   r.stats.io_read_bytes = s.at("io_read_bytes").get<uint64_t>();
   r.stats.io_write_bytes = s.at("io_write_bytes").get<uint64_t>();
   r.stats.cgroup_version = s.at("cgroup_version").get<int>();
+  if (j.contains("services"))
+    for (auto it = j["services"].begin(); it != j["services"].end(); ++it)
+      r.services.push_back({it.key(), result_from_json(*it)});
   return r;
 }
 

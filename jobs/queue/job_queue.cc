@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "executor/base/host_file.h"
+#include "executor/pod.h"
 #include "executor/stop_token.h"
 #include "executor/base/sys_error.h"
 
@@ -70,7 +71,8 @@ uint64_t JobQueue::submit(Submission submission) {
 }
 
 void JobQueue::on_submit(std::shared_ptr<Entry> entry) {
-  const uint64_t memory = entry->submission.job.limits.memory_bytes;
+  // A pod holds its services' memory as well as its own while it runs (executor/pod.h).
+  const uint64_t memory = memory_bytes_with_services(entry->submission.job);
   Result refused;
   refused.id = entry->submission.job.id;
   if (shutting_down_) {
@@ -78,7 +80,8 @@ void JobQueue::on_submit(std::shared_ptr<Entry> entry) {
     refused.error = "the queue is shutting down";
   } else if (!scheduler_.fits_at_all(memory)) {
     refused.status = Status::setup_error;
-    refused.error = "limits.memory_bytes: " + std::to_string(memory) + " is more than the queue's memory budget of " +
+    refused.error = std::string(entry->submission.job.services.empty() ? "limits.memory_bytes: " : "limits.memory_bytes with the pod's services: ") +
+                    std::to_string(memory) + " is more than the queue's memory budget of " +
                     std::to_string(scheduler_.budget()) + " bytes, so it could never start";
   } else {
     entries_[entry->id] = entry;

@@ -119,6 +119,17 @@ TEST(JobJson, AbsurdLimitsAreRejectedWithTheReason) {
   EXPECT_THAT(with_limit("io", json::array({{{"write_bps", 100000}}})), HasSubstr("limits.io[0].device: is required"));
 }
 
+TEST(JobJson, TimeNamespaceIsABooleanAndRoundTrips) {
+  EXPECT_FALSE(job_from_json(minimal()).time_namespace);
+  json j = minimal();
+  j["time_namespace"] = true;
+  JobSpec job = job_from_json(j);
+  EXPECT_TRUE(job.time_namespace);
+  EXPECT_TRUE(job_from_json(job_to_json(job)).time_namespace);
+  j["time_namespace"] = "yes";
+  EXPECT_THAT(error_of(j), HasSubstr("time_namespace"));
+}
+
 TEST(JobJson, DefaultsAreMergedUnderTheJob) {
   json defaults = {{"rootfs", "/default/root"}, {"limits", {{"memory_bytes", 64 << 20}, {"pids", 16}}}};
   json j = {{"command", {"/bin/true"}}, {"limits", {{"pids", 8}}}};

@@ -154,6 +154,30 @@ TEST(JobQueue, AJobBiggerThanTheBudgetIsRefusedWithTheReason) {
   EXPECT_EQ(results[1].status, Status::exited);
 }
 
+TEST(JobQueue, APodsServicesCountInItsMemory) {
+  FakeRunner runner;
+  std::vector<Result> results;
+  std::mutex m;
+  JobQueue q(runner, {.parallel = 8, .memory_budget = 4 << 20});
+  // 1 MiB of its own and 1 MiB for its service: two pods fit in 4 MiB, not four.
+  for (int i = 0; i < 8; ++i) {
+    Submission pod = fake("pod" + std::to_string(i), 20, &results, &m);
+    pod.job.services.push_back(PodService{.name = "db", .command = {"db"}});
+    pod.job.services.back().limits.memory_bytes = 1 << 20;
+    q.submit(std::move(pod));
+  }
+  Submission big = fake("big", 1, &results, &m);
+  big.job.services.push_back(PodService{.name = "db", .command = {"db"}});
+  big.job.services.back().limits.memory_bytes = 4 << 20;  // 1 + 4 MiB: more than the budget
+  q.submit(std::move(big));
+  q.wait_idle();
+  ASSERT_EQ(results.size(), 9u);
+  EXPECT_EQ(runner.max_running_.load(), 2);
+  const Result& refused = *std::find_if(results.begin(), results.end(), [](const Result& r) { return r.id == "big"; });
+  EXPECT_EQ(refused.status, Status::setup_error);
+  EXPECT_THAT(refused.error.value_or(""), ::testing::HasSubstr("with the pod's services"));
+}
+
 TEST(JobQueue, MemoryBudgetLimitsConcurrency) {
   FakeRunner runner;
   std::vector<Result> results;

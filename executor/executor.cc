@@ -64,6 +64,14 @@ void fill_stats(Stats& stats, const CgroupStats& c, uint64_t setup_cpu_ns) {
   static_cast<CgroupCounters&>(stats) = c;
 }
 
+// A bridged cell sees the configured resolvers at /etc/resolv.conf: the bridge's file bound
+// read-only over it, in the cell's own mount namespace (the rootfs is never written).
+JobSpec with_resolv_conf(const JobSpec& job, const Bridge& bridge) {
+  JobSpec out = job;
+  out.mounts.push_back(BindMount{bridge.resolv_conf(), "/etc/resolv.conf", /*readonly=*/true});
+  return out;
+}
+
 // Reports, limits and the OOM counter become one verdict. A limit we enforced wins; then a
 // failed setup step; then the kernel's OOM kills; then how the command itself ended.
 void decide(Result& r, const SupervisedCell& cell, uint64_t oom_kills) {
@@ -143,6 +151,20 @@ Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
 
 Executor::~Executor() = default;
 
+Bridge& Executor::bridge() {
+  std::lock_guard lock(bridge_mutex_);
+  if (!bridge_) {
+    try {
+      bridge_ = std::make_unique<Bridge>(config_.bridge, config_.state_dir, own_supervisor_dir_name());
+    } catch (const NetworkError& e) {
+      throw SetupError(std::string("network: ") + e.what());
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("network: making the bridge: ") + e.what());
+    }
+  }
+  return *bridge_;
+}
+
 int Executor::cgroup_version() const { return cgroups_->version(); }
 
 Result Executor::run(const JobSpec& job, const StopToken* stop, OutputListener* output) {
@@ -202,7 +224,12 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
   const uint64_t t_start = monotonic_ns();
   // 1. plan (plan.h)
   if (!job.security) throw SetupError("policy " + cellblock::quoted(job.policy) + ": not loaded (no security policy, no cell)");
-  const LaunchPlan plan = make_launch_plan(job, host_);
+  if (job.network != NetworkMode::bridge && (job.egress || !job.egress_allow.empty()))
+    throw SetupError("egress: only for \"network\": \"bridge\" (this job's network is \"none\")");
+  Bridge* bridge = job.network == NetworkMode::bridge ? &this->bridge() : nullptr;
+  std::optional<JobSpec> bridged;
+  if (bridge) bridged = with_resolv_conf(job, *bridge);
+  const LaunchPlan plan = make_launch_plan(bridged ? *bridged : job, host_);
   const CgroupLimits limits = cgroup_limits(job.limits);
   // 2. cgroup (cgroup/cgroup.h), and the job's state file for a cleanup after a crash
   //    (supervisor_state.h)
@@ -211,6 +238,19 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
   std::unique_ptr<JobCgroup> cgroup = cgroups_->create(number, limits);
   SupervisorState::JobFile state = state_->job_starting("job-" + number, job.id, cgroup->paths());
   const uint64_t t_cgroup = monotonic_ns();
+  // 2b. a bridged job's lease, veth and rules (net/bridge.h), recorded in its state
+  UniqueFd netns = netns_pool_->take();
+  std::unique_ptr<BridgeLease> lease;
+  if (bridge) {
+    try {
+      lease = bridge->attach(std::move(netns), job.egress, job.egress_allow);
+    } catch (const NetworkError& e) {
+      throw SetupError(std::string("network: ") + e.what());
+    }
+    state.network_attached(bridge->addressing().name, ipv4_to_string(lease->address()), lease->veth());
+    netns = lease->take_netns();
+  }
+  const uint64_t t_network = monotonic_ns();
   // 3. launch (launch.h); 4., the cell's init, runs in the cell from here (cell/cell_init.h)
   const Clock::time_point started = Clock::now();
   LaunchedCell cell = launch_cell({.plan = plan,
@@ -218,7 +258,7 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
                                    .dev_null = dev_null_.get(),
                                    .init_image = init_image_.get(),
                                    .cgroup = cgroup.get(),
-                                   .netns = netns_pool_->take()});
+                                   .netns = std::move(netns)});
   state.cell_started(cell.pid);
   // 5. supervise (supervise.h)
   SupervisedCell supervised = supervise_cell(cell, job.limits, cgroup.get(), stop, output, started);
@@ -232,12 +272,14 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
   fill_stats(result.stats, stats, supervised.setup_cpu_ns);
   const uint64_t t_stats = monotonic_ns();
   cgroup->remove();
+  lease.reset();
   state.remove();
   if (job.breakdown) {
     const CellTimings& c = supervised.steps;
     result.breakdown = breakdown_of({{"start", t_start},
                                      {"plan", t_planned},
                                      {"cgroup_create", t_cgroup},
+                                     {"network_attach", bridge ? t_network : 0},
                                      {"launch_init", c.at[init_started]},
                                      {"rootfs", c.at[rootfs_built]},
                                      {"network", c.at[network_up]},

@@ -18,6 +18,7 @@
 #include "executor/crash_cleanup.h"
 #include "executor/cell_image.h"
 #include "executor/launch.h"
+#include "executor/net/nft.h"
 #include "executor/supervise.h"
 #include "executor/work_dir.h"
 #include "executor/plan.h"
@@ -137,6 +138,11 @@ Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
   if (!dev_null_) throw_sys("open /dev/null");
   init_image_ = make_cell_image(config_.state_dir);
   netns_pool_ = std::make_unique<NetnsPool>(config_.netns_pool);
+  try {
+    nft_prepare();  // bridged jobs' rules: the socket opened while descriptor numbers are low
+  } catch (const std::exception& e) {
+    spdlog::warn("bridged jobs will fail: {}", e.what());
+  }
   cgroups_ = make_cgroup_driver(config_.cgroup);
   for (const CrashCleanup& cleanup : clean_up_after_crashes(config_.state_dir, *cgroups_))
     for (const std::string& line : describe(cleanup)) spdlog::warn("{}", line);

@@ -13,8 +13,11 @@ class NftError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// Opens the process's libnftables context now, while descriptor numbers are low (nft.cc says
+// why). Called when an executor starts; idempotent. Throws NftError.
+void nft_prepare();
 // Runs `commands` (one or more lines). Throws NftError with nft's error output. Thread-safe:
-// each call has its own libnftables context.
+// calls take turns on one context.
 void nft_run(const std::string& commands);
 // As nft_run, but a failure comes back as false (e.g. deleting what is already gone).
 bool nft_try(const std::string& commands);

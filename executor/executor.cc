@@ -278,6 +278,7 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
   fill_stats(result.stats, stats, supervised.setup_cpu_ns);
   const uint64_t t_stats = monotonic_ns();
   cgroup->remove();
+  const uint64_t t_cgroup_removed = monotonic_ns();
   lease.reset();
   state.remove();
   if (job.breakdown) {
@@ -299,7 +300,8 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
                                      {"reap", c.at[all_reaped]},
                                      {"teardown", t_ended},
                                      {"stats", t_stats},
-                                     {"cgroup_remove", monotonic_ns()}});
+                                     {"cgroup_remove", t_cgroup_removed},
+                                     {"network_detach", bridge ? monotonic_ns() : 0}});
   }
   // 7. verdict
   result.stdout_truncated = supervised.out.truncated();

@@ -5,6 +5,7 @@
 
 #include "executor/net/bridge_rules.h"
 #include "executor/net/ipv4.h"
+#include "executor/supervisor_state.h"
 #include "jobs/format/job_json.h"
 
 namespace cellblock {
@@ -93,6 +94,24 @@ TEST(BridgeInput, JobRulesAreRemovedExactly) {
   // Without egress there is no chain, so nothing of it to delete.
   EXPECT_EQ(attach_job_rules("cb9", "cbv-0a580005", ip, false, {}).find("chain"), std::string::npos);
   EXPECT_EQ(detach_job_rules("cb9", "cbv-0a580005", ip, false).size(), 2u);
+}
+
+TEST(BridgeInput, JobStateRecordsTheLease) {
+  JobState s;
+  s.job_id = "b-1";
+  s.cell_pid = 42;
+  s.cgroups = {"/sys/fs/cgroup/x/job-1"};
+  s.net = JobState::Net{"cellblock0", "10.88.0.5", "cbv-0a580005"};
+  const std::string text = format_job_state(s);
+  EXPECT_NE(text.find("net cellblock0 10.88.0.5 cbv-0a580005\n"), std::string::npos);
+  auto back = parse_job_state(text);
+  ASSERT_TRUE(back);
+  ASSERT_TRUE(back->net);
+  EXPECT_EQ(back->net->address, "10.88.0.5");
+  EXPECT_EQ(back->net->veth, "cbv-0a580005");
+  // Cut short in the `net` line (a supervisor killed while writing it): not a job file.
+  EXPECT_FALSE(parse_job_state(text.substr(0, text.size() - 4)));
+  EXPECT_FALSE(parse_job_state("job_id x\ncell_pid 1\nnet cellblock0 10.88.0.5\n"));  // a field missing
 }
 
 }  // namespace

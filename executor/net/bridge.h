@@ -27,8 +27,9 @@ struct BridgeConfig {
 
 class Bridge;
 
-// One job's place on the bridge. Its destructor takes it all back: the rules, the veth, the
-// lease (in that order, so an address is never leased again while its rules stand).
+// One job's place on the bridge. Its destructor takes it back: the rules, then the lease (so an
+// address is never leased again while its rules stand). The veth goes with the job's network
+// namespace, which the kernel destroys once the cell is gone.
 class BridgeLease {
  public:
   ~BridgeLease();

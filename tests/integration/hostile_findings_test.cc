@@ -30,8 +30,9 @@ using HostileFinding = HostUntouched;
 // left against 1,000. Three runs of each, interleaved so that both sizes see the same load, and the
 // fastest of each: other work on the machine only ever adds time, so the fastest run is the one
 // closest to the cost itself (a median let a busy phase decide: 7.4x once, with both CPUs burning
-// and a build running). Linear is about 4x; quadratic was 16x (13.7x measured above); 8x, the
-// geometric middle, tells them apart with room for noise either way.
+// and a build running). Linear is about 4x in theory, but the kernel's own exit work grows a
+// little faster than linearly: 9.4x was measured once on an idle machine. The quadratic init
+// measured 13.7x (16x in theory), so the bound is 11x, between the two.
 TEST_F(HostileFinding, InitKillsWhatTheCommandLeftInLinearTime) {
   auto reap_ms = [&](int processes) {
     JobSpec j = hostile_job({"/t/zombies", std::to_string(processes), "leave"}, "default");
@@ -59,7 +60,7 @@ TEST_F(HostileFinding, InitKillsWhatTheCommandLeftInLinearTime) {
   std::printf("[ measured ] kill and reap what the command left: 1,000 processes %.1f ms, 4,000 %.1f ms (%.1fx)\n",
               with_1000, with_4000, with_4000 / with_1000);
   ASSERT_GT(with_1000, 0);
-  EXPECT_LT(with_4000 / with_1000, 8.0) << "1,000 processes: " << with_1000 << " ms, 4,000: " << with_4000 << " ms";
+  EXPECT_LT(with_4000 / with_1000, 11.0) << "1,000 processes: " << with_1000 << " ms, 4,000: " << with_4000 << " ms";
 }
 
 // A default- or build-policy job is root in the cell without a user namespace and keeps

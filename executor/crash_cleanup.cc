@@ -15,6 +15,7 @@
 #include "executor/base/sys_error.h"
 #include "executor/cgroup/cgroup.h"
 #include "executor/cgroup/cgroup_fs.h"
+#include "executor/net/bridge.h"
 #include "executor/supervisor_state.h"
 
 namespace cellblock {
@@ -138,7 +139,36 @@ std::vector<CrashCleanup> clean_up_after_crashes(const std::string& root, Cgroup
     if (!of_a_job) c.cgroups_removed.push_back(path);
   }
 
-  // 4. The state itself.
+  // 4. Bridged jobs' networks: those the job files name, then leases of gone supervisors that no
+  //    file names.
+  for (auto& [name, c] : gone)
+    for (auto& job : c.jobs) {
+      if (!job.state.net) continue;
+      auto address = parse_ipv4(job.state.net->address);
+      if (!address) {
+        c.errors.push_back("job " + cellblock::quoted(job.state.job_id) + ": bad address " +
+                           cellblock::quoted(job.state.net->address));
+        continue;
+      }
+      std::vector<std::string> errors = Bridge::release_leftover(root, job.state.net->bridge, *address);
+      job.network_released = errors.empty();
+      for (std::string& e : errors) c.errors.push_back(std::move(e));
+    }
+  try {
+    for (const Bridge::LeaseRecord& lease : Bridge::list_leases(root)) {
+      auto owner = parse_supervisor_dir_name(lease.owner);
+      if (!owner || !supervisor_is_gone(owner->first, owner->second)) continue;  // leases are written whole
+      CrashCleanup& c = gone[lease.owner];
+      if (!c.supervisor_pid) c.supervisor_pid = owner->first;
+      std::vector<std::string> errors = Bridge::release_leftover(root, lease.bridge, lease.address);
+      if (errors.empty()) c.leases_released.push_back(ipv4_to_string(lease.address) + " on " + lease.bridge);
+      for (std::string& e : errors) c.errors.push_back(std::move(e));
+    }
+  } catch (const std::exception& e) {
+    gone["unknown"].errors.push_back("bridge leases: " + std::string(e.what()));
+  }
+
+  // 5. The state itself.
   for (auto& [name, c] : gone) {
     if (c.state_dir.empty()) continue;
     try {
@@ -183,10 +213,14 @@ std::vector<std::string> describe(const CrashCleanup& c) {
       case CrashCleanup::Cell::still_running: line += " (cell pid " + pid + ") still running after SIGKILL"; break;
     }
     line += job.cgroups_removed.empty() ? ", no cgroup left" : ", cgroup " + list(job.cgroups_removed) + " removed";
+    if (job.state.net)
+      line += ", network " + job.state.net->address + " on " + job.state.net->bridge +
+              (job.network_released ? " released" : " not fully released");
     lines.push_back(std::move(line));
   }
   std::string rest;
   if (!c.cgroups_removed.empty()) rest += "cgroup " + list(c.cgroups_removed) + " removed";
+  if (!c.leases_released.empty()) rest += (rest.empty() ? "" : ", ") + ("lease " + list(c.leases_released) + " released");
   if (!c.state_dir.empty()) rest += (rest.empty() ? "" : ", ") + ("state " + c.state_dir + " removed");
   if (!rest.empty()) lines.push_back(head + rest);
   for (const std::string& e : c.errors) lines.push_back(head + "error: " + e);

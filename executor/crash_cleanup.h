@@ -26,11 +26,13 @@ struct CrashCleanup {
     JobState state;
     Cell cell = Cell::not_started;
     std::vector<std::string> cgroups_removed;
+    bool network_released = false;  // its `net` line's veth, rules and lease
   };
   pid_t supervisor_pid = 0;
   std::string state_dir;  // the supervisor's state directory, removed; empty if it had none
   std::vector<Job> jobs;
   std::vector<std::string> cgroups_removed;  // its sv- directories, and jobs without a file
+  std::vector<std::string> leases_released;  // leases no job file named: "10.88.0.5 on cellblock0"
   std::vector<std::string> errors;
 };
 
@@ -44,7 +46,9 @@ struct CrashCleanup {
 //      or with another --cgroup-subtree, so remove_leftovers() does not see them) are emptied
 //      and removed: the job cgroups, then the supervisor's sv- directories with anything left
 //      in them; only paths of the form <cgroup mount>/.../sv-<pid>-<start>[/job-<n>];
-//   4. the state files and directory go.
+//   4. bridged jobs' veths, nftables rules and leases go: those their job files name, then every
+//      lease whose owner is a gone supervisor (it died before recording the lease);
+//   5. the state files and directory go.
 // Holds an exclusive flock on `root` meanwhile, so that supervisors starting at the same time do
 // not clean up the same leftovers. Returns what it did, one entry per gone supervisor.
 std::vector<CrashCleanup> clean_up_after_crashes(const std::string& root, CgroupDriver& cgroups);

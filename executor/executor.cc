@@ -18,6 +18,7 @@
 #include "executor/crash_cleanup.h"
 #include "executor/cell_image.h"
 #include "executor/launch.h"
+#include "executor/net/nft.h"
 #include "executor/pod.h"
 #include "executor/supervise.h"
 #include "executor/work_dir.h"
@@ -70,6 +71,14 @@ void fill_stats(Stats& stats, const CgroupStats& c, uint64_t setup_cpu_ns) {
   stats.cpu_system_ms = static_cast<double>(c.cpu_system_ns - from_system) / 1e6;
   stats.setup_cpu_ms = static_cast<double>(setup) / 1e6;
   static_cast<CgroupCounters&>(stats) = c;
+}
+
+// A bridged cell sees the configured resolvers at /etc/resolv.conf: the bridge's file bound
+// read-only over it, in the cell's own mount namespace (the rootfs is never written).
+JobSpec with_resolv_conf(const JobSpec& job, const Bridge& bridge) {
+  JobSpec out = job;
+  out.mounts.push_back(BindMount{bridge.resolv_conf(), "/etc/resolv.conf", /*readonly=*/true});
+  return out;
 }
 
 // Reports, limits and the OOM counter become one verdict. A limit we enforced wins; then a
@@ -137,6 +146,11 @@ Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
   if (!dev_null_) throw_sys("open /dev/null");
   init_image_ = make_cell_image(config_.state_dir);
   netns_pool_ = std::make_unique<NetnsPool>(config_.netns_pool);
+  try {
+    nft_prepare();  // bridged jobs' rules: the socket opened while descriptor numbers are low
+  } catch (const std::exception& e) {
+    spdlog::warn("bridged jobs will fail: {}", e.what());
+  }
   cgroups_ = make_cgroup_driver(config_.cgroup);
   for (const CrashCleanup& cleanup : clean_up_after_crashes(config_.state_dir, *cgroups_))
     for (const std::string& line : describe(cleanup)) spdlog::warn("{}", line);
@@ -150,6 +164,20 @@ Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
 }
 
 Executor::~Executor() = default;
+
+Bridge& Executor::bridge() {
+  std::lock_guard lock(bridge_mutex_);
+  if (!bridge_) {
+    try {
+      bridge_ = std::make_unique<Bridge>(config_.bridge, config_.state_dir, own_supervisor_dir_name());
+    } catch (const NetworkError& e) {
+      throw SetupError(std::string("network: ") + e.what());
+    } catch (const std::exception& e) {
+      throw std::runtime_error(std::string("network: making the bridge: ") + e.what());
+    }
+  }
+  return *bridge_;
+}
 
 int Executor::cgroup_version() const { return cgroups_->version(); }
 
@@ -216,7 +244,12 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
   const uint64_t t_start = monotonic_ns();
   // 1. plan (plan.h)
   if (!job.security) throw SetupError("policy " + cellblock::quoted(job.policy) + ": not loaded (no security policy, no cell)");
-  const LaunchPlan plan = make_launch_plan(job, host_);
+  if (job.network != NetworkMode::bridge && (job.egress || !job.egress_allow.empty()))
+    throw SetupError("egress: only for \"network\": \"bridge\" (this job's network is \"none\")");
+  Bridge* bridge = job.network == NetworkMode::bridge ? &this->bridge() : nullptr;
+  std::optional<JobSpec> bridged;
+  if (bridge) bridged = with_resolv_conf(job, *bridge);
+  const LaunchPlan plan = make_launch_plan(bridged ? *bridged : job, host_);
   const CgroupLimits limits = cgroup_limits(job.limits);
   // 2. cgroup (cgroup/cgroup.h), and the job's state file for a cleanup after a crash
   //    (supervisor_state.h)
@@ -225,6 +258,21 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
   std::unique_ptr<JobCgroup> cgroup = cgroups_->create(number, limits);
   SupervisorState::JobFile state = state_->job_starting("job-" + number, job.id, cgroup->paths());
   const uint64_t t_cgroup = monotonic_ns();
+  // 2b. a bridged job's lease, veth and rules (net/bridge.h), recorded in its state
+  //     A pod's cells share the pod's namespace (pod.h), which is not bridged yet.
+  if (bridge && pod) throw SetupError("network: \"bridge\" for a job with a pod is not supported yet (docs/networking.md)");
+  UniqueFd netns = pod ? dup_fd(pod->net) : netns_pool_->take();
+  std::unique_ptr<BridgeLease> lease;
+  if (bridge) {
+    try {
+      lease = bridge->attach(std::move(netns), job.egress, job.egress_allow);
+    } catch (const NetworkError& e) {
+      throw SetupError(std::string("network: ") + e.what());
+    }
+    state.network_attached(bridge->addressing().name, ipv4_to_string(lease->address()), lease->veth());
+    netns = lease->take_netns();
+  }
+  const uint64_t t_network = monotonic_ns();
   // 3. launch (launch.h); 4., the cell's init, runs in the cell from here (cell/cell_init.h)
   const Clock::time_point started = Clock::now();
   LaunchedCell cell = launch_cell({.plan = plan,
@@ -232,7 +280,7 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
                                    .dev_null = dev_null_.get(),
                                    .init_image = init_image_.get(),
                                    .cgroup = cgroup.get(),
-                                   .netns = pod ? dup_fd(pod->net) : netns_pool_->take(),
+                                   .netns = std::move(netns),
                                    .ipcns = pod ? pod->ipc.get() : -1});
   state.cell_started(cell.pid);
   // 5. supervise (supervise.h)
@@ -247,12 +295,15 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
   fill_stats(result.stats, stats, supervised.setup_cpu_ns);
   const uint64_t t_stats = monotonic_ns();
   cgroup->remove();
+  const uint64_t t_cgroup_removed = monotonic_ns();
+  lease.reset();
   state.remove();
   if (job.breakdown) {
     const CellTimings& c = supervised.steps;
     result.breakdown = breakdown_of({{"start", t_start},
                                      {"plan", t_planned},
                                      {"cgroup_create", t_cgroup},
+                                     {"network_attach", bridge ? t_network : 0},
                                      {"launch_init", c.at[init_started]},
                                      {"rootfs", c.at[rootfs_built]},
                                      {"network", c.at[network_up]},
@@ -266,7 +317,8 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
                                      {"reap", c.at[all_reaped]},
                                      {"teardown", t_ended},
                                      {"stats", t_stats},
-                                     {"cgroup_remove", monotonic_ns()}});
+                                     {"cgroup_remove", t_cgroup_removed},
+                                     {"network_detach", bridge ? monotonic_ns() : 0}});
   }
   // 7. verdict
   result.stdout_truncated = supervised.out.truncated();

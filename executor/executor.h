@@ -8,11 +8,13 @@
 
 #include <atomic>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "executor/cgroup/cgroup.h"
 #include "executor/job_spec.h"
 #include "executor/plan.h"
+#include "executor/net/bridge.h"
 #include "executor/net/netns_pool.h"
 #include "executor/output_listener.h"
 #include "executor/result.h"
@@ -36,6 +38,9 @@ struct ExecutorConfig {
   // Fresh network namespaces kept ready by a background thread (netns_pool.h); 0 = make each
   // at clone. Worth it for a resident queue, not for one job per process.
   size_t netns_pool = 0;
+  // `"network": "bridge"` jobs: the bridge, its subnet, the cells' resolvers. The bridge is made
+  // when the first bridged job starts (docs/networking.md).
+  BridgeConfig bridge;
 };
 
 class Executor {
@@ -62,6 +67,7 @@ class Executor {
                    const PodNamespaces* pod);
   void run_with_work_dir(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
                          const PodNamespaces* pod);
+  Bridge& bridge();  // made on first use; throws SetupError when it cannot be
 
   ExecutorConfig config_;
   HostLayout host_;
@@ -69,6 +75,8 @@ class Executor {
   UniqueFd init_image_;  // cellblock-init, exec'd as every cell's PID 1
   std::unique_ptr<CgroupDriver> cgroups_;
   std::unique_ptr<NetnsPool> netns_pool_;
+  std::mutex bridge_mutex_;
+  std::unique_ptr<Bridge> bridge_;
   std::unique_ptr<SupervisorState> state_;
   std::atomic<uint64_t> next_job_{0};
   std::string work_root_;  // <state_dir>/work: jobs' working directories (work_dir.h), "<pid>-<n>"

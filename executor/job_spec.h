@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "executor/net/ipv4.h"
 #include "executor/security/policy.h"
 
 namespace cellblock {
@@ -22,7 +23,8 @@ struct BindMount {
 };
 
 enum class NetworkMode {
-  none,  // a fresh network namespace with only loopback, up
+  none,    // a fresh network namespace with only loopback, up
+  bridge,  // and eth0, a veth to the host's cellblock bridge (docs/networking.md)
 };
 
 // Block-I/O throttling for one device (cgroup blkio/io). Zero means "no limit".
@@ -99,6 +101,11 @@ struct JobSpec {
   std::vector<InputFile> files;     // written under /w before the command starts
   std::vector<CollectFile> collect; // read from /w after it ended
   NetworkMode network = NetworkMode::none;
+  // Bridged jobs only: outbound connections at all (NAT), and if `egress_allow` is not empty,
+  // only to those destinations. Without egress a bridged job reaches nothing but its gateway's
+  // replies.
+  bool egress = false;
+  std::vector<EgressRule> egress_allow;
   Limits limits;
 
   // Security (docs/policies.md). `policy` names the policy; jobs/ resolves it into `security`,

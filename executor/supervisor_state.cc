@@ -54,7 +54,9 @@ std::string format_job_state(const JobState& s) {
   std::string out = "job_id " + sanitized(s.job_id) + "\n";
   out += "cell_pid " + std::to_string(s.cell_pid) + "\n";
   out += "cell_start_time " + std::to_string(s.cell_start_time) + "\n";
-  return out + format_cgroups(s.cgroups);
+  out += format_cgroups(s.cgroups);
+  if (s.net) out += "net " + sanitized(s.net->bridge) + " " + sanitized(s.net->address) + " " + sanitized(s.net->veth) + "\n";
+  return out;
 }
 
 std::optional<JobState> parse_job_state(std::string_view text) {
@@ -81,6 +83,11 @@ std::optional<JobState> parse_job_state(std::string_view text) {
       s.cell_start_time = *v;
     } else if (key == "cgroup") {
       s.cgroups.emplace_back(value);
+    } else if (key == "net") {
+      const size_t a = value.find(' '), b = a == std::string_view::npos ? a : value.find(' ', a + 1);
+      if (b == std::string_view::npos) return std::nullopt;
+      s.net = JobState::Net{std::string(value.substr(0, a)), std::string(value.substr(a + 1, b - a - 1)),
+                            std::string(value.substr(b + 1))};
     } else {
       return std::nullopt;
     }
@@ -137,19 +144,32 @@ void SupervisorState::JobFile::cell_started(pid_t pid) noexcept {
     // The init cannot have been reaped yet (only the supervising loop reaps it), so its
     // /proc/<pid>/stat is there even if it has exited.
     state_.cell_start_time = process_start_time(pid).value_or(0);
-    std::string text = format_job_state(state_);
-    // One pwrite over the old text, which is never longer ("cell_pid 0" becomes the pid): a
-    // supervisor killed meanwhile leaves either version whole, never a mix of both.
-    ssize_t n;
-    do n = ::pwrite(fd_.get(), text.data(), text.size(), 0); while (n < 0 && errno == EINTR);
-    if (n < 0) throw_sys("pwrite(" + cellblock::quoted(path_) + ")");
-    if (static_cast<size_t>(n) != text.size()) throw SysError(EIO, "pwrite(" + cellblock::quoted(path_) + "): short write");
-    if (text.size() < written_ && ::ftruncate(fd_.get(), static_cast<off_t>(text.size())) != 0)
-      throw_sys("ftruncate(" + cellblock::quoted(path_) + ")");
-    written_ = text.size();
+    rewrite();
   } catch (const std::exception& e) {
     spdlog::error("state: cannot record the cell of job {}: {}", cellblock::quoted(state_.job_id), e.what());
   }
+}
+
+void SupervisorState::JobFile::network_attached(const std::string& bridge, const std::string& address,
+                                                const std::string& veth) {
+  if (!fd_) return;
+  state_.net = JobState::Net{bridge, address, veth};
+  rewrite();
+}
+
+// One pwrite of the whole text over the old one, which is never longer ("cell_pid 0" becomes the
+// pid, a `net` line is added at the end): a supervisor killed meanwhile leaves the old version
+// whole, the new one whole, or the new one cut short, which parse_job_state refuses (then the
+// cleanup still finds the lease, which names its owner).
+void SupervisorState::JobFile::rewrite() {
+  std::string text = format_job_state(state_);
+  ssize_t n;
+  do n = ::pwrite(fd_.get(), text.data(), text.size(), 0); while (n < 0 && errno == EINTR);
+  if (n < 0) throw_sys("pwrite(" + cellblock::quoted(path_) + ")");
+  if (static_cast<size_t>(n) != text.size()) throw SysError(EIO, "pwrite(" + cellblock::quoted(path_) + "): short write");
+  if (text.size() < written_ && ::ftruncate(fd_.get(), static_cast<off_t>(text.size())) != 0)
+    throw_sys("ftruncate(" + cellblock::quoted(path_) + ")");
+  written_ = text.size();
 }
 
 void SupervisorState::JobFile::remove() noexcept {

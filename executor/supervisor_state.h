@@ -15,9 +15,11 @@
 //   cell_pid <host pid of the cell's init; 0 until the cell is cloned>
 //   cell_start_time <the init's start time, /proc/<pid>/stat field 22>
 //   cgroup <the job's cgroup directory>        one line per hierarchy
+//   net <bridge> <address> <veth>               a bridged job's lease and veth (net/bridge.h)
 //
 // It is written after the job's cgroup exists and before the cell is cloned, completed with the
 // init's pid and start time right after the clone, and removed once the cgroup has been removed.
+// A bridged job's `net` line is added once its lease and veth exist, before the clone.
 //
 // What is left after a supervisor dies: its cells' inits die with it (PR_SET_PDEATHSIG, and a
 // namespace's init takes every process of the namespace along), but its cgroups and state stay.
@@ -43,6 +45,12 @@ struct JobState {
   pid_t cell_pid = 0;
   uint64_t cell_start_time = 0;
   std::vector<std::string> cgroups;
+  struct Net {
+    std::string bridge;
+    std::string address;
+    std::string veth;
+  };
+  std::optional<Net> net;
 };
 
 std::string format_job_state(const JobState& state);
@@ -85,11 +93,15 @@ class SupervisorState {
     // Records the cell's init (pid and start time). A failure is logged, not thrown: the file
     // already names the cgroups, which is what a cleanup needs most.
     void cell_started(pid_t pid) noexcept;
+    // Records a bridged job's lease and veth, so that a cleanup after a crash removes them.
+    // Throws SysError: a job whose network could not be recorded does not start.
+    void network_attached(const std::string& bridge, const std::string& address, const std::string& veth);
     // Removes the file. Idempotent; a failure is logged.
     void remove() noexcept;
 
    private:
     friend class SupervisorState;
+    void rewrite();
     UniqueFd fd_;
     std::string path_;
     JobState state_;

@@ -47,6 +47,12 @@ int main(int argc, char** argv) {
   app.add_option("--state-dir", config.state_dir, "Per-host scratch directory")->capture_default_str();
   app.add_option("--cgroup-subtree", config.cgroup.subtree,
                  "Cgroup subtree (below the supervisor's own cgroup) for job cgroups")->capture_default_str();
+  // Bridged jobs ("network": "bridge", docs/networking.md).
+  app.add_option("--bridge-subnet", config.bridge.subnet,
+                 "IPv4 subnet of the jobs' bridge; its first host is the gateway")->capture_default_str();
+  app.add_option("--bridge-name", config.bridge.name, "The jobs' bridge, and its nftables tables")->capture_default_str();
+  app.add_option("--bridge-resolver", config.bridge.resolvers,
+                 "Nameserver for bridged cells' /etc/resolv.conf (repeatable; default: the host's, except loopback)");
 
   RunOptions run;
   add_run_command(app, run);

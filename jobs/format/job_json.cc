@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "executor/base/host_file.h"
+#include "executor/net/ipv4.h"
 #include "jobs/format/cell_path.h"
 #include "jobs/format/file_content.h"
 #include "jobs/format/pod_json.h"
@@ -168,6 +169,29 @@ json merge_defaults(const json& job, const json& defaults) {
   return merged;
 }
 
+// "egress" and "egress_allow" (docs/networking.md): only for bridged jobs, since a job with only
+// loopback has nowhere to go; a list without "egress": true would be a silent no-op, so refused.
+void read_egress(const json& j, JobSpec& job) {
+  if (j.contains("egress")) job.egress = read_bool(j["egress"], "egress");
+  if (j.contains("egress_allow")) {
+    const json& allow = j["egress_allow"];
+    require_array(allow, "egress_allow", "\"CIDR[:port]\" strings");
+    for (size_t i = 0; i < allow.size(); ++i) {
+      const std::string field = "egress_allow[" + std::to_string(i) + "]";
+      const std::string text = read_string(allow[i], field, false);
+      try {
+        job.egress_allow.push_back(parse_egress_rule(text));
+      } catch (const std::invalid_argument& e) {
+        throw FieldError(field, describe(allow[i]) + " is not \"CIDR[:port]\": " + e.what());
+      }
+    }
+    if (!job.egress_allow.empty() && !job.egress)
+      throw FieldError("egress_allow", "needs \"egress\": true (it narrows egress, it does not grant it)");
+  }
+  if ((job.egress || !job.egress_allow.empty()) && job.network != NetworkMode::bridge)
+    throw FieldError(job.egress ? "egress" : "egress_allow", "needs \"network\": \"bridge\" (a job with \"network\": \"none\" has only loopback)");
+}
+
 }  // namespace
 
 std::map<std::string, std::string> read_env(const json& env, const std::string& path) {
@@ -185,8 +209,8 @@ std::map<std::string, std::string> read_env(const json& env, const std::string& 
 JobSpec job_from_json(const json& input, const json& defaults, HostFiles host_files) {
   const json j = merge_defaults(input, defaults);
   require_object(j, "", {"id", "rootfs", "image", "command", "env", "cwd", "hostname", "stdin", "mounts", "files",
-                              "collect", "network", "limits", "policy", "user_namespace", "user",
-                              "time_namespace", "pod"});
+                              "collect", "network", "egress", "egress_allow", "limits", "policy", "user_namespace",
+                              "user", "time_namespace", "pod"});
   JobSpec job;
   if (j.contains("id") && !j["id"].is_null()) job.id = read_string(j["id"], "id");
 
@@ -226,9 +250,11 @@ JobSpec job_from_json(const json& input, const json& defaults, HostFiles host_fi
   if (j.contains("collect")) read_collect(j["collect"], job.collect);
   if (j.contains("network")) {
     std::string net = read_string(j["network"], "network");
-    if (net != "none") throw FieldError("network", describe(j["network"]) + " is not supported (supported: \"none\")");
-    job.network = NetworkMode::none;
+    if (net == "none") job.network = NetworkMode::none;
+    else if (net == "bridge") job.network = NetworkMode::bridge;
+    else throw FieldError("network", describe(j["network"]) + " is not supported (supported: \"none\", \"bridge\")");
   }
+  read_egress(j, job);
   if (j.contains("limits")) read_limits(j["limits"], job.limits, "limits");
   if (j.contains("policy")) job.policy = read_string(j["policy"], "policy", false);
   if (j.contains("user_namespace") && !j["user_namespace"].is_null())
@@ -299,7 +325,7 @@ json job_to_json(const JobSpec& job) {
   for (auto& m : job.mounts) mounts.push_back({{"source", m.source}, {"target", m.target}, {"readonly", m.readonly}});
   json j = {{"rootfs", job.rootfs}, {"command", job.command}, {"env", job.env}, {"cwd", job.cwd},
             {"hostname", job.hostname}, {"stdin", job.stdin_data}, {"mounts", mounts},
-            {"network", "none"}, {"limits", limits}, {"policy", job.policy}};
+            {"network", job.network == NetworkMode::bridge ? "bridge" : "none"}, {"limits", limits}, {"policy", job.policy}};
   if (!job.id.empty()) j["id"] = job.id;
   if (!job.image.empty()) {
     j.erase("rootfs");
@@ -308,6 +334,12 @@ json job_to_json(const JobSpec& job) {
     if (job.cwd.empty()) j.erase("cwd");
   }
   if (job.user_namespace) j["user_namespace"] = *job.user_namespace;
+  if (job.egress) j["egress"] = true;
+  if (!job.egress_allow.empty()) {
+    json allow = json::array();
+    for (const EgressRule& r : job.egress_allow) allow.push_back(r.to_string());
+    j["egress_allow"] = std::move(allow);
+  }
   // Files as their bytes, never as a host path: the journal replays them without the host.
   if (!job.files.empty()) {
     json files = json::object();

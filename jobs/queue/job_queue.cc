@@ -59,51 +59,89 @@ JobQueue::~JobQueue() {
   workers_.join();
 }
 
-uint64_t JobQueue::submit(Submission submission) {
+std::shared_ptr<JobQueue::Entry> JobQueue::new_entry(Submission submission) {
   auto entry = std::make_shared<Entry>();
   entry->id = next_id_++;
   entry->submission = std::move(submission);
   entry->submitted_at = Clock::now();
   submitted_++;
   waiting_++;
-  asio::post(io_, [this, entry] { on_submit(entry); });
+  return entry;
+}
+
+uint64_t JobQueue::submit(Submission submission) {
+  auto entry = new_entry(std::move(submission));
+  asio::post(io_, [this, entry] { on_submit({entry}); });
   return entry->id;
 }
 
-void JobQueue::on_submit(std::shared_ptr<Entry> entry) {
+std::vector<uint64_t> JobQueue::submit_together(std::vector<Submission> submissions) {
+  std::vector<std::shared_ptr<Entry>> gang;
+  std::vector<uint64_t> ids;
+  for (Submission& s : submissions) {
+    gang.push_back(new_entry(std::move(s)));
+    ids.push_back(gang.back()->id);
+  }
+  if (!gang.empty()) asio::post(io_, [this, gang = std::move(gang)] { on_submit(gang); });
+  return ids;
+}
+
+std::string JobQueue::never_fits(const std::vector<std::shared_ptr<Entry>>& gang) const {
+  uint64_t memory = 0;
   // A pod holds its services' memory as well as its own while it runs (executor/pod.h).
-  const uint64_t memory = memory_bytes_with_services(entry->submission.job);
-  Result refused;
-  refused.id = entry->submission.job.id;
-  if (shutting_down_) {
-    refused.status = Status::cancelled;
-    refused.error = "the queue is shutting down";
-  } else if (!scheduler_.fits_at_all(memory)) {
-    refused.status = Status::setup_error;
-    refused.error = std::string(entry->submission.job.services.empty() ? "limits.memory_bytes: " : "limits.memory_bytes with the pod's services: ") +
-                    std::to_string(memory) + " is more than the queue's memory budget of " +
-                    std::to_string(scheduler_.budget()) + " bytes, so it could never start";
-  } else {
-    entries_[entry->id] = entry;
-    scheduler_.push(entry->id, entry->submission.priority, memory);
-    if (auto ms = entry->submission.queue_timeout_ms) {
-      entry->queue_timer.emplace(io_, std::chrono::milliseconds(*ms));
-      entry->queue_timer->async_wait([this, id = entry->id, ms = *ms](const boost::system::error_code& ec) {
-        if (ec || !scheduler_.is_waiting(id)) return;
-        auto it = entries_.find(id);
-        scheduler_.remove_waiting(id);
-        Result r;
-        r.id = it->second->submission.job.id;
-        r.status = Status::queue_timeout;
-        r.error = "waited " + std::to_string(ms) + " ms in the queue without starting (queue_timeout_ms)";
-        complete(it->second, std::move(r));
-        start_admitted();  // the head of the queue may have been what held the others back
-      });
+  for (const auto& e : gang) memory += memory_bytes_with_services(e->submission.job);
+  if (scheduler_.fits_at_all(memory, gang.size())) return "";
+  const std::string budget = std::to_string(scheduler_.budget());
+  if (gang.size() == 1)
+    return std::string(gang.front()->submission.job.services.empty() ? "limits.memory_bytes: "
+                                                                     : "limits.memory_bytes with the pod's services: ") +
+           std::to_string(memory) + " is more than the queue's memory budget of " + budget +
+           " bytes, so it could never start";
+  const std::string n = std::to_string(gang.size()) + " jobs that must run at the same time";
+  if (gang.size() > options_.parallel)
+    return n + " are more than the queue runs at once (" + std::to_string(options_.parallel) +
+           ", --parallel), so they could never start";
+  return n + " need " + std::to_string(memory) + " bytes together (limits.memory_bytes), more than the queue's memory budget of " +
+         budget + " bytes, so they could never start";
+}
+
+void JobQueue::on_submit(const std::vector<std::shared_ptr<Entry>>& gang) {
+  std::string refusal = shutting_down_ ? "the queue is shutting down" : never_fits(gang);
+  if (!refusal.empty()) {
+    for (const auto& entry : gang) {
+      Result refused;
+      refused.id = entry->submission.job.id;
+      refused.status = shutting_down_ ? Status::cancelled : Status::setup_error;
+      refused.error = refusal;
+      complete(entry, std::move(refused));
     }
-    start_admitted();
     return;
   }
-  complete(entry, std::move(refused));
+  std::vector<Scheduler::GangMember> members;
+  for (const auto& entry : gang) {
+    entries_[entry->id] = entry;
+    members.push_back({entry->id, memory_bytes_with_services(entry->submission.job)});
+  }
+  scheduler_.push_gang(members, gang.front()->submission.priority);
+  for (const auto& entry : gang) arm_queue_timeout(entry);
+  start_admitted();
+}
+
+void JobQueue::arm_queue_timeout(const std::shared_ptr<Entry>& entry) {
+  auto ms = entry->submission.queue_timeout_ms;
+  if (!ms) return;
+  entry->queue_timer.emplace(io_, std::chrono::milliseconds(*ms));
+  entry->queue_timer->async_wait([this, id = entry->id, ms = *ms](const boost::system::error_code& ec) {
+    if (ec || !scheduler_.is_waiting(id)) return;
+    auto it = entries_.find(id);
+    scheduler_.remove_waiting(id);
+    Result r;
+    r.id = it->second->submission.job.id;
+    r.status = Status::queue_timeout;
+    r.error = "waited " + std::to_string(ms) + " ms in the queue without starting (queue_timeout_ms)";
+    complete(it->second, std::move(r));
+    start_admitted();  // the head of the queue may have been what held the others back
+  });
 }
 
 void JobQueue::start_admitted() {

@@ -19,6 +19,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "executor/executor.h"
 #include "jobs/queue/scheduler.h"
@@ -79,6 +80,11 @@ class JobQueue {
 
   // Thread-safe. Returns the job's queue id.
   uint64_t submit(Submission submission);
+  // Thread-safe. Jobs that must run at the same time (go-judge's cmds joined by pipes): the
+  // queue starts them together, when all fit at once, or not at all; more jobs than `parallel`
+  // or than the memory budget end as setup_error with the reason. The first job's priority
+  // counts. Returns their queue ids, in order.
+  std::vector<uint64_t> submit_together(std::vector<Submission> submissions);
   // Thread-safe. A waiting job ends at once, a running one is killed; both as `cancelled`
   // with `reason` as the error. Unknown or finished ids are ignored.
   void cancel(uint64_t id, std::string reason = "cancelled on request");
@@ -100,7 +106,11 @@ class JobQueue {
 
  private:
   struct Entry;
-  void on_submit(std::shared_ptr<Entry> entry);
+  std::shared_ptr<Entry> new_entry(Submission submission);
+  void on_submit(const std::vector<std::shared_ptr<Entry>>& gang);
+  // Why a gang can never start, or empty when it can.
+  std::string never_fits(const std::vector<std::shared_ptr<Entry>>& gang) const;
+  void arm_queue_timeout(const std::shared_ptr<Entry>& entry);
   void start_admitted();
   void start(std::shared_ptr<Entry> entry);
   // Takes its own reference: it erases the entry from entries_, which may hold the last other one.

@@ -2,17 +2,28 @@
 
 namespace cellblock {
 
-void Scheduler::push(uint64_t id, int priority, uint64_t memory_bytes) {
-  Key key{-priority, arrivals_++, id};
+void Scheduler::push_gang(const std::vector<GangMember>& members, int priority) {
+  if (members.empty()) return;
+  Key key{-priority, arrivals_++, members.front().id};
   waiting_.insert(key);
-  keys_[id] = key;
-  memory_of_[id] = memory_bytes;
+  std::vector<uint64_t>& gang = gangs_[members.front().id];
+  for (const GangMember& m : members) {
+    gang.push_back(m.id);
+    keys_[m.id] = key;
+    memory_of_[m.id] = m.memory_bytes;
+  }
 }
 
 bool Scheduler::remove_waiting(uint64_t id) {
   auto it = keys_.find(id);
   if (it == keys_.end()) return false;
-  waiting_.erase(it->second);
+  const Key key = it->second;
+  std::vector<uint64_t>& gang = gangs_[std::get<2>(key)];
+  std::erase(gang, id);
+  if (gang.empty()) {
+    waiting_.erase(key);
+    gangs_.erase(std::get<2>(key));
+  }
   keys_.erase(it);
   memory_of_.erase(id);
   return true;
@@ -28,23 +39,28 @@ void Scheduler::finished(uint64_t id) {
 
 std::vector<uint64_t> Scheduler::admit() {
   std::vector<uint64_t> start;
-  while (!closed_ && !waiting_.empty() && running_.size() < max_running_) {
+  while (!closed_ && !waiting_.empty()) {
     auto head = waiting_.begin();
-    uint64_t id = std::get<2>(*head);
-    uint64_t memory = memory_of_[id];
-    if (in_use_ + memory > budget_) break;
-    waiting_.erase(head);
-    keys_.erase(id);
-    running_[id] = memory;
+    auto gang = gangs_.find(std::get<2>(*head));
+    uint64_t memory = 0;
+    for (uint64_t id : gang->second) memory += memory_of_[id];
+    if (running_.size() + gang->second.size() > max_running_ || in_use_ + memory > budget_) break;
+    for (uint64_t id : gang->second) {
+      keys_.erase(id);
+      running_[id] = memory_of_[id];
+      start.push_back(id);
+    }
     in_use_ += memory;
-    start.push_back(id);
+    waiting_.erase(head);
+    gangs_.erase(gang);
   }
   return start;
 }
 
 std::vector<uint64_t> Scheduler::waiting_ids() const {
   std::vector<uint64_t> ids;
-  for (const Key& k : waiting_) ids.push_back(std::get<2>(k));
+  for (const Key& k : waiting_)
+    for (uint64_t id : gangs_.at(std::get<2>(k))) ids.push_back(id);
   return ids;
 }
 

@@ -90,6 +90,19 @@ TEST(GoJudge, NonzeroExitStatusAndSignalled) {
   EXPECT_EQ(r[1]["exitStatus"], SIGTERM);
 }
 
+TEST(GoJudge, ProcPeakCountsTheTasksAliveAtOnce) {
+  Scratch s("gojudge-procpeak");
+  Serve serve(s, "serve", {});
+  // Three children alive together for a second: the pids cgroup's peak sees them all, and
+  // where the kernel has no pids.peak so does the supervisor's sampling (10 ms).
+  json r = run_ok(s, serve, {{"cmd", {sh("true"), sh("sleep 1 & sleep 1 & sleep 1 & wait")}}});
+  ASSERT_EQ(r[0]["status"], "Accepted") << r;
+  ASSERT_EQ(r[1]["status"], "Accepted") << r;
+  ASSERT_TRUE(r[0].contains("procPeak")) << r;
+  EXPECT_GE(r[0]["procPeak"].get<uint64_t>(), 1u) << r;
+  EXPECT_GE(r[1]["procPeak"].get<uint64_t>(), r[0]["procPeak"].get<uint64_t>() + 3) << r;
+}
+
 TEST(GoJudge, TimeLimitExceededOnCpuLimit) {
   Scratch s("gojudge-tle");
   Serve serve(s, "serve", {});

@@ -92,7 +92,7 @@ TEST(JobJson, RequiredFieldsAndTypes) {
   EXPECT_EQ(error_of(j), "env.A: expected a string, got 1");
   j = minimal();
   j["network"] = "host";
-  EXPECT_EQ(error_of(j), "network: \"host\" is not supported (supported: \"none\")");
+  EXPECT_EQ(error_of(j), "network: \"host\" is not supported (supported: \"none\", \"bridge\")");
   j = minimal();
   j["hostname"] = "bad host!";
   EXPECT_THAT(error_of(j), HasSubstr("hostname: \"bad host!\" is not a hostname"));

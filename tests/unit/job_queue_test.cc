@@ -4,6 +4,8 @@
 
 #include <poll.h>
 
+#include <boost/asio/post.hpp>
+#include <future>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -214,6 +216,61 @@ TEST(JobQueue, ShutdownLetsRunningJobsFinishWithinTheGrace) {
   q.submit(fake("after", 1, &results, &m));
   q.wait_idle();
   EXPECT_EQ(results.back().status, Status::cancelled);
+}
+
+TEST(JobQueue, JobsSubmittedTogetherStartTogether) {
+  FakeRunner runner;
+  std::vector<Result> results;
+  std::mutex m;
+  JobQueue q(runner, {.parallel = 2, .memory_budget = 1ull << 30});
+  const uint64_t blocker = q.submit(fake("blocker", 100'000, &results, &m));
+  std::vector<Submission> pair;
+  pair.push_back(fake("interactor", 100'000, &results, &m));
+  pair.push_back(fake("solution", 100'000, &results, &m));
+  const std::vector<uint64_t> ids = q.submit_together(std::move(pair));
+  q.submit(fake("behind", 1, &results, &m));
+  // One slot is free, but the pair needs two: neither starts, and nothing jumps the queue.
+  wait_until([&] { return runner.running_ == 1 && q.counts().waiting == 3; });
+  std::promise<void> submissions_seen;  // the io thread has taken all three submissions in
+  boost::asio::post(q.io_context(), [&] { submissions_seen.set_value(); });
+  submissions_seen.get_future().wait();
+  EXPECT_THAT(runner.started(), ::testing::ElementsAre("blocker"));
+  q.cancel(blocker);
+  wait_until([&] { return runner.running_ == 2; });
+  // Two worker threads: the pair starts in either order, but both, and nothing else.
+  const std::vector<std::string> started = runner.started();
+  ASSERT_EQ(started.size(), 3u);
+  EXPECT_THAT(std::vector<std::string>(started.begin() + 1, started.end()),
+              ::testing::UnorderedElementsAre("interactor", "solution"));
+  ASSERT_EQ(ids.size(), 2u);
+  for (uint64_t id : ids) q.cancel(id);
+  q.wait_idle();
+  ASSERT_EQ(results.size(), 4u);
+  EXPECT_EQ(results.back().id, "behind");
+  EXPECT_EQ(results.back().status, Status::exited);
+}
+
+TEST(JobQueue, JobsThatCouldNeverStartTogetherAreRefusedWithTheReason) {
+  FakeRunner runner;
+  std::vector<Result> results;
+  std::mutex m;
+  JobQueue q(runner, {.parallel = 2, .memory_budget = 100 << 20});
+  std::vector<Submission> three;
+  for (const char* id : {"a", "b", "c"}) three.push_back(fake(id, 1, &results, &m));
+  q.submit_together(std::move(three));
+  std::vector<Submission> heavy;
+  for (const char* id : {"d", "e"}) {
+    heavy.push_back(fake(id, 1, &results, &m));
+    heavy.back().job.limits.memory_bytes = 60 << 20;
+  }
+  q.submit_together(std::move(heavy));
+  q.wait_idle();
+  ASSERT_EQ(results.size(), 5u);
+  for (const Result& r : results) EXPECT_EQ(r.status, Status::setup_error) << r.id;
+  EXPECT_THAT(*results[0].error, ::testing::HasSubstr("3 jobs that must run at the same time"));
+  EXPECT_THAT(*results[0].error, ::testing::HasSubstr("--parallel"));
+  EXPECT_THAT(*results[3].error, ::testing::HasSubstr("memory budget"));
+  EXPECT_TRUE(runner.started().empty());
 }
 
 TEST(JobQueue, ManySubmittingThreads) {

@@ -89,5 +89,59 @@ TEST(Scheduler, ClosedAdmitsNothing) {
   EXPECT_THAT(s.waiting_ids(), ElementsAre(1));
 }
 
+TEST(Scheduler, AGangStartsWholeOrWaitsWhole) {
+  Scheduler s(3, 100 * MiB);
+  s.push(1, 0, MiB);
+  s.push(2, 0, MiB);
+  EXPECT_THAT(s.admit(), ElementsAre(1, 2));
+  // Two jobs joined by pipes: one slot is free, so neither starts (one alone would wait for
+  // its partner forever), and a job behind the gang does not jump ahead either.
+  s.push_gang({{3, MiB}, {4, MiB}}, 0);
+  s.push(5, 0, MiB);
+  EXPECT_THAT(s.admit(), IsEmpty());
+  EXPECT_EQ(s.waiting(), 3u);
+  EXPECT_TRUE(s.is_waiting(4));
+  s.finished(1);
+  EXPECT_THAT(s.admit(), ElementsAre(3, 4));
+  EXPECT_EQ(s.running(), 3u);
+  s.finished(2);
+  EXPECT_THAT(s.admit(), ElementsAre(5));
+}
+
+TEST(Scheduler, AGangFitsTheMemoryBudgetWithItsSum) {
+  Scheduler s(10, 100 * MiB);
+  s.push(1, 0, 30 * MiB);
+  EXPECT_THAT(s.admit(), ElementsAre(1));
+  s.push_gang({{2, 40 * MiB}, {3, 40 * MiB}}, 0);
+  EXPECT_THAT(s.admit(), IsEmpty());  // 30 + 80 > 100
+  s.finished(1);
+  EXPECT_THAT(s.admit(), ElementsAre(2, 3));
+  EXPECT_EQ(s.memory_in_use(), 80 * MiB);
+}
+
+TEST(Scheduler, AGangLargerThanTheParallelBoundNeverFits) {
+  Scheduler s(2, 100 * MiB);
+  EXPECT_TRUE(s.fits_at_all(2 * MiB, 2));
+  EXPECT_FALSE(s.fits_at_all(3 * MiB, 3));
+  EXPECT_FALSE(s.fits_at_all(101 * MiB, 2));
+}
+
+TEST(Scheduler, AJobRemovedFromAWaitingGangLeavesTheRest) {
+  Scheduler s(1, 100 * MiB);
+  s.push(1, 0, MiB);
+  EXPECT_THAT(s.admit(), ElementsAre(1));
+  s.push_gang({{2, MiB}, {3, MiB}}, 0);
+  s.push(4, 0, MiB);
+  EXPECT_THAT(s.waiting_ids(), ElementsAre(2, 3, 4));
+  EXPECT_TRUE(s.remove_waiting(2));
+  EXPECT_THAT(s.waiting_ids(), ElementsAre(3, 4));
+  s.finished(1);
+  EXPECT_THAT(s.admit(), ElementsAre(3));
+  EXPECT_TRUE(s.remove_waiting(4));
+  EXPECT_EQ(s.waiting(), 0u);
+  s.finished(3);
+  EXPECT_THAT(s.admit(), IsEmpty());
+}
+
 }  // namespace
 }  // namespace cellblock

@@ -1,0 +1,381 @@
+// Bridged networking end to end (docs/networking.md): real bridges, veths, leases and nftables
+// rules on this host, checked through netlink and libnftables. The suite makes its own bridges
+// (cbtest0, cbtest1) with their own subnets and state directory, never cellblock0, and deletes
+// them when it ends. ctest runs these tests one at a time (RESOURCE_LOCK cellblock_bridge).
+#include <arpa/inet.h>
+#include <ifaddrs.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "executor/net/bridge.h"
+#include "executor/net/netlink.h"
+#include "executor/net/nft.h"
+#include "tests/integration/calibration.h"
+#include "tests/integration/cell_test_util.h"
+
+namespace cellblock {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace cellblock::test;
+
+constexpr char kState[] = "/run/cellblock-bridge-tests";
+constexpr char kBridge[] = "cbtest0";
+constexpr char kSubnet[] = "10.231.0.0/24";
+constexpr char kGateway[] = "10.231.0.1";
+constexpr char kSmallBridge[] = "cbtest1";
+constexpr char kSmallSubnet[] = "10.231.1.0/30";  // one address for jobs
+
+ExecutorConfig config(const std::string& bridge = kBridge, const std::string& subnet = kSubnet) {
+  ExecutorConfig c;
+  c.state_dir = kState;
+  c.bridge.name = bridge;
+  c.bridge.subnet = subnet;
+  c.bridge.resolvers = {"192.0.2.53"};
+  return c;
+}
+
+Executor& bridged_executor() {
+  static Executor e(config());
+  return e;
+}
+
+class CleanBridges : public ::testing::Environment {
+ public:
+  void SetUp() override {
+    // A hundred jobs at once hold more descriptors than the usual soft limit of 1024; the
+    // cellblock binary raises it the same way (jobs/cli/main.cc).
+    rlimit rl{};
+    if (::getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+      rl.rlim_cur = rl.rlim_max;
+      ::setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    TearDown();
+  }
+  void TearDown() override {
+    for (const char* b : {kBridge, kSmallBridge}) Bridge::remove(kState, b);
+  }
+};
+const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new CleanBridges);
+
+JobSpec bridged(JobSpec j, bool egress = false, std::vector<std::string> allow = {}) {
+  j.network = NetworkMode::bridge;
+  j.egress = egress;
+  for (const auto& a : allow) j.egress_allow.push_back(parse_egress_rule(a));
+  return j;
+}
+
+// "OK" or the errno name tcp_connect printed (hostile/tcp_connect.c).
+std::string connect_from_cell(Executor& e, JobSpec j, const std::string& addr, int port) {
+  j.command = {"/t/tcp_connect", std::to_string(port), addr};
+  Result r = e.run(with_programs(j));
+  EXPECT_EQ(r.status, Status::exited) << describe(r);
+  auto words = lines(r.stdout_data);
+  if (words.empty()) return "no output: " + describe(r);
+  std::istringstream in(words[0]);
+  std::string tag, name, verdict;
+  in >> tag >> name >> verdict;
+  return verdict;
+}
+
+// A TCP listener on the host; the kernel completes handshakes into its backlog, which is all a
+// connect needs.
+class Listener {
+ public:
+  explicit Listener(const std::string& addr) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    ::setsockopt(fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in sa{};
+    sa.sin_family = AF_INET;
+    ::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd_, 64) != 0)
+      throw std::runtime_error("listen on " + addr + ": " + std::strerror(errno));
+    socklen_t len = sizeof sa;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&sa), &len);
+    port_ = ntohs(sa.sin_port);
+  }
+  ~Listener() { ::close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+bool host_connects(const std::string& addr, int port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, addr.c_str(), &sa.sin_addr);
+  timeval tv{2, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// What a bridge holds for jobs, counted through netlink, the lease directory and nftables.
+struct Leftovers {
+  size_t veths = 0, leases = 0, job_chains = 0, egress_elements = 0, port_elements = 0, addresses = 0;
+  bool operator==(const Leftovers&) const = default;
+};
+std::ostream& operator<<(std::ostream& o, const Leftovers& l) {
+  return o << "{veths " << l.veths << ", leases " << l.leases << ", job chains " << l.job_chains << ", egress map "
+           << l.egress_elements << ", bridge ports " << l.port_elements << ", addresses on the bridge "
+           << l.addresses << "}";
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+Leftovers count(const std::string& bridge) {
+  Leftovers l;
+  Netlink nl;
+  const auto index = link_index(nl, bridge);
+  for (const LinkInfo& link : list_links(nl))
+    if (link.name.starts_with("cbv-") && (!index || link.master == *index)) ++l.veths;
+  if (index)
+    for (const AddressInfo& a : list_ipv4_addresses(nl))
+      if (a.index == *index) ++l.addresses;
+  for (const auto& lease : Bridge::list_leases(kState))
+    if (lease.bridge == bridge) ++l.leases;
+  if (!nft_try("list table inet " + bridge)) return l;  // no bridge yet
+  const std::string inet = nft_list("list table inet " + bridge);
+  l.job_chains = count_of(inet, "chain j-");
+  l.egress_elements = count_of(inet, ": jump j-");
+  const std::string br = nft_list("list table bridge " + bridge);
+  l.port_elements = count_of(br, "\"cbv-");  // each port is in both sets
+  return l;
+}
+
+const Leftovers kClean{0, 0, 0, 0, 0, 1};  // only the gateway's address
+
+// The veths go with the jobs' namespaces, which the kernel destroys in a worker of its own
+// soon after: wait for that (a calibrated limit), then compare.
+Leftovers settled(const std::string& bridge) {
+  Leftovers l;
+  eventually([&] {
+    l = count(bridge);
+    return l == kClean;
+  }, std::chrono::milliseconds(static_cast<int64_t>(promptly_ms(30'000))));
+  return l;
+}
+
+std::string host_address_outside(const std::string& bridge) {
+  ifaddrs* list = nullptr;
+  ::getifaddrs(&list);
+  std::string found;
+  for (ifaddrs* i = list; i && found.empty(); i = i->ifa_next) {
+    if (!i->ifa_addr || i->ifa_addr->sa_family != AF_INET || bridge == i->ifa_name) continue;
+    char text[INET_ADDRSTRLEN];
+    ::inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in*>(i->ifa_addr)->sin_addr, text, sizeof text);
+    if (std::string(text).starts_with("127.")) continue;
+    found = text;
+  }
+  ::freeifaddrs(list);
+  return found;
+}
+
+TEST(BridgeNetwork, CellHasItsAddressRouteAndResolver) {
+  Result r = bridged_executor().run(bridged(sh("ip -o -4 addr show eth0; ip route; cat /etc/resolv.conf")));
+  ASSERT_EQ(r.status, Status::exited) << describe(r);
+  EXPECT_THAT(r.stdout_data, ::testing::ContainsRegex("eth0 +inet 10\\.231\\.0\\.[0-9]+/24"));
+  EXPECT_THAT(r.stdout_data, HasSubstr(std::string("default via ") + kGateway + " dev eth0"));
+  EXPECT_THAT(r.stdout_data, HasSubstr("nameserver 192.0.2.53\n"));
+  // The rootfs itself is untouched: the file is bound over it in the cell only.
+  EXPECT_FALSE(std::filesystem::exists(std::string(kRootfs) + "/etc/resolv.conf"));
+  EXPECT_EQ(settled(kBridge), kClean);
+}
+
+TEST(BridgeNetwork, GatewayIsReachableOnlyWhenEgressAllowsIt) {
+  bridged_executor().run(bridged(sh("true")));  // the bridge exists from here on
+  Listener server(kGateway);
+  Listener other(kGateway);
+  const int port = server.port();
+  Executor& e = bridged_executor();
+  EXPECT_NE(connect_from_cell(e, bridged(job({})), kGateway, port), "OK") << "no egress";
+  EXPECT_EQ(connect_from_cell(e, bridged(job({}), true), kGateway, port), "OK") << "egress anywhere";
+  EXPECT_EQ(connect_from_cell(e, bridged(job({}), true, {std::string(kGateway) + "/32:" + std::to_string(port)}),
+                              kGateway, port), "OK") << "egress to exactly this port";
+  EXPECT_NE(connect_from_cell(e, bridged(job({}), true, {std::string(kGateway) + "/32:" + std::to_string(other.port())}),
+                              kGateway, port), "OK") << "egress to another port only";
+  EXPECT_NE(connect_from_cell(e, bridged(job({}), true, {"192.0.2.0/24"}), kGateway, port), "OK")
+      << "egress to another network only";
+  EXPECT_EQ(settled(kBridge), kClean);
+}
+
+TEST(BridgeNetwork, HostsOtherAddressesAreUnreachable) {
+  bridged_executor().run(bridged(sh("true")));
+  const std::string host = host_address_outside(kBridge);
+  ASSERT_FALSE(host.empty()) << "this host has no IPv4 address besides loopback and the bridge";
+  Listener server("0.0.0.0");
+  Executor& e = bridged_executor();
+  // The control: the same listener answers on the gateway when egress allows it.
+  EXPECT_EQ(connect_from_cell(e, bridged(job({}), true), kGateway, server.port()), "OK");
+  EXPECT_NE(connect_from_cell(e, bridged(job({})), host, server.port()), "OK") << host << ", no egress";
+  EXPECT_NE(connect_from_cell(e, bridged(job({}), true), host, server.port()), "OK") << host << ", with egress";
+}
+
+TEST(BridgeNetwork, TwoBridgedJobsCannotReachEachOther) {
+  Executor& e = bridged_executor();
+  StopToken stop;
+  JobSpec server = bridged(sh("while true; do nc -l -p 7000 </dev/null; done"));
+  server.limits.wall_time_ms = 600'000;
+  Result server_result;
+  std::thread t([&] { server_result = e.run(server, &stop); });
+  std::string address;
+  ASSERT_TRUE(eventually([&] {
+    for (const auto& lease : Bridge::list_leases(kState))
+      if (lease.bridge == kBridge) address = ipv4_to_string(lease.address);
+    return !address.empty() && host_connects(address, 7000);
+  }, std::chrono::milliseconds(static_cast<int64_t>(promptly_ms(20'000)))))
+      << "the listening job never answered the host (address " << address << ")";
+  EXPECT_NE(connect_from_cell(e, bridged(job({})), address, 7000), "OK");
+  EXPECT_NE(connect_from_cell(e, bridged(job({}), true), address, 7000), "OK") << "even with egress";
+  stop.request();
+  t.join();
+  EXPECT_EQ(settled(kBridge), kClean);
+}
+
+TEST(BridgeNetwork, NothingLeftAfter500Jobs) {
+  Executor& e = bridged_executor();
+  std::atomic<int> failed{0};
+  std::string first_failure;
+  std::mutex m;
+  auto worker = [&](int from) {
+    for (int i = from; i < 500; i += 2) {
+      Result r = e.run(bridged(sh("true"), i % 2 == 0, i % 4 == 0 ? std::vector<std::string>{"10.0.0.0/8:80"}
+                                                                  : std::vector<std::string>{}));
+      if (r.status != Status::exited) {
+        std::lock_guard lock(m);
+        if (failed++ == 0) first_failure = describe(r);
+      }
+    }
+  };
+  std::thread a(worker, 0), b(worker, 1);
+  a.join();
+  b.join();
+  EXPECT_EQ(failed.load(), 0) << first_failure;
+  EXPECT_EQ(settled(kBridge), kClean);
+}
+
+TEST(BridgeNetwork, HundredJobsAtOnce) {
+  Executor& e = bridged_executor();
+  constexpr int kJobs = 100;
+  std::vector<StopToken> stops(kJobs);
+  std::vector<Result> results(kJobs);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kJobs; ++i)
+    threads.emplace_back([&, i] {
+      JobSpec j = bridged(sh("sleep 600"), i % 2 == 0);
+      j.limits.wall_time_ms = 900'000;
+      results[i] = e.run(j, &stops[i]);
+    });
+  Leftovers running;
+  const bool all_up = eventually([&] {
+    running = count(kBridge);
+    return running.veths == kJobs && running.job_chains == kJobs / 2;
+  }, std::chrono::milliseconds(static_cast<int64_t>(promptly_ms(120'000))));
+  for (auto& s : stops) s.request();
+  for (auto& t : threads) t.join();
+  EXPECT_TRUE(all_up) << running;
+  EXPECT_EQ(running.leases, static_cast<size_t>(kJobs));
+  EXPECT_EQ(running.job_chains, static_cast<size_t>(kJobs / 2));
+  for (const Result& r : results) {
+    EXPECT_NE(r.status, Status::setup_error) << describe(r);
+    EXPECT_NE(r.status, Status::internal_error) << describe(r);
+  }
+  EXPECT_EQ(settled(kBridge), kClean);
+}
+
+TEST(BridgeNetwork, CrashCleanupRemovesWhatAKilledSupervisorLeft) {
+  bridged_executor().run(bridged(sh("true")));
+  const std::string job_file = std::string(kState) + "/crash-job.json";
+  std::ofstream(job_file) << "{\"rootfs\": \"" << kRootfs << "\", \"command\": [\"sleep\", \"600\"], "
+                          << "\"network\": \"bridge\", \"egress\": true, \"limits\": {\"wall_time_ms\": 900000}}";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    ::execl(kCellblockBinary, kCellblockBinary, "--state-dir", kState, "--bridge-name", kBridge, "--bridge-subnet",
+            kSubnet, "run", "-j", job_file.c_str(), static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  Leftovers before;
+  const bool started = eventually([&] {
+    before = count(kBridge);
+    return before.job_chains == 1 && before.veths == 1;
+  }, std::chrono::milliseconds(static_cast<int64_t>(promptly_ms(20'000))));
+  ::kill(pid, SIGKILL);
+  ::waitpid(pid, nullptr, 0);
+  ASSERT_TRUE(started) << before;
+  // The cell died with its supervisor (and with it the veth); its rules and lease did not.
+  EXPECT_EQ(count(kBridge).leases, 1u);
+  EXPECT_EQ(count(kBridge).job_chains, 1u);
+  Executor next(config());  // its start cleans up after the dead one
+  EXPECT_EQ(settled(kBridge), kClean);
+}
+
+TEST(BridgeNetwork, BadInputGetsClearErrors) {
+  {
+    Executor e(config("cbtest1", "10.231.1.1/30"));
+    Result r = e.run(bridged(sh("true")));
+    EXPECT_EQ(r.status, Status::setup_error);
+    EXPECT_EQ(r.error.value_or(""), "network: bridge subnet \"10.231.1.1/30\": host bits set: the network of 10.231.1.1/30 is "
+                       "10.231.1.0/30");
+  }
+  const std::string host = host_address_outside(kBridge);
+  if (!host.empty()) {
+    Executor e(config(kSmallBridge, host + "/32"));
+    Result r = e.run(bridged(sh("true")));
+    EXPECT_EQ(r.status, Status::setup_error);
+    EXPECT_THAT(r.error.value_or(""), HasSubstr("network: bridge subnet \"" + host + "/32\": too small (at most /30"));
+    Executor overlapping(config(kSmallBridge, host.substr(0, host.rfind('.')) + ".0/24"));
+    r = overlapping.run(bridged(sh("true")));
+    EXPECT_EQ(r.status, Status::setup_error);
+    EXPECT_THAT(r.error.value_or(""), HasSubstr("overlaps the host's address " + host));
+  }
+  {
+    JobSpec j = sh("true");
+    j.egress = true;
+    Result r = bridged_executor().run(j);
+    EXPECT_EQ(r.status, Status::setup_error);
+    EXPECT_EQ(r.error.value_or(""), "egress: only for \"network\": \"bridge\" (this job's network is \"none\")");
+  }
+  {
+    // A /30 has one address for jobs: while one job holds it, the next is refused, then admitted.
+    Executor e(config(kSmallBridge, kSmallSubnet));
+    StopToken stop;
+    JobSpec holder = bridged(sh("sleep 600"));
+    holder.limits.wall_time_ms = 900'000;
+    std::thread t([&] { e.run(holder, &stop); });
+    ASSERT_TRUE(eventually([&] { return count(kSmallBridge).veths == 1; },
+                           std::chrono::milliseconds(static_cast<int64_t>(promptly_ms(20'000)))));
+    Result r = e.run(bridged(sh("true")));
+    stop.request();
+    t.join();
+    EXPECT_EQ(r.status, Status::setup_error);
+    EXPECT_EQ(r.error.value_or(""), "network: bridge subnet 10.231.1.0/30: no free address (all 1 leased; see " + std::string(kState) +
+                           "/net/cbtest1/leases)");
+    EXPECT_EQ(e.run(bridged(sh("true"))).status, Status::exited);
+    EXPECT_EQ(settled(kSmallBridge), kClean);
+  }
+}
+
+}  // namespace
+}  // namespace cellblock

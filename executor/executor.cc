@@ -149,7 +149,8 @@ Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
   try {
     nft_prepare();  // bridged jobs' rules: the socket opened while descriptor numbers are low
   } catch (const std::exception& e) {
-    spdlog::warn("bridged jobs will fail: {}", e.what());
+    // Only bridged jobs need it, and they get this reason again as their setup error.
+    spdlog::debug("bridged jobs will fail: {}", e.what());
   }
   cgroups_ = make_cgroup_driver(config_.cgroup);
   for (const CrashCleanup& cleanup : clean_up_after_crashes(config_.state_dir, *cgroups_))

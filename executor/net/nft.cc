@@ -1,8 +1,18 @@
 #include "executor/net/nft.h"
 
+#include <fcntl.h>
 #include <nftables/libnftables.h>
+#include <linux/netlink.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
+
+#include <filesystem>
 #include <mutex>
+#include <set>
+#include <string>
 
 namespace cellblock {
 namespace {
@@ -20,10 +30,47 @@ struct Result {
 std::mutex mutex;
 nft_ctx* context = nullptr;
 
+std::set<int> open_descriptors() {
+  std::set<int> fds;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec))
+    fds.insert(std::stoi(entry.path().filename().string()));
+  return fds;
+}
+
+// libnftables opens its netlink socket without SOCK_CLOEXEC and gives no way to reach it, so the
+// netlink sockets that appeared while the context was made are marked close-on-exec here: nothing
+// the supervisor execs (a hook, a helper) inherits a socket that can change the host's firewall.
+void mark_new_netlink_sockets_cloexec(const std::set<int>& before) {
+  for (int fd : open_descriptors()) {
+    if (before.count(fd)) continue;
+    int domain = 0;
+    socklen_t len = sizeof domain;
+    if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_NETLINK) continue;
+    const int flags = ::fcntl(fd, F_GETFD);
+    if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+  }
+}
+
+// libnftables 1.0 calls exit() when it cannot open its netlink socket ("mnl.c: Unable to
+// initialize Netlink socket"), which would end the whole supervisor on a kernel without nf_tables
+// (the cgroup-v2 test VM's has none). So the socket is tried here first, and a kernel without it
+// makes bridged jobs fail with this reason instead.
+void require_nf_netlink() {
+  const int fd = ::socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+  if (fd < 0)
+    throw NftError(std::string("nftables: this kernel has no netfilter netlink (socket(AF_NETLINK, NETLINK_NETFILTER): ") +
+                   std::strerror(errno) + ")");
+  ::close(fd);
+}
+
 nft_ctx* prepared() {
   if (!context) {
+    require_nf_netlink();
+    const std::set<int> before = open_descriptors();
     context = nft_ctx_new(NFT_CTX_DEFAULT);
     if (!context) throw NftError("nft_ctx_new failed");
+    mark_new_netlink_sockets_cloexec(before);
     nft_ctx_buffer_output(context);
     nft_ctx_buffer_error(context);
   }
@@ -47,7 +94,13 @@ void nft_run(const std::string& commands) {
   if (!r.ok) throw NftError("nftables: " + (r.error.empty() ? std::string("failed") : r.error));
 }
 
-bool nft_try(const std::string& commands) { return run(commands).ok; }
+bool nft_try(const std::string& commands) {
+  try {
+    return run(commands).ok;
+  } catch (const NftError&) {
+    return false;  // no nf_tables at all: nothing of ours can be there to delete either
+  }
+}
 
 std::string nft_list(const std::string& command) {
   Result r = run(command);

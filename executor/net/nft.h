@@ -19,7 +19,8 @@ void nft_prepare();
 // Runs `commands` (one or more lines). Throws NftError with nft's error output. Thread-safe:
 // calls take turns on one context.
 void nft_run(const std::string& commands);
-// As nft_run, but a failure comes back as false (e.g. deleting what is already gone).
+// As nft_run, but a failure comes back as false (e.g. deleting what is already gone, or a kernel
+// without nf_tables).
 bool nft_try(const std::string& commands);
 // The output of a list command, e.g. "list table inet cellblock0"; throws NftError.
 std::string nft_list(const std::string& command);

@@ -78,9 +78,12 @@ class Executor {
   std::mutex bridge_mutex_;
   std::unique_ptr<Bridge> bridge_;
   std::unique_ptr<SupervisorState> state_;
-  std::atomic<uint64_t> next_job_{0};
+  // Numbers for a job's cgroup and state file ("job-<n>" under the process's "sv-<pid>-<start>")
+  // and its working directory ("<pid>-<n>"). Both names are per process, not per executor, so
+  // the counters are too: two executors in one process (a test's, a service's) must not collide.
+  static inline std::atomic<uint64_t> next_job_{0};
   std::string work_root_;  // <state_dir>/work: jobs' working directories (work_dir.h), "<pid>-<n>"
-  std::atomic<uint64_t> next_work_{0};
+  static inline std::atomic<uint64_t> next_work_{0};
 };
 
 }  // namespace cellblock

@@ -1,11 +1,15 @@
 // Bridged networking end to end (docs/networking.md): real bridges, veths, leases and nftables
 // rules on this host, checked through netlink and libnftables. The suite makes its own bridges
 // (cbtest0, cbtest1) with their own subnets and state directory, never cellblock0, and deletes
-// them when it ends. ctest runs these tests one at a time (RESOURCE_LOCK cellblock_bridge).
+// them when it ends. ctest runs these tests one at a time (RESOURCE_LOCK cellblock_bridge), and
+// each test process holds an exclusive lock on kLock so that two runs (two checkouts, two ctest
+// invocations) never remove each other's bridges.
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <ifaddrs.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -32,6 +36,7 @@ using ::testing::HasSubstr;
 using namespace cellblock::test;
 
 constexpr char kState[] = "/run/cellblock-bridge-tests";
+constexpr char kLock[] = "/run/cellblock-bridge-tests.lock";
 constexpr char kBridge[] = "cbtest0";
 constexpr char kSubnet[] = "10.231.0.0/24";
 constexpr char kGateway[] = "10.231.0.1";
@@ -55,6 +60,10 @@ Executor& bridged_executor() {
 class CleanBridges : public ::testing::Environment {
  public:
   void SetUp() override {
+    // Held until the process exits (the descriptor is never closed).
+    const int lock = ::open(kLock, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    if (lock < 0 || ::flock(lock, LOCK_EX) != 0)
+      throw std::runtime_error(std::string("lock ") + kLock + ": " + std::strerror(errno));
     // A hundred jobs at once hold more descriptors than the usual soft limit of 1024; the
     // cellblock binary raises it the same way (jobs/cli/main.cc).
     rlimit rl{};
@@ -69,6 +78,22 @@ class CleanBridges : public ::testing::Environment {
   }
 };
 const auto* const kEnvironment = ::testing::AddGlobalTestEnvironment(new CleanBridges);
+
+// Stops a job running on another thread and joins it when the scope ends, also when an ASSERT
+// returns early (a joinable std::thread destroyed would abort the test process).
+class StopAndJoin {
+ public:
+  StopAndJoin(StopToken& stop, std::thread& thread) : stop_(stop), thread_(thread) {}
+  ~StopAndJoin() { finish(); }
+  void finish() {
+    stop_.request();
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  StopToken& stop_;
+  std::thread& thread_;
+};
 
 JobSpec bridged(JobSpec j, bool egress = false, std::vector<std::string> allow = {}) {
   j.network = NetworkMode::bridge;
@@ -240,6 +265,7 @@ TEST(BridgeNetwork, TwoBridgedJobsCannotReachEachOther) {
   server.limits.wall_time_ms = 600'000;
   Result server_result;
   std::thread t([&] { server_result = e.run(server, &stop); });
+  StopAndJoin server_ends(stop, t);
   std::string address;
   ASSERT_TRUE(eventually([&] {
     for (const auto& lease : Bridge::list_leases(kState))
@@ -249,8 +275,7 @@ TEST(BridgeNetwork, TwoBridgedJobsCannotReachEachOther) {
       << "the listening job never answered the host (address " << address << ")";
   EXPECT_NE(connect_from_cell(e, bridged(job({})), address, 7000), "OK");
   EXPECT_NE(connect_from_cell(e, bridged(job({}), true), address, 7000), "OK") << "even with egress";
-  stop.request();
-  t.join();
+  server_ends.finish();
   EXPECT_EQ(settled(kBridge), kClean);
 }
 
@@ -364,11 +389,11 @@ TEST(BridgeNetwork, BadInputGetsClearErrors) {
     JobSpec holder = bridged(sh("sleep 600"));
     holder.limits.wall_time_ms = 900'000;
     std::thread t([&] { e.run(holder, &stop); });
+    StopAndJoin holder_ends(stop, t);
     ASSERT_TRUE(eventually([&] { return count(kSmallBridge).veths == 1; },
                            std::chrono::milliseconds(static_cast<int64_t>(promptly_ms(20'000)))));
     Result r = e.run(bridged(sh("true")));
-    stop.request();
-    t.join();
+    holder_ends.finish();
     EXPECT_EQ(r.status, Status::setup_error);
     EXPECT_EQ(r.error.value_or(""), "network: bridge subnet 10.231.1.0/30: no free address (all 1 leased; see " + std::string(kState) +
                            "/net/cbtest1/leases)");

@@ -66,7 +66,8 @@ TEST(Namespaces, OnlyLoopbackExistsAndIsUp) {
   EXPECT_THAT(out[0], ::testing::MatchesRegex(" *lo"));
   EXPECT_THAT(out[1], HasSubstr("lo: <LOOPBACK,UP,LOWER_UP>"));
   // Loopback carries traffic: a TCP server and client inside the cell.
-  Result tcp = run(sh("nc -l -p 5555 & sleep 0.2; echo over-loopback | nc 127.0.0.1 5555; wait"));
+  // The client retries until the server listens: how long that takes depends on the machine's load.
+  Result tcp = run(sh("nc -l -p 5555 & until echo over-loopback | nc 127.0.0.1 5555 2>/dev/null; do sleep 0.05; done; wait"));
   EXPECT_EQ(tcp.stdout_data, "over-loopback\n") << describe(tcp);
 }
 

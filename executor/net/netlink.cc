@@ -71,19 +71,45 @@ Netlink::Netlink() {
 
 Netlink::~Netlink() { mnl_socket_close(socket_); }
 
-int Netlink::exchange(nlmsghdr* request, const std::function<void(const nlmsghdr*)>* each) {
+namespace {
+
+// True when the buffer holds the end of a multipart answer.
+bool holds_done(const char* data, size_t size) {
+  const auto* nlh = reinterpret_cast<const nlmsghdr*>(data);
+  int left = static_cast<int>(size);
+  for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left))
+    if (nlh->nlmsg_type == NLMSG_DONE) return true;
+  return false;
+}
+
+// A dump that 100 veths appearing at once interrupt every time would otherwise never end.
+constexpr int kDumpAttempts = 20;
+
+}  // namespace
+
+int Netlink::exchange(nlmsghdr* request, std::vector<std::vector<char>>* answers) {
   if (mnl_socket_sendto(socket_, request, request->nlmsg_len) < 0) return errno;
   std::vector<char> buffer(kBufferSize);
+  const mnl_cb_t keep = [](const nlmsghdr* nlh, void* data) -> int {
+    const char* bytes = reinterpret_cast<const char*>(nlh);
+    static_cast<std::vector<std::vector<char>>*>(data)->emplace_back(bytes, bytes + nlh->nlmsg_len);
+    return MNL_CB_OK;
+  };
   for (;;) {
     const ssize_t n = mnl_socket_recvfrom(socket_, buffer.data(), buffer.size());
     if (n < 0) return errno;
-    const int rc = mnl_cb_run(
-        buffer.data(), static_cast<size_t>(n), request->nlmsg_seq, port_,
-        each ? static_cast<mnl_cb_t>([](const nlmsghdr* nlh, void* data) -> int {
-          (*static_cast<const std::function<void(const nlmsghdr*)>*>(data))(nlh);
-          return MNL_CB_OK;
-        }) : nullptr,
-        const_cast<std::function<void(const nlmsghdr*)>*>(each));
+    const int rc = mnl_cb_run(buffer.data(), static_cast<size_t>(n), request->nlmsg_seq, port_,
+                              answers ? keep : nullptr, answers);
+    if (rc == MNL_CB_ERROR && errno == EINTR) {
+      // The rest of the interrupted dump is still coming: read it to its end, so the socket is
+      // clean for the next request.
+      for (bool done = holds_done(buffer.data(), static_cast<size_t>(n)); !done;) {
+        const ssize_t more = mnl_socket_recvfrom(socket_, buffer.data(), buffer.size());
+        if (more < 0) return errno;
+        done = holds_done(buffer.data(), static_cast<size_t>(more));
+      }
+      return EINTR;
+    }
     if (rc == MNL_CB_ERROR) return errno;
     if (rc == MNL_CB_STOP) return 0;
   }
@@ -96,21 +122,29 @@ int Netlink::call(nlmsghdr* request) {
 
 void Netlink::dump(nlmsghdr* request, const std::function<void(const nlmsghdr*)>& each) {
   request->nlmsg_flags |= NLM_F_DUMP;
-  const int err = exchange(request, &each);
+  std::vector<std::vector<char>> answers;
+  int err = EINTR;
+  for (int attempt = 0; attempt < kDumpAttempts && err == EINTR; ++attempt) {
+    answers.clear();
+    err = exchange(request, &answers);
+  }
   if (err != 0) throw SysError(err, "netlink dump (type " + std::to_string(request->nlmsg_type) + ")");
+  for (const std::vector<char>& a : answers) each(reinterpret_cast<const nlmsghdr*>(a.data()));
 }
 
 std::optional<int> link_index(Netlink& nl, const std::string& name) {
   Message m(nl, RTM_GETLINK, NLM_F_ACK);
   m.header<ifinfomsg>()->ifi_family = AF_UNSPEC;
   mnl_attr_put_strz(m.nlh, IFLA_IFNAME, name.c_str());
-  std::optional<int> index;
-  const std::function<void(const nlmsghdr*)> each = [&](const nlmsghdr* nlh) {
-    if (nlh->nlmsg_type == RTM_NEWLINK) index = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh))->ifi_index;
-  };
-  const int err = nl.exchange(m.nlh, &each);
+  std::vector<std::vector<char>> answers;
+  const int err = nl.exchange(m.nlh, &answers);
   if (err == ENODEV) return std::nullopt;
   if (err != 0) throw SysError(err, "netlink RTM_GETLINK " + cellblock::quoted(name));
+  std::optional<int> index;
+  for (const std::vector<char>& a : answers) {
+    const auto* nlh = reinterpret_cast<const nlmsghdr*>(a.data());
+    if (nlh->nlmsg_type == RTM_NEWLINK) index = static_cast<const ifinfomsg*>(mnl_nlmsg_get_payload(nlh))->ifi_index;
+  }
   return index;
 }
 

@@ -28,10 +28,12 @@ class Netlink {
 
   // Sends a request with NLM_F_ACK; returns 0 or the errno the kernel answered.
   int call(nlmsghdr* request);
-  // Sends a request and reads until its ack or end; `each` (may be null) sees every answer
-  // message. Returns 0 or the errno the kernel answered.
-  int exchange(nlmsghdr* request, const std::function<void(const nlmsghdr*)>* each);
-  // Sends a dump request; `each` sees every answer message.
+  // Sends a request and reads until its ack or end; `answers` (may be null) gets a copy of every
+  // answer message. Returns 0 or the errno the kernel answered; EINTR means a dump was
+  // interrupted by a change (NLM_F_DUMP_INTR), and the rest of it has been read and dropped.
+  int exchange(nlmsghdr* request, std::vector<std::vector<char>>* answers);
+  // Sends a dump request; `each` sees every answer message of one consistent dump: one that
+  // links or addresses changing meanwhile interrupted is read to its end, dropped and asked again.
   void dump(nlmsghdr* request, const std::function<void(const nlmsghdr*)>& each);
   uint32_t next_seq() { return ++seq_; }
 

@@ -11,7 +11,6 @@
 
 #include <filesystem>
 #include <mutex>
-#include <set>
 #include <string>
 
 namespace cellblock {
@@ -30,23 +29,19 @@ struct Result {
 std::mutex mutex;
 nft_ctx* context = nullptr;
 
-std::set<int> open_descriptors() {
-  std::set<int> fds;
+// libnftables opens its netlink socket without SOCK_CLOEXEC and gives no way to reach it, so every
+// netfilter netlink socket of the process is marked close-on-exec once the context is made:
+// nothing the supervisor execs (a hook, a helper) inherits a socket that can change the host's
+// firewall. Marking one of ours again does no harm. The directory's own descriptor is no socket.
+void mark_netfilter_sockets_cloexec() {
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec))
-    fds.insert(std::stoi(entry.path().filename().string()));
-  return fds;
-}
-
-// libnftables opens its netlink socket without SOCK_CLOEXEC and gives no way to reach it, so the
-// netlink sockets that appeared while the context was made are marked close-on-exec here: nothing
-// the supervisor execs (a hook, a helper) inherits a socket that can change the host's firewall.
-void mark_new_netlink_sockets_cloexec(const std::set<int>& before) {
-  for (int fd : open_descriptors()) {
-    if (before.count(fd)) continue;
-    int domain = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/fd", ec)) {
+    const int fd = std::stoi(entry.path().filename().string());
+    int domain = 0, protocol = 0;
     socklen_t len = sizeof domain;
     if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0 || domain != AF_NETLINK) continue;
+    len = sizeof protocol;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) != 0 || protocol != NETLINK_NETFILTER) continue;
     const int flags = ::fcntl(fd, F_GETFD);
     if (flags >= 0) ::fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
   }
@@ -67,10 +62,9 @@ void require_nf_netlink() {
 nft_ctx* prepared() {
   if (!context) {
     require_nf_netlink();
-    const std::set<int> before = open_descriptors();
     context = nft_ctx_new(NFT_CTX_DEFAULT);
     if (!context) throw NftError("nft_ctx_new failed");
-    mark_new_netlink_sockets_cloexec(before);
+    mark_netfilter_sockets_cloexec();
     nft_ctx_buffer_output(context);
     nft_ctx_buffer_error(context);
   }

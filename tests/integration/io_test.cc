@@ -21,6 +21,15 @@ TEST(Io, CommandStartsWithExactlyFdsZeroOneTwo) {
 }
 
 TEST(Io, SupervisorFdsOpenDuringAJobAreCloseOnExec) {
+  // The executor opens what it keeps for the whole process (the nftables context's netlink
+  // socket, executor/net/nft.cc) when it is made, before any job; the first job makes it. Those
+  // must be close-on-exec too.
+  run(sh("true"));
+  for (const std::string& fd : open_fds()) {
+    if (fd.find("socket:") == std::string::npos) continue;
+    const int flags = fcntl(std::stoi(fd), F_GETFD);
+    EXPECT_TRUE(flags >= 0 && (flags & FD_CLOEXEC)) << "fd " << fd << " is open without O_CLOEXEC";
+  }
   std::set<std::string> before = open_fds();
   std::atomic<bool> done{false};
   std::vector<std::string> leaky;

@@ -14,12 +14,13 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// A service as a job of its own: the job's rootfs, environment and security unless it names
-// its own; its own limits.
+// A service as a job of its own: the job's file system (its rootfs, or its image's layers),
+// environment and security unless it names its own rootfs; its own limits.
 JobSpec service_job(const JobSpec& job, const PodService& s) {
   JobSpec j;
   j.id = job.id.empty() ? s.name : job.id + "/" + s.name;
   j.rootfs = s.rootfs.empty() ? job.rootfs : s.rootfs;
+  if (s.rootfs.empty()) j.lower_dirs = job.lower_dirs;  // the layers stay locked while the job runs
   j.command = s.command;
   j.env = s.env ? *s.env : job.env;
   j.hostname = job.hostname;

@@ -126,6 +126,22 @@ TEST(ImagesRun, DockerArchiveGivesTheSameResult) {
   fs::remove_all(state);
 }
 
+TEST(ImagesRun, APodServiceWithoutARootfsRunsInTheJobsImage) {
+  // /data/b is only in the image's layers: the service serves it from the same merged tree.
+  std::string state = fresh_dir("pod");
+  nlohmann::json job = {
+      {"image", "oci:" + fixture() + "/oci:test"},
+      {"command", {"sh", "-c", "wget -q -O- http://127.0.0.1:8090/b"}},
+      {"pod", {{"services", {{{"name", "web"}, {"command", {"httpd", "-f", "-p", "8090", "-h", "/data"}},
+                              {"ready", {{"tcp", 8090}, {"timeout_ms", 60000}}}}}}}}};
+  std::ofstream(state + "/job.json") << job.dump();
+  nlohmann::json r = result_of(cellblock(state, "run --job " + state + "/job.json"));
+  EXPECT_EQ(r["status"], "exited") << r.dump();
+  EXPECT_EQ(r["stdout"], "b\n") << r.dump();
+  EXPECT_EQ(r["services"]["web"]["status"], "cancelled") << r.dump();
+  fs::remove_all(state);
+}
+
 TEST(ImagesRun, TheJobsOwnFieldsOverrideTheConfig) {
   std::string state = fresh_dir("override");
   nlohmann::json r = result_of(cellblock(state, "run --image oci:" + fixture() + "/oci:test --cwd /opq -e GREETING=bye -- "

@@ -278,6 +278,8 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
   const Clock::time_point started = Clock::now();
   LaunchedCell cell = launch_cell({.plan = plan,
                                    .stdin_data = job.stdin_data,
+                                   .stdin_read = job.handed.stdin_read ? job.handed.stdin_read->get() : -1,
+                                   .stdout_write = job.handed.stdout_write ? job.handed.stdout_write->get() : -1,
                                    .dev_null = dev_null_.get(),
                                    .init_image = init_image_.get(),
                                    .cgroup = cgroup.get(),

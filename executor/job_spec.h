@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "executor/base/unique_fd.h"
 #include "executor/net/ipv4.h"
 #include "executor/security/policy.h"
 
@@ -84,6 +85,16 @@ struct PodService {
   uint64_t ready_timeout_ms = 10'000;
 };
 
+// Pipe ends the host made, handed to the command as its fd 0 or fd 1 in place of `stdin_data`
+// or the captured stdout: go-judge's pipeMapping joins two jobs' commands this way. The cell
+// still sees only fds 0-2. The JobSpec shares its end with the launch, which hands the cell a
+// copy: the caller keeps no other, so that the peer sees end-of-file (or EPIPE) once this
+// job's cell is gone and its JobSpec destroyed.
+struct HandedStdio {
+  std::shared_ptr<const UniqueFd> stdin_read;    // none: stdin_data
+  std::shared_ptr<const UniqueFd> stdout_write;  // none: stdout captured into Result::stdout_data
+};
+
 struct JobSpec {
   std::string id;
   std::string rootfs;                        // absolute host directory, used read-only
@@ -97,6 +108,7 @@ struct JobSpec {
   std::string cwd = "/";
   std::string hostname = "cellblock";
   std::string stdin_data;
+  HandedStdio handed;  // empty but in go-judge's pipes
   std::vector<BindMount> mounts;
   std::vector<InputFile> files;     // written under /w before the command starts
   std::vector<CollectFile> collect; // read from /w after it ended

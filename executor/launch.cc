@@ -64,6 +64,14 @@ UniqueFd make_stdin(const std::string& data, int dev_null) {
   return ro;
 }
 
+// A fd handed to the cell (HandedStdio): the launch's own close-on-exec copy, closed once the
+// init has it, like the pipes made here.
+UniqueFd dup_handed(int fd, const char* what) {
+  UniqueFd copy(::fcntl(fd, F_DUPFD_CLOEXEC, 3));
+  if (!copy) throw_sys(std::string("dup the handed ") + what);
+  return copy;
+}
+
 // The plan for the init, in a memfd it reads with pread.
 UniqueFd make_plan_fd(const std::string& bytes) {
   UniqueFd fd(::memfd_create("cellblock-plan", MFD_CLOEXEC));
@@ -128,10 +136,11 @@ LaunchedCell launch_cell(CellLaunch launch) {
   JobCgroup* cgroup = launch.cgroup;
   const UniqueFd& netns = launch.netns;
   Pipe report = make_pipe("report");
-  Pipe out = make_pipe("stdout");
+  Pipe out = launch.stdout_write >= 0 ? Pipe{UniqueFd(), dup_handed(launch.stdout_write, "stdout")} : make_pipe("stdout");
   Pipe err = make_pipe("stderr");
-  UniqueFd in = make_stdin(launch.stdin_data, launch.dev_null);
-  set_nonblocking(out.read.get());
+  UniqueFd in = launch.stdin_read >= 0 ? dup_handed(launch.stdin_read, "stdin")
+                                       : make_stdin(launch.stdin_data, launch.dev_null);
+  if (out.read) set_nonblocking(out.read.get());
   set_nonblocking(err.read.get());
 
   // v2: the kernel places the child in the job cgroup at clone (CLONE_INTO_CGROUP), so the

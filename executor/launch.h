@@ -17,7 +17,7 @@ struct LaunchedCell {
   pid_t pid = -1;
   UniqueFd pidfd;        // pollable: readable when the init has exited
   UniqueFd report_read;  // CellReport records, then end-of-file when the init exits
-  UniqueFd stdout_read;  // non-blocking
+  UniqueFd stdout_read;  // non-blocking; none when stdout was handed (CellLaunch::stdout_write)
   UniqueFd stderr_read;  // non-blocking
 };
 
@@ -25,6 +25,8 @@ struct LaunchedCell {
 struct CellLaunch {
   const LaunchPlan& plan;
   const std::string& stdin_data;  // becomes the command's fd 0 (empty: /dev/null)
+  int stdin_read = -1;            // a handed fd 0 in place of stdin_data (job_spec.h, HandedStdio)
+  int stdout_write = -1;          // a handed fd 1: stdout goes there, not to the supervisor
   int dev_null = -1;              // an O_CLOEXEC fd of /dev/null
   int init_image = -1;            // the cellblock-init executable (cell_image.h)
   JobCgroup* cgroup = nullptr;    // the job's cgroup; null only in tests

@@ -140,8 +140,21 @@ PreparedCmd prepare_cmd(GoJudge& gj, RunCmd cmd, const std::string& field) {
   return p;
 }
 
-void start_cmd(GoJudge& gj, PreparedCmd p, std::function<void(RunResult)> done) {
-  if (p.missing_file) return done(file_error_result(std::move(*p.missing_file)));
+namespace {
+
+// A cmd whose working directory is made and filled: its job, with /w mounted, and what
+// collects its result.
+struct ReadyCmd {
+  JobRequest job;
+  std::function<void(Result&)> on_done;
+};
+
+// None when the cmd ended before it could run; `done` has been called then.
+std::optional<ReadyCmd> make_ready(GoJudge& gj, PreparedCmd p, std::function<void(RunResult)>& done) {
+  if (p.missing_file) {
+    done(file_error_result(std::move(*p.missing_file)));
+    return std::nullopt;
+  }
   std::shared_ptr<WorkDir> work;
   // The tmpfs is as large as the cell's own writable layer (limits.writable_bytes).
   const uint64_t size = p.job.job.limits.writable_bytes;
@@ -150,27 +163,48 @@ void start_cmd(GoJudge& gj, PreparedCmd p, std::function<void(RunResult)> done) 
   } catch (const std::exception& e) {
     RunResult failed;
     failed.error = std::string("the working directory: ") + e.what();
-    return done(std::move(failed));
+    done(std::move(failed));
+    return std::nullopt;
   }
   for (const auto& [path, content] : p.copy_in) {
     try {
       work->write_file(path, content);
     } catch (const std::exception& e) {
-      return done(file_error_result({path, "CopyInCreateFile", e.what()}));
+      done(file_error_result({path, "CopyInCreateFile", e.what()}));
+      return std::nullopt;
     }
   }
   p.job.job.mounts.push_back(BindMount{work->path(), kCellWorkDir, /*readonly=*/false});
   const uint64_t output_max = p.job.job.limits.output_bytes;
   const uint64_t copy_out_max = p.cmd.copy_out_max.value_or(size);
-  gj.ctx.queue.run(std::move(p.job), [&gj, cmd = std::move(p.cmd), work, output_max, copy_out_max,
-                                      done = std::move(done)](Result& r) mutable {
+  ReadyCmd ready{std::move(p.job), nullptr};
+  ready.on_done = [&gj, cmd = std::move(p.cmd), work, output_max, copy_out_max, done = std::move(done)](Result& r) mutable {
     RunResult out = from_native(r);
     std::map<std::string, std::string> streams;
     collect_streams(cmd, r, output_max, streams, out);
     collect_files(gj, cmd, *work, copy_out_max, streams, out);
     work.reset();  // unmounted and removed before the client hears of it
     done(std::move(out));
-  });
+  };
+  return ready;
+}
+
+}  // namespace
+
+void start_cmd(GoJudge& gj, PreparedCmd p, std::function<void(RunResult)> done) {
+  if (auto ready = make_ready(gj, std::move(p), done)) gj.ctx.queue.run(std::move(ready->job), std::move(ready->on_done));
+}
+
+void start_cmds_together(GoJudge& gj, std::vector<PreparedCmd> prepared, std::vector<std::function<void(RunResult)>> done) {
+  std::vector<JobRequest> jobs;
+  std::vector<std::function<void(Result&)>> on_done;
+  for (size_t i = 0; i < prepared.size(); ++i) {
+    if (auto ready = make_ready(gj, std::move(prepared[i]), done[i])) {
+      jobs.push_back(std::move(ready->job));
+      on_done.push_back(std::move(ready->on_done));
+    }
+  }
+  if (!jobs.empty()) gj.ctx.queue.run_together(std::move(jobs), std::move(on_done));
 }
 
 }  // namespace cellblock::gojudge

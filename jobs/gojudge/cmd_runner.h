@@ -1,7 +1,7 @@
 // One go-judge cmd from request to result (docs/go-judge.md, "How a cmd runs"):
 //   prepare_cmd: the native job (cmd_job.h) and the contents of its input files, so that a bad
 //                request is refused before anything of it runs;
-//   start_cmd:   a private working directory (work_dir.h) with the copyIn files, the job on the
+//   start_cmd:   (start_cmds_together for cmds joined by pipes) a private working directory (work_dir.h) with the copyIn files, the job on the
 //                service's shared queue with that directory at /w, then stdout/stderr and the
 //                copyOut/copyOutCached files collected into a go-judge result (run_result.h),
 //                and the directory removed.
@@ -12,6 +12,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "jobs/format/job_json.h"
 #include "jobs/gojudge/file_store.h"
@@ -42,5 +43,9 @@ struct PreparedCmd {
 PreparedCmd prepare_cmd(GoJudge& gj, RunCmd cmd, const std::string& field);
 // Calls `done` exactly once, on the io thread.
 void start_cmd(GoJudge& gj, PreparedCmd prepared, std::function<void(RunResult)> done);
+// The cmds of a request joined by pipes (cmd_pipes.h): queued together, so that they start at
+// the same time or not at all. A cmd that fails before it runs (a File Error) is left out and
+// its pipe ends close, so its peers see end-of-file. `done[i]` as start_cmd's, for cmd i.
+void start_cmds_together(GoJudge& gj, std::vector<PreparedCmd> prepared, std::vector<std::function<void(RunResult)>> done);
 
 }  // namespace cellblock::gojudge

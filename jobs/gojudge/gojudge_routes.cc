@@ -8,6 +8,7 @@
 
 #include "jobs/format/json_reader.h"
 #include "jobs/gojudge/cmd_job.h"
+#include "jobs/gojudge/cmd_pipes.h"
 #include "jobs/gojudge/cmd_runner.h"
 #include "jobs/gojudge/multipart_upload.h"
 #include "jobs/service/http.h"
@@ -27,10 +28,12 @@ service::Response go_error(http::status status, const std::string& message) {
 
 void post_run(GoJudge& gj, Call& call, ResponderPtr answer) {
   std::vector<PreparedCmd> prepared;
+  std::vector<PipeMapping> pipes;
   try {
     RunRequest request = read_run_request(call.request.body());
     for (size_t i = 0; i < request.cmds.size(); ++i)
       prepared.push_back(prepare_cmd(gj, std::move(request.cmds[i]), index_path("cmd", i)));
+    pipes = std::move(request.pipes);
   } catch (const FieldError& e) {
     return answer->send(go_error(http::status::bad_request, e.what()));
   }
@@ -46,12 +49,38 @@ void post_run(GoJudge& gj, Call& call, ResponderPtr answer) {
     size_t left;
   };
   auto pending = std::make_shared<Pending>(Pending{json::array(), prepared.size()});
-  for (size_t i = 0; i < prepared.size(); ++i) pending->results.push_back(nullptr);
-  for (size_t i = 0; i < prepared.size(); ++i)
-    start_cmd(gj, std::move(prepared[i]), [pending, i, answer](RunResult r) {
+  std::vector<std::function<void(RunResult)>> done;
+  for (size_t i = 0; i < prepared.size(); ++i) {
+    pending->results.push_back(nullptr);
+    done.push_back([pending, i, answer](RunResult r) {
       pending->results[i] = r.to_json();
       if (--pending->left == 0) answer->send(service::json_response(http::status::ok, pending->results));
     });
+  }
+  if (pipes.empty()) {
+    for (size_t i = 0; i < prepared.size(); ++i) start_cmd(gj, std::move(prepared[i]), std::move(done[i]));
+    return;
+  }
+  // Joined by pipes: those cmds must run at the same time, so they are queued as one gang; a
+  // cmd in no pipe runs on its own, as without pipeMapping.
+  try {
+    join_by_pipes(pipes, prepared);
+  } catch (const std::exception& e) {
+    return answer->send(go_error(http::status::internal_server_error, std::string("pipeMapping: ") + e.what()));
+  }
+  std::vector<bool> piped(prepared.size(), false);
+  for (const PipeMapping& p : pipes) piped[p.in.index] = piped[p.out.index] = true;
+  std::vector<PreparedCmd> gang;
+  std::vector<std::function<void(RunResult)>> gang_done;
+  for (size_t i = 0; i < prepared.size(); ++i) {
+    if (!piped[i]) {
+      start_cmd(gj, std::move(prepared[i]), std::move(done[i]));
+      continue;
+    }
+    gang.push_back(std::move(prepared[i]));
+    gang_done.push_back(std::move(done[i]));
+  }
+  start_cmds_together(gj, std::move(gang), std::move(gang_done));
 }
 
 void get_file(GoJudge& gj, Call& call, ResponderPtr answer) {

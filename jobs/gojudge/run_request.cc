@@ -2,6 +2,7 @@
 
 #include "jobs/format/cell_path.h"
 #include "jobs/format/json_reader.h"
+#include "jobs/gojudge/pipe_mapping.h"
 
 namespace cellblock::gojudge {
 namespace {
@@ -150,11 +151,6 @@ RunCmd read_cmd(const json& v, const std::string& path) {
 RunRequest read_run_request(std::string_view body) {
   const json doc = parse_json_text(body);
   require_object(doc, "");
-  if (doc.contains("pipeMapping") && !(doc["pipeMapping"].is_array() && doc["pipeMapping"].empty()) &&
-      !doc["pipeMapping"].is_null())
-    throw FieldError("pipeMapping", describe(doc["pipeMapping"]) +
-                                        ": pipeMapping is not supported by cellblock: each cmd runs as a job of its own "
-                                        "(docs/go-judge.md)");
   require_object(doc, "", {"requestId", "cmd", "pipeMapping"});
   RunRequest r;
   if (doc.contains("requestId")) r.request_id = read_string(doc["requestId"], "requestId");
@@ -165,6 +161,7 @@ RunRequest read_run_request(std::string_view body) {
     throw FieldError("cmd", std::to_string(cmds.size()) + " commands are too many for one request (at most " +
                                 std::to_string(kMaxCmds) + ")");
   for (size_t i = 0; i < cmds.size(); ++i) r.cmds.push_back(read_cmd(cmds[i], index_path("cmd", i)));
+  if (doc.contains("pipeMapping")) r.pipes = read_pipe_mapping(doc["pipeMapping"], r.cmds);
   return r;
 }
 

@@ -45,9 +45,21 @@ struct RunCmd {
   std::optional<uint64_t> copy_out_max;
 };
 
+// One end of a pipeMapping pipe: a cmd of the request (its index) and its fd.
+struct PipeEnd {
+  size_t index = 0;
+  int fd = 0;
+};
+
+// go-judge's pipeMapping entry: `in`'s stdout is written into `out`'s stdin (pipe_mapping.h).
+struct PipeMapping {
+  PipeEnd in, out;
+};
+
 struct RunRequest {
   std::optional<std::string> request_id;
   std::vector<RunCmd> cmds;
+  std::vector<PipeMapping> pipes;  // not empty: the cmds run together (a gang)
 };
 
 // Parses the body of POST /run. Throws FieldError.

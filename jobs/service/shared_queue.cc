@@ -23,7 +23,7 @@ SharedQueue::SharedQueue(JobQueue& queue, metrics::Registry& m, size_t max_queue
   m.gauge_fn("cellblock_jobs_running", "Jobs running now", [this] { return double(queue_.counts().running); });
 }
 
-uint64_t SharedQueue::run(JobRequest request, std::function<void(Result&)> done, Hooks hooks) {
+Submission SharedQueue::submission_for(JobRequest request, std::function<void(Result&)> done, Hooks hooks) {
   // Shared between the two callbacks, both on the io thread.
   struct Times {
     Clock::time_point queued = Clock::now();
@@ -44,7 +44,18 @@ uint64_t SharedQueue::run(JobRequest request, std::function<void(Result&)> done,
     count_result(r, times->queued, times->started);
     done(r);
   };
-  return queue_.submit(std::move(s));
+  return s;
+}
+
+uint64_t SharedQueue::run(JobRequest request, std::function<void(Result&)> done, Hooks hooks) {
+  return queue_.submit(submission_for(std::move(request), std::move(done), std::move(hooks)));
+}
+
+std::vector<uint64_t> SharedQueue::run_together(std::vector<JobRequest> requests,
+                                                std::vector<std::function<void(Result&)>> done) {
+  std::vector<Submission> gang;
+  for (size_t i = 0; i < requests.size(); ++i) gang.push_back(submission_for(std::move(requests[i]), std::move(done[i]), {}));
+  return queue_.submit_together(std::move(gang));
 }
 
 void SharedQueue::count_result(const Result& r, Clock::time_point queued, std::optional<Clock::time_point> started) {

@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "executor/output_listener.h"
 #include "jobs/format/job_json.h"
@@ -33,6 +34,9 @@ class SharedQueue {
   // thread. Thread-safe. Returns the queue's id for cancel(). The caller checks has_room() first
   // (a route answers 429 when it is false); run() itself always queues.
   uint64_t run(JobRequest request, std::function<void(Result&)> done, Hooks hooks = {});
+  // As run(), for jobs that must run at the same time (go-judge's cmds joined by pipes): they
+  // start together or not at all (JobQueue::submit_together). `done[i]` is the i-th job's.
+  std::vector<uint64_t> run_together(std::vector<JobRequest> requests, std::vector<std::function<void(Result&)>> done);
   // Thread-safe. A waiting job ends at once, a running one is killed; both as `cancelled`.
   void cancel(uint64_t queue_id, std::string reason = "cancelled on request");
   // Whether `n` more jobs fit under --max-queued.
@@ -47,6 +51,8 @@ class SharedQueue {
   JobQueue& queue() { return queue_; }
 
  private:
+  // The submission run() and run_together() queue: counted in the metrics on start and end.
+  Submission submission_for(JobRequest request, std::function<void(Result&)> done, Hooks hooks);
   void count_result(const Result& result, std::chrono::steady_clock::time_point queued,
                     std::optional<std::chrono::steady_clock::time_point> started);
 

@@ -32,11 +32,12 @@ inline Ran run_program(const Scratch& s, const std::string& name, const std::vec
 }
 
 // `cellblock serve` on <scratch>/api.sock with the scratch's state directory and its defaults
-// (the test rootfs); `tcp`: also on 127.0.0.1:<free port> with kToken.
+// (the test rootfs) or the `defaults` file given; `tcp`: also on 127.0.0.1:<free port> with kToken.
 class Serve {
  public:
-  Serve(const Scratch& s, const std::string& name, const std::vector<std::string>& args, bool tcp = false)
-      : s_(s), name_(name), socket_(s.path("api.sock")), args_(args), tcp_(tcp) {
+  Serve(const Scratch& s, const std::string& name, const std::vector<std::string>& args, bool tcp = false,
+        std::string defaults = "")
+      : s_(s), name_(name), socket_(s.path("api.sock")), args_(args), tcp_(tcp), defaults_(std::move(defaults)) {
     start();
   }
   // A clean stop, so that nothing of the service (cgroups, state) is left for the scratch to find.
@@ -51,7 +52,8 @@ class Serve {
     exited_ = false;
     std::vector<std::string> argv{kCellblockBinary, "--log-level", "info"};
     for (const auto& a : s_.global_args()) argv.push_back(a);
-    for (const std::string& a : {std::string("serve"), std::string("--unix"), socket_, std::string("--defaults"), s_.defaults()})
+    for (const std::string& a : {std::string("serve"), std::string("--unix"), socket_, std::string("--defaults"),
+                                 defaults_.empty() ? s_.defaults() : defaults_})
       argv.push_back(a);
     if (tcp_) {
       const std::string token = s_.write("token", std::string(kToken) + "\n");
@@ -95,6 +97,7 @@ class Serve {
   std::string name_, socket_;
   std::vector<std::string> args_;
   bool tcp_;
+  std::string defaults_;
   int starts_ = 0;
   bool exited_ = false;
   std::unique_ptr<Spawned> process_;

@@ -75,7 +75,12 @@ TEST(GoJudgeRequest, ErrorsNameTheFieldTheValueAndWhy) {
   EXPECT_THAT(error_of(with("strictMemoryLimit", true)), HasSubstr("not supported by cellblock"));
   EXPECT_EQ(error_of(with("strictMemoryLimit", false)), "(accepted)") << "go-judge's zero value: not asked for";
   EXPECT_EQ(error_of(with("cpuSetLimit", "")), "(accepted)");
-  EXPECT_THAT(error_of({{"cmd", {ok}}, {"pipeMapping", {{{"name", "x"}}}}}), HasSubstr("pipeMapping: "));
+  EXPECT_THAT(error_of({{"cmd", {ok}}, {"pipeMapping", {{{"name", "x"}}}}}),
+              HasSubstr("pipeMapping[0].name: \"x\": cellblock joins the cmds directly"));
+  EXPECT_THAT(error_of({{"cmd", {ok}}, {"pipeMapping", {{{"in", {{"index", 0}, {"fd", 1}}}, {"out", {{"index", 1}, {"fd", 0}}}}}}}),
+              HasSubstr("pipeMapping[0].out.index: 1 is not a cmd: the request has 1"));
+  EXPECT_EQ(error_of({{"cmd", {ok, ok}}, {"pipeMapping", {{{"in", {{"index", 0}, {"fd", 1}}}, {"out", {{"index", 1}, {"fd", 0}}}}}}}),
+            "(accepted)");
   EXPECT_EQ(error_of({{"cmd", {ok}}, {"pipeMapping", json::array()}}), "(accepted)");
   EXPECT_THAT(error_of(json::array()), HasSubstr("expected an object"));
 }

@@ -82,7 +82,7 @@ int main(int argc, char** argv) {
     run.flags.command = std::move(after_dashes);
   }
 
-  run.state_dir = batch.state_dir = image.state_dir = config.state_dir;
+  run.state_dir = batch.state_dir = image.state_dir = worker.state_dir = config.state_dir;
 
   auto logger = spdlog::stderr_color_mt("cellblock");
   spdlog::set_default_logger(logger);

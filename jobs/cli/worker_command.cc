@@ -4,10 +4,14 @@
 
 #include <algorithm>
 #include <iostream>
+#include <optional>
+
+#include <spdlog/spdlog.h>
 
 #include "jobs/cli/job_flags.h"
 #include "jobs/dispatch/stop_signals.h"
 #include "jobs/dispatch/worker.h"
+#include "jobs/service/metrics_endpoint.h"
 
 namespace cellblock {
 
@@ -23,6 +27,8 @@ void add_worker_command(CLI::App& app, WorkerCommandOptions& o) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   worker->add_option("--result-ttl", o.result_ttl, "How long NAME:result:<id> keys live")->capture_default_str();
+  worker->add_option("--metrics-listen", o.metrics_listen,
+                     "Serve GET /metrics (Prometheus) on HOST:PORT, without a token: bind it where only the scraper reaches");
 }
 
 int worker_command(const WorkerCommandOptions& o, const std::function<Executor&()>& executor, PolicyRegistry& policies) {
@@ -43,6 +49,7 @@ int worker_command(const WorkerCommandOptions& o, const std::function<Executor&(
     options.claim_idle = std::chrono::milliseconds(parse_duration_ms(o.claim_idle));
     options.result_ttl = std::chrono::seconds(std::max<uint64_t>(1, parse_duration_ms(o.result_ttl) / 1000));
     options.max_deliveries = o.max_deliveries;
+    options.state_dir = o.state_dir;
   } catch (const std::exception& e) {
     std::cerr << "cellblock worker: " << e.what() << "\n";
     return 2;
@@ -59,10 +66,19 @@ int worker_command(const WorkerCommandOptions& o, const std::function<Executor&(
   block_stop_signals();
   ExecutorRunner runner(executor());
   auto parse = [&](const std::string& text) { return parse_job_text(text, defaults, policies, HostFiles::refused); };
+  metrics::Registry registry;
+  options.metrics = &registry;
   try {
     Worker worker(options, runner, parse);
+    // After the worker, so that it goes first: nothing scrapes a worker that is gone.
+    std::optional<service::MetricsEndpoint> endpoint;
+    if (o.metrics_listen) {
+      endpoint.emplace(registry, *o.metrics_listen, "--metrics-listen");
+      spdlog::info("worker {}: metrics on http://{}/metrics", options.name, endpoint->address());
+    }
     worker.run();
-  } catch (const RedisError& e) {
+  } catch (const std::exception& e) {
+    // Redis refused, the spool or the metrics address could not be had: one line.
     std::cerr << "cellblock worker: " << e.what() << "\n";
     return 1;
   }

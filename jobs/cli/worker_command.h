@@ -22,11 +22,13 @@ struct WorkerCommandOptions {
   std::string claim_idle = "60s";
   long long max_deliveries = 3;
   std::string result_ttl = "24h";
+  std::optional<std::string> metrics_listen;  // HOST:PORT for GET /metrics
+  std::string state_dir;                      // the global --state-dir: the result spool goes below it
 };
 
 void add_worker_command(CLI::App& app, WorkerCommandOptions& options);
 // Runs until SIGINT or SIGTERM, then 0; 2 for a bad flag; 1 when Redis cannot be reached or
-// refuses the login (one line on stderr).
+// refuses the login, or the spool or the metrics address cannot be had (one line on stderr).
 int worker_command(const WorkerCommandOptions& options, const std::function<Executor&()>& executor,
                    PolicyRegistry& policies);
 

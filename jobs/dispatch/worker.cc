@@ -35,6 +35,16 @@ Worker::Worker(WorkerOptions options, JobRunner& runner, JobParser parser)
       writer_(std::make_unique<RedisClient>(options_.redis)),
       queue_(runner, options_.local) {
   ensure_group(*reader_, keys_);
+  if (!options_.state_dir.empty()) {
+    spool_ = std::make_unique<ResultSpool>(
+        spool_root(options_.state_dir, options_.redis.host, options_.redis.port, options_.redis.db, options_.queue),
+        options_.name);
+    // An earlier run's results (this worker's, or a dead one's it took over) go first, in order.
+    for (SpooledResult& r : spool_->load()) to_write_.push_back({std::move(r.finished), std::move(r.file)});
+    spooled_ = to_write_.size();
+    if (spooled_ > 0) spdlog::info("worker {}: writing {} result(s) an earlier run spooled in {}", options_.name, spooled_, spool_->dir().string());
+  }
+  if (options_.metrics) register_metrics(*options_.metrics);
   writer_thread_ = std::thread([this] { write_results(); });
   subscriber_ = std::make_unique<RedisClient>(options_.redis);
   subscriber_->command({"SUBSCRIBE", keys_.cancel});
@@ -58,10 +68,48 @@ size_t Worker::free_slots() const {
   return options_.local.parallel > held_.size() ? options_.local.parallel - held_.size() : 0;
 }
 
-void Worker::finish(Finished finished) {
+void Worker::register_metrics(metrics::Registry& m) {
+  const std::vector<std::string> queue_label{"queue"};
+  const metrics::LabelValues queue{options_.queue};
+  jobs_total_ = &m.counter("cellblock_jobs_total", "Jobs this worker ended, by result status", {"queue", "status"});
+  duplicates_ = &m.counter("cellblock_worker_duplicate_results_total",
+                           "Results this worker computed for a job that had one already (at-least-once at work)", queue_label)
+                     .with(queue);
+  last_heartbeat_ = &m.gauge("cellblock_worker_last_heartbeat_timestamp_seconds",
+                             "Unix time of the last heartbeat (XCLAIM JUSTID) this worker sent for the jobs it holds",
+                             queue_label)
+                         .with(queue);
+  m.gauge_fn("cellblock_worker_running_jobs", "Jobs running in this worker's cells now",
+             [this] { return static_cast<double>(queue_.counts().running); }, queue_label, queue);
+  m.gauge_fn("cellblock_worker_slots", "Jobs this worker runs at once (--parallel)",
+             [this] { return static_cast<double>(options_.local.parallel); }, queue_label, queue);
+  m.gauge_fn("cellblock_worker_held_jobs", "Jobs this worker read and has not written the result of yet",
+             [this] {
+               std::lock_guard lock(mutex_);
+               return static_cast<double>(held_.size());
+             },
+             queue_label, queue);
+  m.gauge_fn("cellblock_worker_unwritten_results", "Finished results not yet written to Redis",
+             [this] {
+               std::lock_guard lock(mutex_);
+               return static_cast<double>(to_write_.size());
+             },
+             queue_label, queue);
+  m.gauge_fn("cellblock_worker_spooled_results", "Results kept on disk until Redis takes them",
+             [this] {
+               std::lock_guard lock(mutex_);
+               return static_cast<double>(spooled_);
+             },
+             queue_label, queue);
+  m.gauge_fn("cellblock_redis_up", "1 while Redis answers this worker, 0 while it does not",
+             [this] { return redis_up_ ? 1.0 : 0.0; }, queue_label, queue);
+}
+
+void Worker::finish(Finished finished, Status status) {
+  if (jobs_total_) jobs_total_->with({options_.queue, std::string(to_string(status))}).inc();
   {
     std::lock_guard lock(mutex_);
-    to_write_.push_back(std::move(finished));
+    to_write_.push_back({std::move(finished), ""});
   }
   wake_writer_.notify_all();
 }
@@ -87,14 +135,14 @@ void Worker::accept(StreamJob job, bool cancelled) {
                          " (its workers died or stopped while running it)";
     spdlog::warn("worker {}: job {}: {}", options_.name, job.id, reason);
     std::string text = result_text(failed(Status::internal_error, reason), job.id);
-    finish({std::move(job), std::move(text), std::move(reason)});
+    finish({std::move(job), std::move(text), std::move(reason)}, Status::internal_error);
     return;
   }
   if (cancelled) {
     spdlog::info("worker {}: job {} was cancelled before it started", options_.name, job.id);
     std::string text = result_text(failed(Status::cancelled, "cancelled before it started (DELETE /v1/jobs/" + job.id +
                                                                  " or cellblock submit --cancel)"), job.id);
-    finish({std::move(job), std::move(text), std::nullopt});
+    finish({std::move(job), std::move(text), std::nullopt}, Status::cancelled);
     return;
   }
   JobRequest request;
@@ -102,7 +150,7 @@ void Worker::accept(StreamJob job, bool cancelled) {
     request = parser_(job.text);
   } catch (const FieldError& e) {
     std::string text = result_text(failed(Status::invalid_job, e.what()), job.id);
-    finish({std::move(job), std::move(text), std::nullopt});
+    finish({std::move(job), std::move(text), std::nullopt}, Status::invalid_job);
     return;
   }
   request.job.id = job.id;
@@ -122,7 +170,7 @@ void Worker::accept(StreamJob job, bool cancelled) {
       queued_.erase(job.id);
       if (keep_pending) held_.erase({job.stream, job.entry_id});
     }
-    if (!keep_pending) finish({job, result_text(r, job.id), std::nullopt});
+    if (!keep_pending) finish({job, result_text(r, job.id), std::nullopt}, r.status);
   };
   const std::string id = job.id;
   uint64_t queue_id = queue_.submit(std::move(s));
@@ -238,39 +286,100 @@ void Worker::heartbeat() {
     claim.push_back("JUSTID");
     reader_->command(claim);
   }
+  if (last_heartbeat_)
+    last_heartbeat_->set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
+// Writes results in the order they finished, each with its own MULTI (job_stream.h). While Redis
+// is away it spools every result that waits, and each that finishes meanwhile, and tries again
+// with backoff; a spooled result's file goes once Redis has it. Stopping while Redis is away
+// leaves the spool to the next start.
 void Worker::write_results() {
   auto backoff = milliseconds(100);
+  bool down = false;
+  bool spool_failed = false;  // until the next try: not again for each result that finishes
+  auto retry_at = Clock::now();
   for (;;) {
-    Finished next;
+    std::vector<Unwritten*> unspooled;  // elements of a deque stay where they are as it grows
+    bool done;
+    Unwritten* next = nullptr;
     {
       std::unique_lock lock(mutex_);
-      wake_writer_.wait(lock, [&] { return !to_write_.empty() || writer_done_; });
-      if (to_write_.empty()) return;
-      next = to_write_.front();
+      const bool can_spool = spool_ && !spool_failed;
+      if (down)
+        wake_writer_.wait_until(lock, retry_at, [&] { return writer_done_ || (can_spool && to_write_.size() > spooled_); });
+      else wake_writer_.wait(lock, [&] { return writer_done_ || !to_write_.empty(); });
+      if (to_write_.empty() && writer_done_) return;
+      if (down && can_spool)
+        for (size_t i = spooled_; i < to_write_.size(); ++i) unspooled.push_back(&to_write_[i]);
+      done = writer_done_;
+      if (!to_write_.empty()) next = &to_write_.front();
     }
+    if (!unspooled.empty()) spool_failed = !spool(unspooled);
+    if (down && done) {
+      std::lock_guard lock(mutex_);
+      spdlog::warn("worker {}: stopping while Redis is away: {} result(s) stay in {} for the next start{}", options_.name,
+                   spooled_, spool_ ? spool_->dir().string() : "(no spool)",
+                   to_write_.size() > spooled_ ? "; " + std::to_string(to_write_.size() - spooled_) + " could not be spooled and are lost" : "");
+      return;
+    }
+    if (!next || (down && Clock::now() < retry_at)) continue;
+    spool_failed = false;
     try {
       if (!writer_->ok()) writer_ = std::make_unique<RedisClient>(options_.redis);
-      if (!publish_result(*writer_, keys_, next, options_.result_ttl))
-        spdlog::info("worker {}: job {} had a result already; this one is counted in {}", options_.name, next.job.id,
-                     keys_.duplicates);
+      if (!publish_result(*writer_, keys_, next->finished, options_.result_ttl)) {
+        spdlog::info("worker {}: job {} had a result already; this one is counted in {}", options_.name,
+                     next->finished.job.id, keys_.duplicates);
+        if (duplicates_) duplicates_->inc();
+      }
+      if (down) spdlog::info("worker {}: Redis is back; writing the results that waited", options_.name);
+      down = false;
+      redis_up_ = true;
       backoff = milliseconds(100);
     } catch (const RedisError& e) {
       // The result stays first in line: nothing finished is lost while Redis is away.
-      spdlog::warn("worker {}: writing the result of job {}: {}; again in {} ms", options_.name, next.job.id, e.what(),
-                   backoff.count());
-      std::this_thread::sleep_for(backoff);
+      if (!down)
+        spdlog::warn("worker {}: writing the result of job {}: {}; results wait{} until Redis is back (again in {} ms, "
+                     "backing off up to 5 s)",
+                     options_.name, next->finished.job.id, e.what(), spool_ ? " in " + spool_->dir().string() : " in memory",
+                     backoff.count());
+      down = true;
+      redis_up_ = false;
+      retry_at = Clock::now() + backoff;
       backoff = std::min(backoff * 2, milliseconds(5000));
       continue;
     }
+    if (!next->spool_file.empty()) try {
+        spool_->remove(next->spool_file);
+      } catch (const std::exception& e) {
+        // Written already: at the next start it is written again, and counted as a duplicate.
+        spdlog::error("worker {}: {}", options_.name, e.what());
+      }
     {
       std::lock_guard lock(mutex_);
+      if (!next->spool_file.empty()) --spooled_;
+      held_.erase({next->finished.job.stream, next->finished.job.entry_id});
       to_write_.pop_front();
-      held_.erase({next.job.stream, next.job.entry_id});
     }
     slot_freed_.notify_all();
   }
+}
+
+bool Worker::spool(const std::vector<Unwritten*>& unspooled) {
+  for (Unwritten* u : unspooled) {
+    std::string file;
+    try {
+      file = spool_->put(u->finished);
+    } catch (const std::exception& e) {
+      // The disk failed too: the result waits in memory, and spooling is tried again.
+      spdlog::error("worker {}: spooling the result of job {}: {}", options_.name, u->finished.job.id, e.what());
+      return false;
+    }
+    std::lock_guard lock(mutex_);
+    u->spool_file = std::move(file);
+    ++spooled_;
+  }
+  return true;
 }
 
 int Worker::run() {
@@ -294,8 +403,10 @@ int Worker::run() {
       }
       // Only as many jobs as there are free slots: what a worker holds, it runs now, and
       // nothing waits here that another worker could run sooner.
-      if (size_t free = free_slots(); free > 0) read_new(free);
-      else {
+      if (size_t free = free_slots(); free > 0) {
+        read_new(free);
+        redis_up_ = true;
+      } else {
         // Full: wake as soon as a result is written and its slot is free (polling here capped
         // a worker at parallel/50 ms jobs a second), and look for a stop signal at least every 50 ms.
         std::unique_lock lock(mutex_);
@@ -305,6 +416,7 @@ int Worker::run() {
       }
       backoff = milliseconds(100);
     } catch (const RedisError& e) {
+      redis_up_ = false;
       spdlog::warn("worker {}: {}; again in {} ms", options_.name, e.what(), backoff.count());
       if ((first_signal = wait_for_stop_signal(backoff))) break;
       // A Redis that lost its data (restarted without AOF, FLUSHALL) lost the group too.

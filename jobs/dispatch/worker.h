@@ -4,7 +4,9 @@
 //
 // Threads: the caller's reads the stream (XREADGROUP, XAUTOCLAIM, the heartbeat XCLAIM), one
 // more writes results, each on its own connection, since a hiredis context is for one thread;
-// the queue has its own.
+// the queue has its own. While Redis is away, the writer keeps every finished result on disk
+// (result_spool.h) until it is written, and a worker started later delivers what an earlier one
+// left there.
 #pragma once
 
 #include <atomic>
@@ -20,7 +22,9 @@
 
 #include "jobs/dispatch/job_stream.h"
 #include "jobs/dispatch/redis_url.h"
+#include "jobs/dispatch/result_spool.h"
 #include "jobs/format/job_json.h"
+#include "jobs/metrics/metrics.h"
 #include "jobs/queue/job_queue.h"
 
 namespace cellblock {
@@ -34,6 +38,11 @@ struct WorkerOptions {
   long long max_deliveries = 3;
   std::chrono::seconds result_ttl{std::chrono::hours(24)};
   std::chrono::milliseconds grace{std::chrono::seconds(10)};
+  // The spool (result_spool.h) goes below it; empty: no spool, results wait in memory only.
+  std::string state_dir;
+  // Where the worker counts what it does (cellblock_worker_*, cellblock_jobs_total); may be null.
+  // It must outlive the worker, and whoever exposes it must stop before the worker goes.
+  metrics::Registry* metrics = nullptr;
 };
 
 // Reads a job's JSON text as the worker's host sees it (defaults, policies). Throws FieldError.
@@ -41,7 +50,8 @@ using JobParser = std::function<JobRequest(const std::string& text)>;
 
 class Worker {
  public:
-  // Connects both connections and creates the group: throws RedisError with one line.
+  // Connects both connections and creates the group: throws RedisError with one line. Opens the
+  // spool (throws SysError or std::runtime_error) and queues what it holds to be written first.
   Worker(WorkerOptions options, JobRunner& runner, JobParser parser);
   ~Worker();
   // Runs until SIGINT or SIGTERM, which the caller has blocked before starting any thread
@@ -54,12 +64,19 @@ class Worker {
  private:
   void accept_all(std::vector<StreamJob> jobs);  // as read: checks for cancels first
   void accept(StreamJob job, bool cancelled);
-  void finish(Finished finished);
+  void finish(Finished finished, Status status);
   void read_new(size_t free);
   void reclaim(size_t free);  // on each stream, highest priority first
   void reclaim(const std::string& stream, size_t free);
   void heartbeat();
   void write_results();
+  struct Unwritten {
+    Finished finished;
+    std::string spool_file;  // its file in the spool, once it is there
+  };
+  // On the writer thread: spools them in order; false when the disk failed (the rest wait in memory).
+  bool spool(const std::vector<Unwritten*>& unspooled);
+  void register_metrics(metrics::Registry& registry);
   void listen_for_cancels();
   size_t free_slots() const;  // parallel minus the jobs held
 
@@ -76,7 +93,15 @@ class Worker {
   // By (stream, entry id): read and not yet acked. Entry ids are unique only within a stream.
   std::map<std::pair<std::string, std::string>, StreamJob> held_;
   std::map<std::string, uint64_t> queued_;  // job id -> the local queue's id, while it is there
-  std::deque<Finished> to_write_;
+  // Results in the order they finished. The spooled ones are always the first `spooled_`: the
+  // writer spools everything behind them at once, and only it takes from the front.
+  std::deque<Unwritten> to_write_;
+  size_t spooled_ = 0;
+  std::unique_ptr<ResultSpool> spool_;
+  std::atomic<bool> redis_up_{true};
+  metrics::CounterFamily* jobs_total_ = nullptr;  // by status
+  metrics::Counter* duplicates_ = nullptr;
+  metrics::Gauge* last_heartbeat_ = nullptr;
   bool stopping_ = false;
   bool writer_done_ = false;
   std::thread writer_thread_;

@@ -1,6 +1,5 @@
 #include "jobs/service/journal.h"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -13,6 +12,7 @@
 #include <future>
 #include <set>
 
+#include "executor/base/dir_files.h"
 #include "executor/base/host_file.h"
 #include "executor/base/sys_error.h"
 #include "jobs/format/json_reader.h"
@@ -23,42 +23,6 @@ namespace {
 
 namespace net = boost::asio;
 
-UniqueFd open_dir(const std::string& path) {
-  if (::mkdir(path.c_str(), 0700) != 0 && errno != EEXIST) throw_sys("mkdir(" + cellblock::quoted(path) + ")");
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) throw_sys("open(" + cellblock::quoted(path) + ")");
-  return fd;
-}
-
-// Writes `name` in `dir` whole or not at all: a temporary file, fsync'd when `sync`, renamed.
-void write_file_at(int dir, const std::string& name, const std::string& text, bool sync) {
-  const std::string tmp = "." + name + ".tmp";
-  UniqueFd fd(::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) throw_sys("open(" + cellblock::quoted(tmp) + ")");
-  write_all(fd.get(), text, tmp);
-  if (sync && ::fsync(fd.get()) != 0) throw_sys("fsync(" + cellblock::quoted(tmp) + ")");
-  if (::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0) throw_sys("rename(" + cellblock::quoted(tmp) + ", " + cellblock::quoted(name) + ")");
-}
-
-std::string read_file_at(int dir, const std::string& name) {
-  UniqueFd fd(::openat(dir, name.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) throw_sys("open(" + cellblock::quoted(name) + ")");
-  return read_all(fd.get(), name);
-}
-
-std::vector<std::string> names_in(int dir) {
-  std::vector<std::string> out;
-  UniqueFd copy(::openat(dir, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!copy) throw_sys("open directory");
-  DIR* d = ::fdopendir(copy.release());
-  if (!d) throw_sys("fdopendir");
-  while (dirent* e = ::readdir(d))
-    if (e->d_name[0] != '.') out.emplace_back(e->d_name);
-  ::closedir(d);
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 bool ends_with(const std::string& s, std::string_view suffix) {
   return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
 }
@@ -67,7 +31,7 @@ bool ends_with(const std::string& s, std::string_view suffix) {
 
 Journal::Journal(const std::string& state_dir, net::io_context& io) : dir_(state_dir + "/service"), io_(io) {
   ::mkdir(state_dir.c_str(), 0755);
-  UniqueFd dir = open_dir(dir_);
+  UniqueFd dir = open_or_make_dir(dir_);
   lock_.reset(::openat(dir.get(), "lock", O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!lock_) throw_sys("open(" + cellblock::quoted(dir_ + "/lock") + ")");
   if (::flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
@@ -76,8 +40,8 @@ Journal::Journal(const std::string& state_dir, net::io_context& io) : dir_(state
                                "/lock is locked)");
     throw_sys("flock(" + cellblock::quoted(dir_ + "/lock") + ")");
   }
-  jobs_dir_ = open_dir(dir_ + "/jobs");
-  results_dir_ = open_dir(dir_ + "/results");
+  jobs_dir_ = open_or_make_dir(dir_ + "/jobs");
+  results_dir_ = open_or_make_dir(dir_ + "/results");
 }
 
 Journal::~Journal() { writer_.join(); }

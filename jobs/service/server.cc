@@ -68,10 +68,10 @@ void Server::listen_unix(const std::string& path, const std::string& group) {
   addresses_.push_back("unix:" + path);
 }
 
-std::string Server::listen_tcp(const std::string& host_port, const std::string& token) {
+std::string Server::listen_tcp(const std::string& host_port, const std::optional<std::string>& token, const std::string& flag) {
   const size_t colon = host_port.rfind(':');
   if (colon == std::string::npos || colon + 1 == host_port.size())
-    throw std::runtime_error("--listen " + cellblock::quoted(host_port) + ": expected HOST:PORT, e.g. 127.0.0.1:8080");
+    throw std::runtime_error(flag + " " + cellblock::quoted(host_port) + ": expected HOST:PORT, e.g. 127.0.0.1:8080");
   std::string host = host_port.substr(0, colon);
   if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   unsigned long port = 0;
@@ -80,11 +80,11 @@ std::string Server::listen_tcp(const std::string& host_port, const std::string& 
     port = std::stoul(host_port.substr(colon + 1), &used);
     if (used != host_port.size() - colon - 1 || port > 65535) throw std::out_of_range("port");
   } catch (const std::exception&) {
-    throw std::runtime_error("--listen " + cellblock::quoted(host_port) + ": the port must be a number from 0 to 65535");
+    throw std::runtime_error(flag + " " + cellblock::quoted(host_port) + ": the port must be a number from 0 to 65535");
   }
   boost::system::error_code ec;
   const net::ip::address address = net::ip::make_address(host, ec);
-  if (ec) throw std::runtime_error("--listen " + cellblock::quoted(host_port) + ": " + cellblock::quoted(host) + " is not an IP address");
+  if (ec) throw std::runtime_error(flag + " " + cellblock::quoted(host_port) + ": " + cellblock::quoted(host) + " is not an IP address");
   const net::ip::tcp::endpoint endpoint(address, static_cast<unsigned short>(port));
   tcp_.emplace(io_);
   tcp_->open(endpoint.protocol());
@@ -92,7 +92,7 @@ std::string Server::listen_tcp(const std::string& host_port, const std::string& 
   tcp_->bind(endpoint, ec);
   if (ec) throw SysError(ec.value(), "bind(" + host_port + ")");
   tcp_->listen(net::socket_base::max_listen_connections);
-  token_.emplace(token);
+  if (token) token_.emplace(*token);
   const auto bound = tcp_->local_endpoint();
   std::string text = (bound.address().is_v6() ? "[" + bound.address().to_string() + "]" : bound.address().to_string()) +
                      ":" + std::to_string(bound.port());
@@ -129,7 +129,7 @@ void Server::accept(Acceptor& acceptor, const TokenCheck* token) {
 void Server::start() {
   net::post(io_, [this] {
     if (unix_) accept(*unix_, nullptr);
-    if (tcp_) accept(*tcp_, &*token_);
+    if (tcp_) accept(*tcp_, token_ ? &*token_ : nullptr);
   });
 }
 

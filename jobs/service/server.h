@@ -31,8 +31,10 @@ class Server {
   // as is any other file there. Throws SysError or std::runtime_error naming the path.
   void listen_unix(const std::string& path, const std::string& group = "");
   // "HOST:PORT" ("127.0.0.1:8080", "[::1]:0", "0.0.0.0:8080"); port 0 picks a free one. Every
-  // request must carry `token`. Returns the address bound, as "HOST:PORT".
-  std::string listen_tcp(const std::string& host_port, const std::string& token);
+  // request must carry `token`; none only for routes that change nothing and reveal nothing
+  // secret (a worker's /metrics). Errors name `flag`. Returns the address bound, as "HOST:PORT".
+  std::string listen_tcp(const std::string& host_port, const std::optional<std::string>& token,
+                         const std::string& flag = "--listen");
   // Starts accepting on every listener (posted to the io thread).
   void start();
   // Stops accepting new connections and removes the unix socket file; open connections go on.

@@ -9,6 +9,7 @@
 #include "jobs/format/policy_json.h"
 #include "jobs/service/job_store.h"
 #include "jobs/service/journal.h"
+#include "jobs/service/metrics_endpoint.h"
 #include "jobs/service/native_routes.h"
 
 namespace cellblock::service {
@@ -72,9 +73,7 @@ Service::~Service() {
 }
 
 void Service::add_service_routes() {
-  router_.add(http::verb::get, "/metrics", [this](Call&, ResponderPtr answer) {
-    answer->send(text_response(http::status::ok, metrics_.expose(), metrics::Registry::kContentType));
-  });
+  add_metrics_route(router_, metrics_);
   router_.add(http::verb::get, "/v1/info", [this](Call&, ResponderPtr answer) {
     answer->send(json_response(http::status::ok, info_json()));
   });

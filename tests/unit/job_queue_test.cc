@@ -2,10 +2,14 @@
 // bound and priority order hold, cancel, queue timeouts and shutdown work.
 #include "jobs/queue/job_queue.h"
 
+#include "executor/base/unique_fd.h"
+
 #include <poll.h>
+#include <sys/eventfd.h>
 
 #include <boost/asio/post.hpp>
 #include <future>
+#include <limits>
 #include <thread>
 
 #include <gmock/gmock.h>
@@ -15,7 +19,11 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// Runs a "job" by sleeping `wall_time_ms` / 10 ms, or until stopped. Records concurrency.
+// A wall time that marks a job held until FakeRunner::release(): a test decides when it ends.
+constexpr uint64_t kHeld = std::numeric_limits<uint64_t>::max();
+
+// Runs a "job" by sleeping `wall_time_ms` / 10 ms (or, held, until released), or until stopped.
+// Records concurrency.
 class FakeRunner : public JobRunner {
  public:
   Result run(const JobSpec& job, const StopToken* stop, OutputListener*) override {
@@ -30,11 +38,15 @@ class FakeRunner : public JobRunner {
     r.id = job.id;
     r.status = Status::exited;
     r.exit_code = 0;
-    pollfd p{stop->fd(), POLLIN, 0};
-    if (::poll(&p, 1, static_cast<int>(job.limits.wall_time_ms / 10)) > 0) r.status = Status::cancelled;
+    const bool held = job.limits.wall_time_ms == kHeld;
+    pollfd p[2] = {{stop->fd(), POLLIN, 0}, {release_.get(), POLLIN, 0}};
+    ::poll(p, held ? 2 : 1, held ? -1 : static_cast<int>(job.limits.wall_time_ms / 10));
+    if (p[0].revents & POLLIN) r.status = Status::cancelled;
     --running_;
     return r;
   }
+  // Ends every held job (and any held later).
+  void release() { ::eventfd_write(release_.get(), 1); }
   std::vector<std::string> started() {
     std::lock_guard lock(mutex_);
     return started_;
@@ -44,6 +56,7 @@ class FakeRunner : public JobRunner {
  private:
   std::mutex mutex_;
   std::vector<std::string> started_;
+  UniqueFd release_{::eventfd(0, EFD_CLOEXEC)};
 };
 
 // Waits, without a deadline of its own, until `pred` holds: the order of events is the point of
@@ -196,13 +209,18 @@ TEST(JobQueue, ShutdownLetsRunningJobsFinishWithinTheGrace) {
   std::vector<Result> results;
   std::mutex m;
   JobQueue q(runner, {.parallel = 2, .memory_budget = 1ull << 30});
-  q.submit(fake("quick", 20, &results, &m));
+  // "quick" is held until the shutdown has begun, so neither queued job can take its slot
+  // first, however slowly this thread runs (it did, once, under load).
+  Submission quick = fake("quick", 0, &results, &m);
+  quick.job.limits.wall_time_ms = kHeld;
+  q.submit(std::move(quick));
   q.submit(fake("slow", 10'000, &results, &m));
   q.submit(fake("queued", 1, &results, &m));
   q.submit(fake("queued2", 1, &results, &m));
   wait_until([&] { return runner.running_ == 2; });
-  // "quick" needs 20 ms of the grace; a second leaves room for a busy machine.
   q.shutdown(1s);
+  // "quick" ends within the grace: a second leaves room for a busy machine.
+  runner.release();
   q.wait_idle();
   std::map<std::string, Result> by_id;
   for (auto& r : results) by_id[r.id] = r;

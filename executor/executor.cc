@@ -185,6 +185,28 @@ Bridge& Executor::bridge() {
   return *bridge_;
 }
 
+std::unique_ptr<BridgeLease> Executor::attach_to_bridge(const JobSpec& job, UniqueFd& netns,
+                                                     SupervisorState::JobFile& state) {
+  Bridge& b = bridge();
+  std::unique_ptr<BridgeLease> lease;
+  try {
+    lease = b.attach(std::move(netns), job.egress, job.egress_allow);
+  } catch (const NetworkError& e) {
+    throw SetupError(std::string("network: ") + e.what());
+  }
+  state.network_attached(b.addressing().name, ipv4_to_string(lease->address()), lease->veth());
+  netns = lease->take_netns();
+  return lease;
+}
+
+Executor::PodBridge Executor::attach_pod_to_bridge(const JobSpec& job, const PodNamespaces& ns) {
+  PodBridge pod;
+  pod.state = state_->job_starting("pod-" + std::to_string(next_job_.fetch_add(1)), job.id, {});
+  UniqueFd netns = dup_fd(ns.net);
+  pod.lease = attach_to_bridge(job, netns, pod.state);
+  return pod;
+}
+
 int Executor::cgroup_version() const { return cgroups_->version(); }
 
 Result Executor::run(const JobSpec& job, const StopToken* stop, OutputListener* output) {
@@ -265,20 +287,11 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
   std::unique_ptr<JobCgroup> cgroup = cgroups_->create(number, limits);
   SupervisorState::JobFile state = state_->job_starting("job-" + number, job.id, cgroup->paths());
   const uint64_t t_cgroup = monotonic_ns();
-  // 2b. a bridged job's lease, veth and rules (net/bridge.h), recorded in its state
-  //     A pod's cells share the pod's namespace (pod.h), which is not bridged yet.
-  if (bridge && pod) throw SetupError("network: \"bridge\" for a job with a pod is not supported yet (docs/networking.md)");
+  // 2b. a bridged job's lease, veth and rules (net/bridge.h), recorded in its state. A pod's
+  //     cells share the pod's namespace, which the pod attached once for all of them (pod.cc).
   UniqueFd netns = pod ? dup_fd(pod->net) : netns_pool_->take();
   std::unique_ptr<BridgeLease> lease;
-  if (bridge) {
-    try {
-      lease = bridge->attach(std::move(netns), job.egress, job.egress_allow);
-    } catch (const NetworkError& e) {
-      throw SetupError(std::string("network: ") + e.what());
-    }
-    state.network_attached(bridge->addressing().name, ipv4_to_string(lease->address()), lease->veth());
-    netns = lease->take_netns();
-  }
+  if (bridge && !pod) lease = attach_to_bridge(job, netns, state);
   const uint64_t t_network = monotonic_ns();
   // 3. launch (launch.h); 4., the cell's init, runs in the cell from here (cell/cell_init.h);
   //    with prestart hooks it holds the command until they have run (hooks.h)
@@ -311,7 +324,9 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
   const uint64_t t_stats = monotonic_ns();
   cgroup->remove();
   const uint64_t t_cgroup_removed = monotonic_ns();
+  const bool detached = lease != nullptr;
   lease.reset();
+  const uint64_t t_detached = monotonic_ns();
   state.remove();
   // 6b. the poststop hooks, once the cell and its cgroup are gone (recorded, never the verdict)
   if (hooked) run_poststop_hooks(job, cell.pid, *cgroup, result);
@@ -320,7 +335,7 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
     result.breakdown = breakdown_of({{"start", t_start},
                                      {"plan", t_planned},
                                      {"cgroup_create", t_cgroup},
-                                     {"network_attach", bridge ? t_network : 0},
+                                     {"network_attach", lease ? t_network : 0},
                                      {"launch_init", c.at[init_started]},
                                      {"rootfs", c.at[rootfs_built]},
                                      {"network", c.at[network_up]},
@@ -335,7 +350,7 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
                                      {"teardown", t_ended},
                                      {"stats", t_stats},
                                      {"cgroup_remove", t_cgroup_removed},
-                                     {"network_detach", bridge ? monotonic_ns() : 0}});
+                                     {"network_detach", detached ? t_detached : 0}});
   }
   // 7. verdict
   result.stdout_truncated = supervised.out.truncated();

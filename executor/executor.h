@@ -80,6 +80,15 @@ class Executor {
                                                 Result& result);
   void run_poststop_hooks(const JobSpec& job, pid_t pid, const JobCgroup& cgroup, Result& result);
   Bridge& bridge();  // made on first use; throws SetupError when it cannot be
+  // Step 2b: a lease, veth and rules on the bridge for `netns` (net/bridge.h), recorded in
+  // `state` for the cleanup after a crash; `netns` comes back configured. Throws SetupError.
+  std::unique_ptr<BridgeLease> attach_to_bridge(const JobSpec& job, UniqueFd& netns, SupervisorState::JobFile& state);
+  // A bridged pod's one place on the bridge for its shared network namespace (pod.cc).
+  struct PodBridge {
+    SupervisorState::JobFile state;      // "pod-<n>": the lease's record, removed after it
+    std::unique_ptr<BridgeLease> lease;  // given back first
+  };
+  PodBridge attach_pod_to_bridge(const JobSpec& job, const PodNamespaces& ns);
 
   ExecutorConfig config_;
   HostLayout host_;

@@ -30,6 +30,10 @@ JobSpec service_job(const JobSpec& job, const PodService& s) {
   j.user_namespace = job.user_namespace;
   j.user = job.user;
   j.time_namespace = job.time_namespace;
+  // A bridged pod's cells all see its network (its resolvers too); the pod attached it once.
+  j.network = job.network;
+  j.egress = job.egress;
+  j.egress_allow = job.egress_allow;
   return j;
 }
 
@@ -81,8 +85,10 @@ Result Executor::run_pod(const JobSpec& job, const StopToken* stop, OutputListen
   result.stats.cgroup_version = cgroup_version();
   std::vector<std::unique_ptr<RunningService>> services;
   try {
-    // 1. the pod's namespaces
+    // 1. the pod's namespaces; a bridged pod's one lease and veth for them
     const PodNamespaces ns = make_pod_namespaces();
+    PodBridge bridged;  // given back after every cell of the pod has ended
+    if (job.network == NetworkMode::bridge) bridged = attach_pod_to_bridge(job, ns);
     StopServices stop_services{services};  // destroyed before `ns`: no cell is left to use it
     // 2. every service, each supervised on its own thread
     for (const PodService& spec : job.services) {
@@ -122,6 +128,9 @@ Result Executor::run_pod(const JobSpec& job, const StopToken* stop, OutputListen
       main.services.clear();
       result = run_cell(main, stop, output, &ns);
     }
+  } catch (const SetupError& e) {
+    result.status = Status::setup_error;
+    result.error = e.what();
   } catch (const std::exception& e) {
     result.status = Status::internal_error;
     result.error = std::string("pod: ") + e.what();

@@ -23,6 +23,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "executor/net/bridge.h"
@@ -362,6 +363,86 @@ TEST_F(BridgeNetwork, HundredJobsAtOnce) {
     EXPECT_NE(r.status, Status::setup_error) << describe(r);
     EXPECT_NE(r.status, Status::internal_error) << describe(r);
   }
+  EXPECT_EQ(settled(kBridge), kClean);
+}
+
+// A job's stdout as it comes (output_listener.h), to act while the job still runs.
+class SeenOutput : public OutputListener {
+ public:
+  void on_output(OutputStream stream, std::string_view chunk) noexcept override {
+    if (stream != OutputStream::out) return;
+    std::lock_guard lock(mutex_);
+    text_.append(chunk);
+  }
+  std::string text() {
+    std::lock_guard lock(mutex_);
+    return text_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::string text_;
+};
+
+// (Before the tests that make and drop a second executor in this process: its end removes the
+// process's sv- directories, which bridged_executor() still uses.)
+// A bridged pod is one place on the bridge: one lease and one veth for the network namespace its
+// cells share, recorded for a crash cleanup. The job reaches its service over 127.0.0.1 and over
+// the pod's bridge address (the same namespace); another bridged job cannot reach the service,
+// with or without egress.
+TEST_F(BridgeNetwork, APodIsBridgedOnceAndOnlyItsOwnJobReachesItsService) {
+  Executor& e = bridged_executor();
+  JobSpec j = bridged(with_programs(sh(
+      "addr=$(ip -o -4 addr show dev eth0 | sed 's/.* inet \\([0-9.]*\\)\\/.*/\\1/'); echo address $addr; "
+      "/t/tcp_connect 7300 127.0.0.1; /t/tcp_connect 7300 $addr; cat /etc/resolv.conf; echo checked; "
+      "exec sleep 600")));
+  j.limits.wall_time_ms = 900'000;
+  PodService db;
+  db.name = "db";
+  db.command = {"/bin/sh", "-c", "while true; do nc -l -p 7300 </dev/null; done"};
+  db.ready_tcp_port = 7300;
+  db.ready_timeout_ms = static_cast<uint64_t>(promptly_ms(60'000));
+  db.limits.wall_time_ms = 900'000;
+  j.services.push_back(db);
+  StopToken stop;
+  SeenOutput seen;
+  Result pod;
+  std::atomic<bool> ended{false};
+  std::thread t([&] {
+    pod = e.run(j, &stop, &seen);
+    ended = true;
+  });
+  StopAndJoin pod_ends(stop, t);
+  ASSERT_TRUE(eventually([&] { return ended || seen.text().find("checked\n") != std::string::npos; },
+                         std::chrono::milliseconds(static_cast<int64_t>(promptly_ms(120'000)))))
+      << seen.text();
+  ASSERT_FALSE(ended) << "the pod ended early: " << describe(pod);
+  const std::string out = seen.text();
+  const size_t at = out.find("address ");
+  ASSERT_NE(at, std::string::npos) << out;
+  const std::string address = out.substr(at + 8, out.find('\n', at) - at - 8);
+  EXPECT_THAT(address, ::testing::StartsWith("10.231.0.")) << out;
+  EXPECT_THAT(out, HasSubstr("RESULT tcp_connect OK addr=127.0.0.1:7300")) << out;
+  EXPECT_THAT(out, HasSubstr("RESULT tcp_connect OK addr=" + address + ":7300")) << out;
+  EXPECT_THAT(out, HasSubstr("nameserver 192.0.2.53\n"));
+  // One lease and one veth for the pod's three cells (the service, the job), and its record.
+  const Leftovers running = count(kBridge);
+  EXPECT_EQ(running.leases, 1u) << running;
+  EXPECT_EQ(running.veths, 1u) << running;
+  bool recorded = false;
+  for (const auto& sv : std::filesystem::directory_iterator(kState))
+    if (sv.path().filename().string().starts_with("sv-"))
+      for (const auto& f : std::filesystem::directory_iterator(sv.path()))
+        if (f.path().filename().string().starts_with("pod-") &&
+            read_file(f.path()).find("net " + std::string(kBridge) + " " + address + " ") != std::string::npos)
+          recorded = true;
+  EXPECT_TRUE(recorded) << "no pod-<n> state file with the lease under " << kState;
+  EXPECT_NE(connect_from_cell(e, bridged(job({})), address, 7300), "OK");
+  EXPECT_NE(connect_from_cell(e, bridged(job({}), true), address, 7300), "OK") << "even with egress";
+  pod_ends.finish();
+  EXPECT_EQ(pod.status, Status::cancelled) << describe(pod);
+  ASSERT_EQ(pod.services.size(), 1u) << describe(pod);
+  EXPECT_EQ(pod.services[0].result.status, Status::cancelled) << describe(pod);
   EXPECT_EQ(settled(kBridge), kClean);
 }
 

@@ -88,6 +88,22 @@ TEST(PodReady, ATimeoutIsASetupErrorNamingTheService) {
   EXPECT_EQ(s->status, Status::cancelled) << describe(r);
 }
 
+// A service without a ready check does not hold the job's command back: the command runs and
+// ends while the service still runs (it is stopped by the pod, not ended by its wall time), and
+// only the service with a ready check is waited for.
+TEST(PodReady, AServiceWithoutAReadyCheckDoesNotDelayTheCommand) {
+  JobSpec j = sh("wget -q -O- http://127.0.0.1:8082/; echo main-ran");
+  j.services.push_back(service("idle", "exec sleep 1000"));
+  j.services.push_back(web(8082, "ready-one"));
+  Result r = run(j);
+  ASSERT_EQ(r.status, Status::exited) << describe(r);
+  EXPECT_EQ(r.stdout_data, "ready-one\nmain-ran\n");
+  const Result* idle = service_result(r, "idle");
+  ASSERT_NE(idle, nullptr) << describe(r);
+  EXPECT_EQ(idle->status, Status::cancelled) << describe(r);
+  EXPECT_LT(idle->stats.wall_time_ms, 120'000.0) << describe(r);
+}
+
 TEST(PodReady, AServiceThatEndsBeforeItIsReadyIsNamed) {
   JobSpec j = sh("echo main");
   j.services.push_back(service("db", "echo starting; exit 3", 5432));

@@ -55,8 +55,12 @@ long long delivery_count(RedisClient& redis, const StreamJob& job) {
 bool publish_result(RedisClient& redis, const QueueKeys& keys, const Finished& f, std::chrono::seconds ttl) {
   const std::string key = keys.result(f.job.id);
   const Command ack{"XACK", f.job.stream, QueueKeys::group, f.job.entry_id};
-  redis.command({"WATCH", key});
-  if (redis.command({"EXISTS", key})->integer == 1) {
+  // WATCH and EXISTS in one round trip: a job's result costs two (this and the MULTI), which is
+  // most of what Redis adds to a job (bench/workers).
+  auto watched = redis.pipeline({{"WATCH", key}, {"EXISTS", key}});
+  for (const auto& r : watched)
+    if (r->type == REDIS_REPLY_ERROR) throw RedisError(redis.url().display() + ": WATCH " + key + ": " + reply_string(r.get()));
+  if (watched[1]->integer == 1) {
     redis.pipeline({{"UNWATCH"}, ack, {"INCR", keys.duplicates}});
     return false;
   }

@@ -182,6 +182,58 @@ TEST(FrontendTest, JobsSentBySubmitAreQueuedThenRunningThenDoneOnAFrontEnd) {
   EXPECT_EQ(json::parse(curl_unix(s, serve, {}, "/v1/jobs/next").body)["result"]["exit_code"], 0) << "the first job of id next ran, not the refused one";
 }
 
+// The ACL users docs/distributed.md gives (its "Security" section): a worker, and submitters and
+// front ends, each allowed only the commands listed there, serve the queue end to end; a user
+// without the worker's commands cannot be a worker (the ACL is really in force).
+TEST(FrontendTest, AclUsersWithTheDocumentedCommandsServeTheQueue) {
+  Scratch s("frontend-acl");
+  RedisServer redis(s);
+  auto admin = redis.client();
+  admin->command({"ACL", "SETUSER", "worker", "on", ">wpw", "~q:*", "&q:*", "+xreadgroup", "+xautoclaim", "+xclaim",
+                  "+xpending", "+xack", "+set", "+xadd", "+publish", "+incr", "+exists", "+watch", "+multi", "+exec",
+                  "+unwatch", "+xgroup", "+get", "+mget", "+subscribe"});
+  admin->command({"ACL", "SETUSER", "front", "on", ">fpw", "~q:*", "&q:*", "+eval", "+xadd", "+hset", "+expire", "+exists",
+                  "+mget", "+get", "+hmget", "+xpending", "+set", "+publish", "+subscribe", "+xinfo", "+xrange", "+xlen",
+                  "+ping"});
+  const std::string at = "@127.0.0.1:" + std::to_string(redis.port());
+  const std::string worker_url = "redis://worker:wpw" + at, front_url = "redis://front:fpw" + at;
+
+  // A submitter's user is no worker: it may not make the group.
+  auto not_worker = start_cellblock(s, "worker", "not-worker",
+                                    {"--redis", front_url, "--queue", "q", "--name", "x", "--defaults", s.defaults()});
+  EXPECT_NE(not_worker->wait(budget(0)), 0) << not_worker->err();
+  EXPECT_NE(not_worker->err().find("NOPERM"), std::string::npos) << not_worker->err();
+
+  // --claim-idle 1s: heartbeats (XCLAIM) every 250 ms, while job "a" runs a second.
+  std::vector<std::string> args{"--redis", worker_url, "--queue", "q", "--name", "w", "--defaults", s.defaults(), "--claim-idle", "1s"};
+  auto worker = start_cellblock(s, "worker", "w", args, s.global_args({"--log-level", "info"}));
+  Serve serve(s, "serve", {"--redis", front_url, "--queue", "q"});
+  const std::string jobs = s.write("jobs.jsonl", json{{"id", "a"}, {"command", {"/bin/sleep", "1"}}}.dump() + "\n" +
+                                                     json{{"id", "b"}, {"command", {"/bin/sh", "-c", "exit 3"}}}.dump() + "\n");
+  auto submit = start_cellblock(s, "submit", "submit", {"--redis", front_url, "--queue", "q", "--wait", jobs});
+  ASSERT_EQ(submit->wait(budget(2)), 0) << submit->err() << worker->err();
+  const auto lines = json_lines(submit->out());
+  ASSERT_EQ(lines.size(), 2u) << submit->out();
+  for (const auto& r : lines) EXPECT_EQ(r["status"], "exited") << r.dump();
+
+  Http h = post(s, serve, {{"id", "c"}, {"command", {"/bin/true"}}}, "?wait=" + std::to_string(budget(1).count() / 1000));
+  ASSERT_EQ(h.code, 200) << h.body << worker->err();
+  EXPECT_EQ(json::parse(h.body)["result"]["exit_code"], 0) << h.body;
+  EXPECT_EQ(json::parse(curl_unix(s, serve, {}, "/v1/jobs/b").body)["result"]["exit_code"], 3);
+  EXPECT_EQ(curl_unix(s, serve, {}, "/v1/health").code, 200);
+  std::string text;
+  EXPECT_TRUE(eventually([&] {
+    text = curl_unix(s, serve, {}, "/metrics").body;
+    return text.find("cellblock_queue_dead_letters{queue=\"q\"} 0") != std::string::npos &&
+           text.find("cellblock_redis_up{queue=\"q\"} 1") != std::string::npos;
+  }, budget(0))) << text;
+  auto cancel = start_cellblock(s, "submit", "cancel", {"--redis", front_url, "--queue", "q", "--cancel", "nobody"});
+  EXPECT_EQ(cancel->wait(budget(0)), 0) << cancel->err();
+  worker->signal(SIGTERM);
+  EXPECT_EQ(worker->wait(budget(0)), 0) << worker->err();
+  EXPECT_EQ(worker->err().find("NOPERM"), std::string::npos) << worker->err();
+}
+
 TEST(FrontendTest, RedisAwayIs503WithRetryAfterAndWrongPasswordOneLine) {
   Scratch s("frontend-away");
   RedisServer redis(s, "right");

@@ -1,6 +1,6 @@
 // A program the benchmark starts and stops itself (redis-server, `cellblock worker`): spawned with
 // its stdout and stderr in a log file, stopped by its pid (SIGTERM, then SIGKILL if it does not
-// end), never by name, and killed and reaped if the benchmark leaves early.
+// end), never by name, also when the benchmark leaves early.
 #pragma once
 
 #include <fcntl.h>
@@ -36,12 +36,9 @@ class ChildProcess {
     posix_spawn_file_actions_destroy(&files);
     if (rc != 0) throw std::runtime_error("posix_spawn(" + argv[0] + "): " + std::strerror(rc));
   }
-  ~ChildProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, nullptr, 0);
-    }
-  }
+  // SIGTERM first even when the benchmark leaves early: a cellblock killed outright leaves its
+  // cgroups for the next one to clean up.
+  ~ChildProcess() { stop(); }
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
 

@@ -115,12 +115,6 @@ struct Front {
   double jobs_per_s = 0;
 };
 
-double percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
-
 std::string filesystem_of(const std::string& path) {
   struct statfs st {};
   if (::statfs(path.c_str(), &st) != 0) return "?";

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <random>
@@ -11,6 +12,7 @@
 #include "executor/base/host_file.h"
 #include "executor/base/sys_error.h"
 #include "jobs/cli/batch_report.h"
+#include "jobs/cli/job_flags.h"
 #include "jobs/cli/queue_flags.h"
 #include "jobs/dispatch/job_records.h"
 #include "jobs/dispatch/job_stream.h"
@@ -74,6 +76,32 @@ std::vector<Pending> read_jobs(const std::string& input, std::vector<std::pair<s
   return jobs;
 }
 
+constexpr size_t kChunk = 500;  // jobs per round trip
+
+// Adds the jobs as a front end's POST does (accept_jobs: each entry with its NAME:job:<id>, so that
+// GET /v1/jobs/<id> on any front end answers "queued" or "running" for them too), 500 to a round
+// trip. An id that a job or a result has already is refused alone: it leaves `jobs` and is
+// returned, and the rest of its chunk goes in again. Throws RedisError.
+std::vector<Pending> add_jobs(RedisClient& redis, const QueueKeys& keys, std::vector<Pending>& jobs, std::chrono::seconds ttl) {
+  std::vector<Pending> taken, added;
+  for (size_t i = 0; i < jobs.size(); i += kChunk) {
+    std::vector<Pending> chunk(jobs.begin() + static_cast<long>(i), jobs.begin() + static_cast<long>(std::min(jobs.size(), i + kChunk)));
+    while (!chunk.empty()) {
+      std::vector<NewJob> entries;
+      for (const Pending& p : chunk) entries.push_back({p.id, stream_for_text(keys, p.text), p.text});
+      const std::optional<std::string> refused = accept_jobs(redis, keys, entries, ttl);
+      if (!refused) break;
+      auto it = std::find_if(chunk.begin(), chunk.end(), [&](const Pending& p) { return p.id == *refused; });
+      if (it == chunk.end()) throw RedisError(redis.url().display() + ": the queue refused an id it was not sent: " + *refused);
+      taken.push_back(*it);
+      chunk.erase(it);
+    }
+    added.insert(added.end(), chunk.begin(), chunk.end());
+  }
+  jobs = std::move(added);
+  return taken;
+}
+
 }  // namespace
 
 void add_submit_command(CLI::App& app, SubmitOptions& o) {
@@ -84,6 +112,8 @@ void add_submit_command(CLI::App& app, SubmitOptions& o) {
   submit->add_flag("--wait", o.wait, "Print each result as a JSON line when it is there");
   submit->add_option("--out,-o", o.out_file, "Write result lines here instead of stdout");
   submit->add_flag("--quiet,-q", o.quiet, "No summary");
+  submit->add_option("--job-ttl", o.job_ttl, "How long Redis remembers a job's id for front ends (GET /v1/jobs/<id>)")
+      ->capture_default_str();
   submit->add_option("--cancel", o.cancel, "Cancel the job with this id on whichever worker runs it (adds nothing)");
 }
 
@@ -117,9 +147,12 @@ int submit_command(const SubmitOptions& o) {
   std::vector<std::pair<size_t, Result>> invalid;
   std::vector<Pending> jobs;
   RedisUrl url;
+  std::chrono::seconds job_ttl{};
   std::optional<HostOutputFile> out_file;
   try {
     url = parse_redis_url(o.redis);
+    job_ttl = std::chrono::duration_cast<std::chrono::seconds>(milliseconds(parse_duration_ms(o.job_ttl)));
+    if (job_ttl.count() < 1) throw FieldError("--job-ttl", json_quoted(o.job_ttl) + " is shorter than a second");
     jobs = read_jobs(read_input(o.input, "jobs"), invalid);
     if (o.out_file) out_file.emplace(*o.out_file);
   } catch (const std::exception& e) {
@@ -143,11 +176,13 @@ int submit_command(const SubmitOptions& o) {
   int stopped_by = 0;
   try {
     RedisClient redis(url);
-    constexpr size_t kChunk = 500;  // jobs per round trip
-    for (size_t i = 0; i < jobs.size(); i += kChunk) {
-      std::vector<std::pair<std::string, std::string>> chunk;
-      for (size_t k = i; k < std::min(jobs.size(), i + kChunk); ++k) chunk.emplace_back(jobs[k].id, jobs[k].text);
-      add_jobs(redis, keys, chunk);
+    for (const Pending& p : add_jobs(redis, keys, jobs, job_ttl)) {
+      Result r;
+      r.status = Status::invalid_job;
+      r.id = p.id;
+      r.error = "id: " + json_quoted(p.id) + " is taken in queue " + o.queue +
+                " (a job or a result has it already); each job needs its own";
+      emit(r, result_to_json(r), p.line);
     }
     if (!o.wait) {
       for (const Pending& p : jobs) write_line({{"id", p.id}, {"line", p.line}, {"queue", o.queue}});

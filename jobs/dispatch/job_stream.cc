@@ -13,18 +13,10 @@ void ensure_group(RedisClient& redis, const QueueKeys& keys) {
     }
 }
 
-void add_jobs(RedisClient& redis, const QueueKeys& keys, const std::vector<std::pair<std::string, std::string>>& jobs) {
-  std::vector<Command> commands;
-  for (const auto& [id, text] : jobs) {
-    // A priority that is not a number is the worker's to report (invalid_job), from NAME:jobs.
-    const auto j = nlohmann::json::parse(text, nullptr, false);
-    const int priority = j.is_object() && j.contains("priority") && j["priority"].is_number_integer() ? j["priority"].get<int>() : 0;
-    commands.push_back({"XADD", keys.stream_for(priority), "*", "id", id, "job", text});
-  }
-  auto replies = redis.pipeline(commands);
-  for (size_t i = 0; i < replies.size(); ++i)
-    if (replies[i]->type == REDIS_REPLY_ERROR)
-      throw RedisError(redis.url().display() + ": XADD " + "(job " + jobs[i].first + "): " + reply_string(replies[i].get()));
+const std::string& stream_for_text(const QueueKeys& keys, const std::string& job_text) {
+  const auto j = nlohmann::json::parse(job_text, nullptr, false);
+  const bool has = j.is_object() && j.contains("priority") && j["priority"].is_number_integer();
+  return keys.stream_for(has ? j["priority"].get<int>() : 0);
 }
 
 std::vector<StreamJob> parse_entries(const redisReply* entries, const std::string& stream, std::vector<std::string>* gone) {
@@ -63,8 +55,12 @@ long long delivery_count(RedisClient& redis, const StreamJob& job) {
 bool publish_result(RedisClient& redis, const QueueKeys& keys, const Finished& f, std::chrono::seconds ttl) {
   const std::string key = keys.result(f.job.id);
   const Command ack{"XACK", f.job.stream, QueueKeys::group, f.job.entry_id};
-  redis.command({"WATCH", key});
-  if (redis.command({"EXISTS", key})->integer == 1) {
+  // WATCH and EXISTS in one round trip: a job's result costs two (this and the MULTI), which is
+  // most of what Redis adds to a job (bench/workers).
+  auto watched = redis.pipeline({{"WATCH", key}, {"EXISTS", key}});
+  for (const auto& r : watched)
+    if (r->type == REDIS_REPLY_ERROR) throw RedisError(redis.url().display() + ": WATCH " + key + ": " + reply_string(r.get()));
+  if (watched[1]->integer == 1) {
     redis.pipeline({{"UNWATCH"}, ack, {"INCR", keys.duplicates}});
     return false;
   }

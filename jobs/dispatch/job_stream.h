@@ -23,8 +23,9 @@ struct StreamJob {
 
 // Creates group `workers` on each job stream (and the stream: MKSTREAM) unless it is there.
 void ensure_group(RedisClient& redis, const QueueKeys& keys);
-// XADDs each (id, job JSON text) to the stream of its "priority" in one round trip.
-void add_jobs(RedisClient& redis, const QueueKeys& keys, const std::vector<std::pair<std::string, std::string>>& jobs);
+// The stream a job's JSON text goes to, by its "priority"; NAME:jobs when it has none or one
+// that is not an integer (the worker reports that as invalid_job).
+const std::string& stream_for_text(const QueueKeys& keys, const std::string& job_text);
 // The entries of an XREADGROUP or XAUTOCLAIM entry list; ids of deleted entries go to `gone`.
 std::vector<StreamJob> parse_entries(const redisReply* entries, const std::string& stream, std::vector<std::string>* gone);
 // How many times the group has delivered the entry (XPENDING), 0 when it is not pending.

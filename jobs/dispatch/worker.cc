@@ -389,6 +389,7 @@ int Worker::run() {
   auto next_beat = Clock::now() + beat;
   auto next_claim = Clock::now();
   auto backoff = milliseconds(100);
+  bool reader_down = false;  // logged once when Redis goes, once when it is back
   int first_signal = 0;
   while (!(first_signal = wait_for_stop_signal(milliseconds(0)))) {
     try {
@@ -414,10 +415,15 @@ int Worker::run() {
         lock.unlock();
         if ((first_signal = wait_for_stop_signal(milliseconds(0)))) break;
       }
+      if (reader_down) spdlog::info("worker {}: Redis answers again; reading jobs", options_.name);
+      reader_down = false;
       backoff = milliseconds(100);
     } catch (const RedisError& e) {
       redis_up_ = false;
-      spdlog::warn("worker {}: {}; again in {} ms", options_.name, e.what(), backoff.count());
+      if (!reader_down)
+        spdlog::warn("worker {}: {}; trying again with backoff up to 5 s, quietly until it answers (cellblock_redis_up is 0)",
+                     options_.name, e.what());
+      reader_down = true;
       if ((first_signal = wait_for_stop_signal(backoff))) break;
       // A Redis that lost its data (restarted without AOF, FLUSHALL) lost the group too.
       if (std::string_view(e.what()).find("NOGROUP") != std::string_view::npos) try {

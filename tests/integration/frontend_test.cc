@@ -127,6 +127,113 @@ TEST(FrontendTest, DeleteCancelsARunningJobAndAQueuedOne) {
   EXPECT_EQ(curl_unix(s, serve, {"-X", "DELETE"}, "/v1/jobs/endless").code, 409);
 }
 
+// `cellblock submit` writes NAME:job:<id> as a front end's POST does: any front end answers for
+// its jobs while they wait and run, not only once they are done. An id taken already is refused
+// alone (an invalid_job line), and the others still go in.
+TEST(FrontendTest, JobsSentBySubmitAreQueuedThenRunningThenDoneOnAFrontEnd) {
+  Scratch s("frontend-submit");
+  RedisServer redis(s);
+  Serve serve(s, "serve", {"--redis", redis.url(), "--queue", "q"});
+  const std::string jobs = s.write("jobs.jsonl", json{{"id", "long"}, {"command", {"/bin/sleep", "600"}},
+                                                      {"limits", {{"wall_time_ms", 600'000}}}}.dump() + "\n" +
+                                                     json{{"id", "next"}, {"command", {"/bin/true"}}}.dump() + "\n");
+  auto submit = start_cellblock(s, "submit", "submit", {"--redis", redis.url(), "--queue", "q", jobs});
+  ASSERT_EQ(submit->wait(budget(0)), 0) << submit->err();
+  EXPECT_EQ(json_lines(submit->out()).size(), 2u) << submit->out();
+  // No worker yet: both wait in the stream.
+  for (const char* id : {"long", "next"}) {
+    Http h = curl_unix(s, serve, {}, std::string("/v1/jobs/") + id);
+    ASSERT_EQ(h.code, 200) << id << " " << h.body;
+    EXPECT_EQ(json::parse(h.body)["state"], "queued") << h.body;
+  }
+  // One slot: the long job runs and the other waits behind it.
+  auto worker = start_worker(s, redis, "w", {"--parallel", "1"});
+  ASSERT_TRUE(eventually([&] { return json::parse(curl_unix(s, serve, {}, "/v1/jobs/long").body)["state"] == "running"; },
+                         budget(1)))
+      << worker->err();
+  EXPECT_EQ(json::parse(curl_unix(s, serve, {}, "/v1/jobs/long").body)["worker"], "w");
+  EXPECT_EQ(json::parse(curl_unix(s, serve, {}, "/v1/jobs/next").body)["state"], "queued");
+
+  // The same id again, beside a new one: the taken one is refused alone, and nothing of it is added.
+  auto c = redis.client();
+  const long long entries = c->command({"XLEN", QueueKeys("q").jobs})->integer;
+  const std::string again = s.write("again.jsonl", json{{"id", "next"}, {"command", {"/bin/false"}}}.dump() + "\n" +
+                                                       json{{"id", "new"}, {"command", {"/bin/true"}}}.dump() + "\n");
+  auto resubmit = start_cellblock(s, "submit", "resubmit", {"--redis", redis.url(), "--queue", "q", again});
+  ASSERT_EQ(resubmit->wait(budget(0)), 0) << resubmit->err();
+  const auto lines = json_lines(resubmit->out());
+  ASSERT_EQ(lines.size(), 2u) << resubmit->out();
+  EXPECT_EQ(lines[0]["id"], "next") << resubmit->out();
+  EXPECT_EQ(lines[0]["status"], "invalid_job") << resubmit->out();
+  EXPECT_NE(lines[0]["error"].get<std::string>().find("taken"), std::string::npos) << resubmit->out();
+  EXPECT_EQ(lines[1]["id"], "new") << resubmit->out();
+  EXPECT_EQ(c->command({"XLEN", QueueKeys("q").jobs})->integer, entries + 1);
+
+  // Cancelled, the long job is done; then the one behind it runs and is done too.
+  auto cancel = start_cellblock(s, "submit", "cancel", {"--redis", redis.url(), "--queue", "q", "--cancel", "long"});
+  ASSERT_EQ(cancel->wait(budget(0)), 0) << cancel->err();
+  for (const char* id : {"long", "next", "new"}) {
+    Http w = curl_unix(s, serve, {}, std::string("/v1/jobs/") + id + "/wait?timeout=" + std::to_string(budget(3).count() / 1000));
+    ASSERT_EQ(w.code, 200) << id << " " << w.body;
+    json rec = json::parse(w.body);
+    EXPECT_EQ(rec["state"], "done") << id << " " << w.body << worker->err();
+    EXPECT_EQ(rec["result"]["status"], std::string(id) == "long" ? "cancelled" : "exited") << id << " " << w.body;
+  }
+  EXPECT_EQ(json::parse(curl_unix(s, serve, {}, "/v1/jobs/next").body)["result"]["exit_code"], 0) << "the first job of id next ran, not the refused one";
+}
+
+// The ACL users docs/distributed.md gives (its "Security" section): a worker, and submitters and
+// front ends, each allowed only the commands listed there, serve the queue end to end; a user
+// without the worker's commands cannot be a worker (the ACL is really in force).
+TEST(FrontendTest, AclUsersWithTheDocumentedCommandsServeTheQueue) {
+  Scratch s("frontend-acl");
+  RedisServer redis(s);
+  auto admin = redis.client();
+  admin->command({"ACL", "SETUSER", "worker", "on", ">wpw", "~q:*", "&q:*", "+xreadgroup", "+xautoclaim", "+xclaim",
+                  "+xpending", "+xack", "+set", "+xadd", "+publish", "+incr", "+exists", "+watch", "+multi", "+exec",
+                  "+unwatch", "+xgroup", "+get", "+mget", "+subscribe"});
+  admin->command({"ACL", "SETUSER", "front", "on", ">fpw", "~q:*", "&q:*", "+eval", "+xadd", "+hset", "+expire", "+exists",
+                  "+mget", "+get", "+hmget", "+xpending", "+set", "+publish", "+subscribe", "+xinfo", "+xrange", "+xlen",
+                  "+ping"});
+  const std::string at = "@127.0.0.1:" + std::to_string(redis.port());
+  const std::string worker_url = "redis://worker:wpw" + at, front_url = "redis://front:fpw" + at;
+
+  // A submitter's user is no worker: it may not make the group.
+  auto not_worker = start_cellblock(s, "worker", "not-worker",
+                                    {"--redis", front_url, "--queue", "q", "--name", "x", "--defaults", s.defaults()});
+  EXPECT_NE(not_worker->wait(budget(0)), 0) << not_worker->err();
+  EXPECT_NE(not_worker->err().find("NOPERM"), std::string::npos) << not_worker->err();
+
+  // --claim-idle 1s: heartbeats (XCLAIM) every 250 ms, while job "a" runs a second.
+  std::vector<std::string> args{"--redis", worker_url, "--queue", "q", "--name", "w", "--defaults", s.defaults(), "--claim-idle", "1s"};
+  auto worker = start_cellblock(s, "worker", "w", args, s.global_args({"--log-level", "info"}));
+  Serve serve(s, "serve", {"--redis", front_url, "--queue", "q"});
+  const std::string jobs = s.write("jobs.jsonl", json{{"id", "a"}, {"command", {"/bin/sleep", "1"}}}.dump() + "\n" +
+                                                     json{{"id", "b"}, {"command", {"/bin/sh", "-c", "exit 3"}}}.dump() + "\n");
+  auto submit = start_cellblock(s, "submit", "submit", {"--redis", front_url, "--queue", "q", "--wait", jobs});
+  ASSERT_EQ(submit->wait(budget(2)), 0) << submit->err() << worker->err();
+  const auto lines = json_lines(submit->out());
+  ASSERT_EQ(lines.size(), 2u) << submit->out();
+  for (const auto& r : lines) EXPECT_EQ(r["status"], "exited") << r.dump();
+
+  Http h = post(s, serve, {{"id", "c"}, {"command", {"/bin/true"}}}, "?wait=" + std::to_string(budget(1).count() / 1000));
+  ASSERT_EQ(h.code, 200) << h.body << worker->err();
+  EXPECT_EQ(json::parse(h.body)["result"]["exit_code"], 0) << h.body;
+  EXPECT_EQ(json::parse(curl_unix(s, serve, {}, "/v1/jobs/b").body)["result"]["exit_code"], 3);
+  EXPECT_EQ(curl_unix(s, serve, {}, "/v1/health").code, 200);
+  std::string text;
+  EXPECT_TRUE(eventually([&] {
+    text = curl_unix(s, serve, {}, "/metrics").body;
+    return text.find("cellblock_queue_dead_letters{queue=\"q\"} 0") != std::string::npos &&
+           text.find("cellblock_redis_up{queue=\"q\"} 1") != std::string::npos;
+  }, budget(0))) << text;
+  auto cancel = start_cellblock(s, "submit", "cancel", {"--redis", front_url, "--queue", "q", "--cancel", "nobody"});
+  EXPECT_EQ(cancel->wait(budget(0)), 0) << cancel->err();
+  worker->signal(SIGTERM);
+  EXPECT_EQ(worker->wait(budget(0)), 0) << worker->err();
+  EXPECT_EQ(worker->err().find("NOPERM"), std::string::npos) << worker->err();
+}
+
 TEST(FrontendTest, RedisAwayIs503WithRetryAfterAndWrongPasswordOneLine) {
   Scratch s("frontend-away");
   RedisServer redis(s, "right");

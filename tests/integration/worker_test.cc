@@ -10,6 +10,7 @@
 #include <map>
 #include <set>
 
+#include "jobs/dispatch/job_records.h"
 #include "jobs/dispatch/queue_keys.h"
 #include "tests/integration/batch_test_util.h"
 #include "tests/integration/calibration.h"
@@ -22,7 +23,7 @@ namespace {
 TEST(WorkerTest, ThreeWorkersDrainJobsWithExactlyOneResultEach) {
   Scratch s("worker-drain");
   RedisServer redis(s);
-  constexpr size_t kJobs = 300;
+  constexpr size_t kJobs = 2000;  // the issue's figure
   std::vector<nlohmann::json> jobs;
   for (size_t i = 0; i < kJobs; ++i) jobs.push_back({{"id", "j" + std::to_string(i)}, {"command", {"/bin/true"}}});
   std::vector<std::unique_ptr<Spawned>> workers;
@@ -181,6 +182,34 @@ TEST(WorkerTest, SubmitCancelReachesTheWorkerRunningTheJob) {
   EXPECT_NE(by_id["endless"]["error"].get<std::string>().find("submit --cancel"), std::string::npos);
 }
 
+// The issue: a cancel reaches the worker running the job on another host, and the cell dies
+// within 100 ms. Timed here from the cancel's PUBLISH (what `submit --cancel` and a front end's
+// DELETE send, request_cancel) to the `cancelled` result in Redis, which is more than the cell's
+// death: the result is written after it. "Promptly" is calibrated (calibration.h): 100 ms, or 10
+// trivial jobs' time on a machine that slow.
+TEST(WorkerTest, CancelledCellEndsPromptly) {
+  Scratch s("worker-cancel-prompt");
+  RedisServer redis(s);
+  auto worker = start_worker(s, redis, "w", {"--parallel", "1"});
+  auto submit = start_submit(s, redis, "submit", s.write_jobs("jobs.jsonl", {sh_job("endless", "sleep 600")}), {});
+  ASSERT_EQ(submit->wait(budget(0)), 0) << submit->err();
+  ASSERT_TRUE(eventually([&] { return worker->err().find("\"endless\" started") != std::string::npos; }, budget(1)))
+      << worker->err();
+  auto c = redis.client();
+  const double bound = promptly_ms();
+  const auto t0 = std::chrono::steady_clock::now();
+  request_cancel(*c, kKeys, "endless", std::chrono::hours(1));
+  Reply result;
+  while (is_nil((result = c->command({"GET", kKeys.result("endless")})).get())) {
+    ASSERT_LT(std::chrono::steady_clock::now() - t0, budget(1)) << worker->err();
+    std::this_thread::sleep_for(milliseconds(1));
+  }
+  const double took = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  std::cout << "[ measured ] cancel to result: " << took << " ms (bound " << bound << " ms)\n";
+  EXPECT_LE(took, bound) << worker->err();
+  EXPECT_EQ(nlohmann::json::parse(reply_string(result.get()))["status"], "cancelled") << reply_string(result.get());
+}
+
 TEST(WorkerTest, WrongPasswordOrNoRedisIsOneClearLine) {
   Scratch s("worker-auth");
   RedisServer redis(s, "right-password");
@@ -232,7 +261,12 @@ TEST(WorkerTest, RedisRestartedMidRunLosesNoJobAndNoResult) {
     ASSERT_FALSE(is_nil(r.get())) << j["id"];
     EXPECT_EQ(nlohmann::json::parse(reply_string(r.get()))["status"], "exited") << reply_string(r.get());
   }
-  EXPECT_NE(worker->err().find("again in"), std::string::npos) << "the worker did not see Redis go";
+  // Logged once, not at each retry of the outage (several, with backoff from 100 ms), and once back.
+  const std::string log = worker->err();
+  size_t gone = 0;
+  for (size_t at = log.find("trying again with backoff"); at != std::string::npos; at = log.find("trying again with backoff", at + 1)) ++gone;
+  EXPECT_EQ(gone, 1u) << log;
+  EXPECT_NE(log.find("Redis answers again"), std::string::npos) << log;
 }
 
 TEST(WorkerTest, HighPriorityJobsStartBeforeWaitingLowOnes) {

@@ -85,7 +85,12 @@ void Journal::finished(const std::string& id, nlohmann::json record) {
 }
 
 void Journal::forget(const std::string& id) {
-  net::post(writer_, [this, id] { ::unlinkat(results_dir_.get(), (id + ".json").c_str(), 0); });
+  net::post(writer_, [this, id] {
+    ::unlinkat(results_dir_.get(), (id + ".json").c_str(), 0);
+    // A job withdrawn before its result (JobStore::withdraw) may have left its start behind.
+    ::unlinkat(jobs_dir_.get(), (id + ".started").c_str(), 0);
+    ::unlinkat(jobs_dir_.get(), (id + ".json").c_str(), 0);
+  });
 }
 
 void Journal::flush() {

@@ -49,7 +49,7 @@ class Journal {
   void started(const std::string& id, unsigned attempt);
   // The job is done: its record with the result replaces its job file.
   void finished(const std::string& id, nlohmann::json record);
-  // A result has expired.
+  // A result has expired, or a job was withdrawn: every file of `id` goes.
   void forget(const std::string& id);
   // Blocks until everything handed over so far is written.
   void flush();

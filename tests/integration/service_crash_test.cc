@@ -1,6 +1,9 @@
 // Nothing lost: a job `cellblock serve` answered with 202 survives the service's death (kill -9)
 // and its shutdown, and results survive a restart (jobs/service/journal.h, docs/api.md).
 #include <gmock/gmock.h>
+#include <sys/mount.h>
+
+#include <cstring>
 
 #include "tests/integration/calibration.h"
 #include "tests/integration/service_test_util.h"
@@ -77,6 +80,38 @@ TEST(ServiceCrash, SigtermKeepsQueuedAndInterruptedJobsForTheNextStart) {
   std::ofstream(s.path("gate/release")).close();
   Ran check = scenario(s, "check", {"check-all", serve.unix_address(), ids});
   EXPECT_EQ(check.code, 0) << check.err << serve.err();
+}
+
+// The service queues a job while the journal writes it (so the disk's fsync overlaps the run) and
+// answers only once it is on disk. When the journal cannot write it, the client hears 500 and the
+// job is withdrawn: cancelled if it had started, and neither listed nor kept. The journal's jobs/
+// is a tmpfs with no inode to spare, so every new file there fails with ENOSPC.
+TEST(ServiceCrash, AJobTheJournalCannotWriteGets500AndIsNotKept) {
+  Scratch s("serve-nospace");
+  const std::string jobs = s.state_dir() + "/service/jobs";
+  std::filesystem::create_directories(jobs);
+  ASSERT_EQ(::mount("tmpfs", jobs.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,nr_inodes=1,mode=0700"), 0)
+      << "mount tmpfs on " << jobs << ": " << std::strerror(errno);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{jobs};
+  {
+    Serve serve(s, "serve", {});
+    Http refused = curl_unix(s, serve, {"-X", "POST", "--data-binary", R"({"command": ["/bin/sleep", "30"]})"},
+                             "/v1/jobs?wait=60");
+    EXPECT_EQ(refused.code, 500) << refused.body;
+    EXPECT_THAT(refused.body, HasSubstr("the job could not be journaled")) << refused.body;
+    EXPECT_THAT(refused.body, HasSubstr("No space left on device")) << refused.body;
+    // Withdrawn at once: the sleep was cancelled, not waited for, and nothing of it is listed.
+    EXPECT_TRUE(eventually([&] { return json::parse(curl_unix(s, serve, {}, "/v1/jobs").body)["jobs"].empty(); }))
+        << curl_unix(s, serve, {}, "/v1/jobs").body;
+    const json health = json::parse(curl_unix(s, serve, {}, "/v1/health").body);
+    EXPECT_EQ(health["running"], 0) << health;
+    EXPECT_EQ(health["queued"], 0) << health;
+  }
+  EXPECT_THAT(names_in(jobs), ::testing::IsEmpty());
+  EXPECT_THAT(names_in(s.state_dir() + "/service/results"), ::testing::IsEmpty());
 }
 
 // The result is there right after the job, then gone. "Right after" is a curl started after the

@@ -48,9 +48,24 @@ Journal::Journal(const std::string& state_dir, net::io_context& io) : dir_(state
 
 Journal::~Journal() { writer_.join(); }
 
+void Journal::withdraw_files(const std::vector<std::string>& ids) {
+  for (const std::string& id : ids) {
+    ::unlinkat(jobs_dir_.get(), (id + ".json").c_str(), 0);
+    try {
+      log_->append({{"op", "withdraw"}, {"id", id}});
+    } catch (const std::exception&) {
+      // The log is what failed: whatever of the accept is in it cannot be told apart from a
+      // job the client was told of, so it may run once after a restart.
+    }
+  }
+}
+
 void Journal::accept(std::vector<JobEntry> jobs, std::function<void(std::string)> done) {
+  accepts_posted_.fetch_add(1);
   net::post(writer_, [this, jobs = std::move(jobs), done = std::move(done)]() mutable {
-    std::string error;
+    const bool more_follow = accepts_posted_.fetch_sub(1) > 1;
+    std::vector<std::string> ids;
+    for (const JobEntry& j : jobs) ids.push_back(j.id);
     try {
       // The files survive a kill -9 as soon as they are written; the log's fdatasync makes the
       // jobs survive the machine too (write_ahead_log.h), without an fsync per file.
@@ -58,21 +73,26 @@ void Journal::accept(std::vector<JobEntry> jobs, std::function<void(std::string)
         write_file_at(jobs_dir_.get(), j.id + ".json", dump_json(j.record) + "\n", false);
         log_->append({{"op", "accept"}, {"id", j.id}, {"record", j.record}});
       }
-      log_->sync();
+      unsynced_.push_back({std::move(ids), std::move(done)});
     } catch (const std::exception& e) {
-      error = e.what();
-      for (const JobEntry& j : jobs) {
-        ::unlinkat(jobs_dir_.get(), (j.id + ".json").c_str(), 0);
-        try {
-          log_->append({{"op", "withdraw"}, {"id", j.id}});
-        } catch (const std::exception&) {
-          // The log is what failed: whatever of the accept is in it cannot be told apart from a
-          // job the client was told of, so it may run once after a restart.
-        }
-      }
+      withdraw_files(ids);
+      net::post(io_, [done = std::move(done), error = std::string(e.what())] { done(error); });
     }
-    net::post(io_, [done = std::move(done), error = std::move(error)] { done(error); });
+    // Group commit: while another accept waits behind this one, it syncs for both.
+    if (!more_follow) sync_accepted();
   });
+}
+
+void Journal::sync_accepted() {
+  std::string error;
+  try {
+    log_->sync();
+  } catch (const std::exception& e) {
+    error = e.what();
+    for (const Unsynced& u : unsynced_) withdraw_files(u.ids);
+  }
+  for (Unsynced& u : unsynced_) net::post(io_, [done = std::move(u.done), error] { done(error); });
+  unsynced_.clear();
 }
 
 void Journal::started(const std::string& id, unsigned attempt) {

@@ -27,6 +27,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
+#include <atomic>
 #include <functional>
 #include <optional>
 #include <nlohmann/json.hpp>
@@ -53,6 +54,7 @@ class Journal {
   };
   // Writes each job durably (its file, and the log synced), then posts `done` to the io thread
   // (with an error text, empty when all is on disk; on an error none of the jobs is kept).
+  // Accepts that wait for the writer together share one sync (group commit).
   void accept(std::vector<JobEntry> jobs, std::function<void(std::string error)> done);
   // The attempt `attempt` of job `id` has started.
   void started(const std::string& id, unsigned attempt);
@@ -82,7 +84,17 @@ class Journal {
   boost::asio::io_context& io_;
   UniqueFd lock_;
   UniqueFd jobs_dir_, results_dir_;
-  std::optional<WriteAheadLog> log_;  // used on the writer thread (and by load(), before it starts)
+  std::optional<WriteAheadLog> log_;
+  // Accepts written but not yet synced (writer thread): one fdatasync answers them all, taken by
+  // the last accept of those that were waiting for the writer at once.
+  struct Unsynced {
+    std::vector<std::string> ids;
+    std::function<void(std::string error)> done;
+  };
+  std::vector<Unsynced> unsynced_;
+  std::atomic<size_t> accepts_posted_{0};  // posted, not yet started by the writer
+  void sync_accepted();
+  void withdraw_files(const std::vector<std::string>& ids);  // used on the writer thread (and by load(), before it starts)
   boost::asio::thread_pool writer_{1};
 };
 

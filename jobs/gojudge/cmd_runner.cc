@@ -1,5 +1,7 @@
 #include "jobs/gojudge/cmd_runner.h"
 
+#include <boost/asio/post.hpp>
+
 #include <sys/stat.h>
 
 #include <memory>
@@ -183,8 +185,9 @@ std::optional<ReadyCmd> make_ready(GoJudge& gj, PreparedCmd p, std::function<voi
     std::map<std::string, std::string> streams;
     collect_streams(cmd, r, output_max, streams, out);
     collect_files(gj, cmd, *work, copy_out_max, streams, out);
-    work.reset();  // unmounted and removed before the client hears of it
     done(std::move(out));
+    // Nothing reads it any more: unmounted and removed off the io thread (Unmounter).
+    boost::asio::post(gj.unmounter->pool, [work = std::move(work)]() mutable { work.reset(); });
   };
   return ready;
 }

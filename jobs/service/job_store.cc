@@ -114,8 +114,8 @@ std::string JobStore::next_id() {
 }
 
 void JobStore::submit(std::vector<JobRequest> jobs, std::function<void(std::vector<std::string>, std::string)> done) {
-  std::vector<JobRecord> records;
   std::vector<Journal::JobEntry> entries;
+  std::vector<std::string> ids;
   const int64_t now = unix_ms();
   for (JobRequest& request : jobs) {
     JobRecord r;
@@ -129,19 +129,33 @@ void JobStore::submit(std::vector<JobRequest> jobs, std::function<void(std::vect
     r.job["priority"] = request.priority;
     if (request.queue_timeout_ms) r.job["queue_timeout_ms"] = *request.queue_timeout_ms;
     entries.push_back({r.id, {{"id", r.id}, {"submitted_ms", r.submitted_ms}, {"job", r.job}}});
-    records.push_back(std::move(r));
+    ids.push_back(r.id);
+    JobRecord& kept = records_[r.id] = std::move(r);
+    // Queued now, while the journal writes it: the disk's fsyncs overlap the job's run instead of
+    // adding to it. The client still hears nothing before its jobs are on disk (`done` runs
+    // after the journal), and the journal's writes are in order, so a start or a result of
+    // these jobs always comes after the job itself.
+    enqueue(kept, std::move(request));
   }
-  journal_.accept(std::move(entries), [this, records = std::move(records), jobs = std::move(jobs),
-                                       done = std::move(done)](std::string error) mutable {
-    if (!error.empty()) return done({}, "the job could not be journaled: " + error);
-    std::vector<std::string> ids;
-    for (size_t i = 0; i < records.size(); ++i) {
-      ids.push_back(records[i].id);
-      JobRecord& r = records_[records[i].id] = std::move(records[i]);
-      enqueue(r, std::move(jobs[i]));
-    }
-    done(std::move(ids), "");
+  journal_.accept(std::move(entries), [this, ids, done = std::move(done)](std::string error) {
+    if (error.empty()) return done(ids, "");
+    // Not on disk, so not accepted: the client hears 500, and the jobs go as if never submitted.
+    for (const std::string& id : ids) withdraw(id);
+    done({}, "the job could not be journaled: " + error);
   });
+}
+
+void JobStore::withdraw(const std::string& id) {
+  auto it = records_.find(id);
+  if (it == records_.end()) return;
+  if (it->second.state == JobState::done) {
+    journal_.forget(id);
+    records_.erase(it);
+    return;
+  }
+  // finished() drops it when its cancelled result comes.
+  withdrawn_.insert(id);
+  queue_.cancel(it->second.queue_id, "not accepted: the journal could not write the job");
 }
 
 void JobStore::enqueue(JobRecord& record, JobRequest request) {
@@ -162,6 +176,16 @@ void JobStore::finished(const std::string& id, Result& result) {
   auto it = records_.find(id);
   if (it == records_.end()) return;
   JobRecord& r = it->second;
+  if (withdrawn_.erase(id)) {
+    // submit(): the journal could not write it, so it was never accepted: nothing of it stays.
+    deleted_.erase(id);
+    if (r.output) r.output->close();
+    r.output.reset();
+    journal_.forget(id);
+    records_.erase(it);
+    wake(id);
+    return;
+  }
   if (shutting_down_ && result.status == Status::cancelled && !deleted_.count(id)) {
     // Stopped by the shutdown, not by a client: no result; the journal keeps the job and the
     // next service runs it again (as its next attempt if it had started).

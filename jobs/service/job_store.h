@@ -57,10 +57,11 @@ class JobStore {
   // that had started as their next attempt. Returns how many jobs were queued; logs at warn.
   size_t recover(PolicyRegistry& policies);
 
-  // Jobs parsed and prepared by the caller (job_json.h: request_from_json, prepare_job). Journals
-  // them all as they will run (job_to_json: defaults merged), queues them, then calls `done`
-  // with their ids in order (or with an error text when the journal could not write them: then
-  // none is queued). A job without an "id" gets the service's id as its own.
+  // Jobs parsed and prepared by the caller (job_json.h: request_from_json, prepare_job). Queues
+  // them at once and journals them all as they will run (job_to_json: defaults merged), then
+  // calls `done` with their ids in order once they are on disk (or with an error text when the
+  // journal could not write them: then they are cancelled and forgotten, as never accepted). A
+  // job without an "id" gets the service's id as its own.
   void submit(std::vector<JobRequest> jobs, std::function<void(std::vector<std::string> ids, std::string error)> done);
 
   const JobRecord* find(const std::string& id) const;
@@ -84,6 +85,8 @@ class JobStore {
   struct Waiter;
   std::string next_id();
   void enqueue(JobRecord& record, JobRequest request);
+  // A job the journal could not write: cancelled if it has not ended, and forgotten.
+  void withdraw(const std::string& id);
   void finished(const std::string& id, Result& result);
   void wake(const std::string& id);  // calls the id's waiters with its record
   void sweep();
@@ -97,6 +100,7 @@ class JobStore {
   uint64_t last_id_ = 0;
   bool shutting_down_ = false;
   std::set<std::string> deleted_;  // cancelled by DELETE, not by the shutdown
+  std::set<std::string> withdrawn_;  // cancelled because the journal could not write them
 };
 
 }  // namespace cellblock::service

@@ -1,6 +1,9 @@
 // Nothing lost: a job `cellblock serve` answered with 202 survives the service's death (kill -9)
 // and its shutdown, and results survive a restart (jobs/service/journal.h, docs/api.md).
 #include <gmock/gmock.h>
+#include <sys/mount.h>
+
+#include <cstring>
 
 #include "tests/integration/calibration.h"
 #include "tests/integration/service_test_util.h"
@@ -77,6 +80,80 @@ TEST(ServiceCrash, SigtermKeepsQueuedAndInterruptedJobsForTheNextStart) {
   std::ofstream(s.path("gate/release")).close();
   Ran check = scenario(s, "check", {"check-all", serve.unix_address(), ids});
   EXPECT_EQ(check.code, 0) << check.err << serve.err();
+}
+
+// The journal's files are written without fsync; its write-ahead log (jobs/service/write_ahead_log.h)
+// is what is fdatasync'd before an answer. A crash of the machine can lose files that were never
+// synced: here every job and result file is removed after a kill -9, and the next service finds
+// them all again in the log: the queued and running jobs run, the finished job keeps its result.
+TEST(ServiceCrash, JobAndResultFilesTheMachineLostComeBackFromTheLog) {
+  Scratch s("serve-wal");
+  std::filesystem::create_directories(s.path("gate"));
+  const std::string ids = s.path("ids.json");
+  Serve serve(s, "serve", {"--parallel", "1"});
+  Http ran = curl_unix(s, serve, {"-X", "POST", "--data-binary", R"({"command": ["/bin/echo", "kept"]})"},
+                       "/v1/jobs?wait=60");
+  ASSERT_EQ(ran.code, 200) << ran.body;
+  const std::string done_id = json::parse(ran.body)["id"];
+  Ran submit = scenario(s, "submit", {"submit-gated", serve.unix_address(), s.path("gate"), "1", "2", ids});
+  ASSERT_EQ(submit.code, 0) << submit.err;
+  serve.kill9();
+
+  const std::string service = s.state_dir() + "/service";
+  const std::vector<std::string> segments = names_in(service + "/log");
+  ASSERT_FALSE(segments.empty());
+  size_t lost = 0;
+  for (const std::string dir : {"/jobs", "/results"})
+    for (const std::string& name : names_in(service + dir))
+      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) {
+        std::filesystem::remove(service + dir + "/" + name);
+        ++lost;
+      }
+  EXPECT_EQ(lost, 4u);  // three jobs, one result
+
+  serve.start();
+  EXPECT_THAT(serve.err(), HasSubstr("journal: queued 3 job(s) again that a previous service had accepted (1 had started"));
+  // The checkpoint after the load made the files durable and removed the old segments.
+  for (const std::string& segment : segments)
+    EXPECT_FALSE(std::filesystem::exists(service + "/log/" + segment)) << segment;
+  const json kept = json::parse(curl_unix(s, serve, {}, "/v1/jobs/" + done_id).body);
+  EXPECT_EQ(kept["state"], "done") << kept;
+  EXPECT_EQ(kept["result"]["stdout"], "kept\n") << kept;
+  std::ofstream(s.path("gate/release")).close();
+  Ran check = scenario(s, "check", {"check-all", serve.unix_address(), ids});
+  EXPECT_EQ(check.code, 0) << check.err << serve.err();
+}
+
+// The service queues a job while the journal writes it (so the disk's fsync overlaps the run) and
+// answers only once it is on disk. When the journal cannot write it, the client hears 500 and the
+// job is withdrawn: cancelled if it had started, and neither listed nor kept. The journal's jobs/
+// is a tmpfs with no inode to spare, so every new file there fails with ENOSPC.
+TEST(ServiceCrash, AJobTheJournalCannotWriteGets500AndIsNotKept) {
+  Scratch s("serve-nospace");
+  const std::string jobs = s.state_dir() + "/service/jobs";
+  std::filesystem::create_directories(jobs);
+  ASSERT_EQ(::mount("tmpfs", jobs.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,nr_inodes=1,mode=0700"), 0)
+      << "mount tmpfs on " << jobs << ": " << std::strerror(errno);
+  struct Unmount {
+    std::string path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{jobs};
+  {
+    Serve serve(s, "serve", {});
+    Http refused = curl_unix(s, serve, {"-X", "POST", "--data-binary", R"({"command": ["/bin/sleep", "30"]})"},
+                             "/v1/jobs?wait=60");
+    EXPECT_EQ(refused.code, 500) << refused.body;
+    EXPECT_THAT(refused.body, HasSubstr("the job could not be journaled")) << refused.body;
+    EXPECT_THAT(refused.body, HasSubstr("No space left on device")) << refused.body;
+    // Withdrawn at once: the sleep was cancelled, not waited for, and nothing of it is listed.
+    EXPECT_TRUE(eventually([&] { return json::parse(curl_unix(s, serve, {}, "/v1/jobs").body)["jobs"].empty(); }))
+        << curl_unix(s, serve, {}, "/v1/jobs").body;
+    const json health = json::parse(curl_unix(s, serve, {}, "/v1/health").body);
+    EXPECT_EQ(health["running"], 0) << health;
+    EXPECT_EQ(health["queued"], 0) << health;
+  }
+  EXPECT_THAT(names_in(jobs), ::testing::IsEmpty());
+  EXPECT_THAT(names_in(s.state_dir() + "/service/results"), ::testing::IsEmpty());
 }
 
 // The result is there right after the job, then gone. "Right after" is a curl started after the

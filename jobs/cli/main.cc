@@ -38,6 +38,7 @@ void raise_open_files_limit() {
 
 int main(int argc, char** argv) {
   using namespace cellblock;
+  ProcessTimeline timeline;  // first: `run --breakdown` covers the whole process
   raise_open_files_limit();
   CLI::App app{"cellblock: run build and test jobs in throw-away Linux sandboxes"};
   app.require_subcommand(1);
@@ -83,6 +84,7 @@ int main(int argc, char** argv) {
   }
 
   run.state_dir = batch.state_dir = image.state_dir = worker.state_dir = config.state_dir;
+  run.timeline = &timeline;
 
   auto logger = spdlog::stderr_color_mt("cellblock");
   spdlog::set_default_logger(logger);
@@ -91,6 +93,8 @@ int main(int argc, char** argv) {
   // A batch or a service keeps fresh network namespaces ready, one per worker and one spare, made
   // by a background thread: creating one costs ~0.5 ms on the launch path (docs/executor.md). A
   // single `run` has nothing to overlap it with.
+  // A single `run` holds a few descriptors, so its nftables context can wait for a bridged job.
+  if (app.got_subcommand("run")) config.open_nftables_early = false;
   const size_t cpus = std::max(1u, std::thread::hardware_concurrency());
   if (app.got_subcommand("batch")) config.netns_pool = (batch.queue.parallel ? batch.queue.parallel : cpus) + 1;
   if (app.got_subcommand("worker")) config.netns_pool = (worker.local.parallel ? worker.local.parallel : cpus) + 1;
@@ -100,6 +104,7 @@ int main(int argc, char** argv) {
     if (!executor) executor = std::make_unique<Executor>(config);
     return *executor;
   };
+  timeline.stamp("command_line");
   try {
     PolicyRegistry policies;
     policies.cache_compiled_filters_in(std::filesystem::path(config.state_dir) / "seccomp");

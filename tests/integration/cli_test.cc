@@ -1,6 +1,7 @@
 // `cellblock run` end to end: the binary, its exit codes and its JSON.
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -55,6 +56,32 @@ TEST(Cli, RunWithAJobFile) {
   EXPECT_TRUE(result["signal"].is_null());
   EXPECT_TRUE(result["error"].is_null());
   EXPECT_TRUE(result["stats"].contains("wall_time_ms"));
+}
+
+// --breakdown covers the whole process, from main() (and the CPU it used before main) to the
+// result: the process's own steps, then the launch's, adding up to the total.
+TEST(Cli, BreakdownCoversTheWholeProcess) {
+  Output o = run_cli(std::string("run --breakdown --rootfs ") + kRootfs + " -- /bin/true");
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  nlohmann::json result = nlohmann::json::parse(o.out);
+  ASSERT_EQ(result["status"], "exited") << o.out;
+  std::vector<std::string> names;
+  double sum = 0, total = -1;
+  for (const nlohmann::json& s : result["breakdown"]) {
+    names.push_back(s["step"].get<std::string>());
+    EXPECT_GE(s["ms"].get<double>(), 0.0) << s.dump();
+    if (names.back() == "total") total = s["ms"].get<double>();
+    else sum += s["ms"].get<double>();
+  }
+  ASSERT_GE(names.size(), 8u) << o.out;
+  const std::vector<std::string> process_steps{"process_start", "command_line", "job_read", "policy", "executor_start"};
+  EXPECT_EQ(std::vector<std::string>(names.begin(), names.begin() + 5), process_steps) << o.out;
+  for (const char* launch_step : {"cgroup_create", "launch_init", "exec_and_run", "cgroup_remove", "executor_other"})
+    EXPECT_NE(std::find(names.begin(), names.end(), launch_step), names.end()) << launch_step << " missing: " << o.out;
+  EXPECT_EQ(names.back(), "total");
+  EXPECT_GT(result["breakdown"][0]["ms"].get<double>(), 0.0) << "the CPU used before main";
+  EXPECT_NEAR(sum, total, 0.001 + total * 1e-6) << o.out;
+  EXPECT_GE(total, result["stats"]["wall_time_ms"].get<double>()) << "the process includes the job";
 }
 
 TEST(Cli, AJobThatCannotStartStillExitsZeroWithASetupError) {

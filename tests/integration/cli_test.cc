@@ -1,5 +1,7 @@
 // `cellblock run` end to end: the binary, its exit codes and its JSON.
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdio>
@@ -82,6 +84,33 @@ TEST(Cli, BreakdownCoversTheWholeProcess) {
   EXPECT_GT(result["breakdown"][0]["ms"].get<double>(), 0.0) << "the CPU used before main";
   EXPECT_NEAR(sum, total, 0.001 + total * 1e-6) << o.out;
   EXPECT_GE(total, result["stats"]["wall_time_ms"].get<double>()) << "the process includes the job";
+}
+
+// A plain `cellblock run` does not load the libraries only other verbs use: GMime (go-judge's
+// uploads) comes with its stack on the first upload (jobs/gojudge/gmime_library.h), not at
+// start. Checked on the live process's own memory map while its job runs.
+TEST(Cli, RunDoesNotLoadGMime) {
+  const std::string dir = std::filesystem::temp_directory_path() / ("cellblock-cli-maps-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  // The job says it runs, then waits for our word: meanwhile its cellblock process is alive.
+  const std::string cmd = std::string(kCellblockBinary) + " run --rootfs " + kRootfs + " --mount " + dir +
+                          ":/x:rw -- /bin/sh -c 'touch /x/started; while [ ! -e /x/go ]; do sleep 0.01; done' >" +
+                          dir + "/out 2>" + dir + "/err </dev/null & echo $!";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  int pid = 0;
+  ASSERT_EQ(std::fscanf(p, "%d", &pid), 1);
+  ::pclose(p);
+  while (!std::filesystem::exists(dir + "/started") && ::kill(pid, 0) == 0) ::usleep(10000);
+  const std::string maps = read_file("/proc/" + std::to_string(pid) + "/maps");
+  std::ofstream(dir + "/go") << "go";
+  while (::kill(pid, 0) == 0) ::usleep(10000);  // not our child (the shell's): wait until it is gone
+  EXPECT_THAT(maps, HasSubstr("libglib-2.0")) << "the map is cellblock's";
+  EXPECT_THAT(maps, ::testing::Not(HasSubstr("libgmime"))) << maps;
+  EXPECT_THAT(maps, ::testing::Not(HasSubstr("libgio-2.0"))) << maps;
+  EXPECT_THAT(read_file(dir + "/out"), HasSubstr("\"status\":\"exited\"")) << read_file(dir + "/err");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Cli, AJobThatCannotStartStillExitsZeroWithASetupError) {

@@ -90,11 +90,11 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
+  // A single `run` holds a few descriptors, so its nftables context can wait for a bridged job.
+  if (app.got_subcommand("run")) config.open_nftables_early = false;
   // A batch or a service keeps fresh network namespaces ready, one per worker and one spare, made
   // by a background thread: creating one costs ~0.5 ms on the launch path (docs/executor.md). A
   // single `run` has nothing to overlap it with.
-  // A single `run` holds a few descriptors, so its nftables context can wait for a bridged job.
-  if (app.got_subcommand("run")) config.open_nftables_early = false;
   const size_t cpus = std::max(1u, std::thread::hardware_concurrency());
   if (app.got_subcommand("batch")) config.netns_pool = (batch.queue.parallel ? batch.queue.parallel : cpus) + 1;
   if (app.got_subcommand("worker")) config.netns_pool = (worker.local.parallel ? worker.local.parallel : cpus) + 1;

@@ -33,7 +33,8 @@ void add_run_command(CLI::App& app, RunOptions& options) {
   CLI::App* run = app.add_subcommand("run", "Run one job and print its result as JSON");
   run->add_option("--job,-j", options.job_file, "Job file (JSON); flags given too override its fields");
   run->add_flag("--pretty", options.pretty, "Indent the result JSON");
-  run->add_flag("--breakdown", options.breakdown, "Add breakdown: how long each step took, from the process's start to the result");
+  run->add_flag("--breakdown", options.breakdown,
+                "Add breakdown: how long each step took, from the process's start to the result");
   options.flags.add_to(*run);
 }
 

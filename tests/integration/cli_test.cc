@@ -86,10 +86,11 @@ TEST(Cli, BreakdownCoversTheWholeProcess) {
   EXPECT_GE(total, result["stats"]["wall_time_ms"].get<double>()) << "the process includes the job";
 }
 
-// A plain `cellblock run` does not load the libraries only other verbs use: GMime (go-judge's
-// uploads) comes with its stack on the first upload (jobs/gojudge/gmime_library.h), not at
-// start. Checked on the live process's own memory map while its job runs.
-TEST(Cli, RunDoesNotLoadGMime) {
+// A plain `cellblock run` does not load the libraries only other work uses: GMime (go-judge's
+// uploads) and libarchive (image layers) come with their stacks on first use
+// (jobs/gojudge/gmime_library.h, jobs/images/libarchive_library.h), not at start. Checked on
+// the live process's own memory map while its job runs.
+TEST(Cli, RunDoesNotLoadGMimeOrLibarchive) {
   const std::string dir = std::filesystem::temp_directory_path() / ("cellblock-cli-maps-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -109,6 +110,8 @@ TEST(Cli, RunDoesNotLoadGMime) {
   EXPECT_THAT(maps, HasSubstr("libglib-2.0")) << "the map is cellblock's";
   EXPECT_THAT(maps, ::testing::Not(HasSubstr("libgmime"))) << maps;
   EXPECT_THAT(maps, ::testing::Not(HasSubstr("libgio-2.0"))) << maps;
+  EXPECT_THAT(maps, ::testing::Not(HasSubstr("libarchive"))) << maps;
+  EXPECT_THAT(maps, ::testing::Not(HasSubstr("libicu"))) << maps;
   EXPECT_THAT(read_file(dir + "/out"), HasSubstr("\"status\":\"exited\"")) << read_file(dir + "/err");
   std::filesystem::remove_all(dir);
 }

@@ -84,6 +84,11 @@ JobSpec with_resolv_conf(const JobSpec& job, const Bridge& bridge) {
 // Reports, limits and the OOM counter become one verdict. A limit we enforced wins; then a
 // failed setup step; then the kernel's OOM kills; then how the command itself ended.
 void decide(Result& r, const SupervisedCell& cell, uint64_t oom_kills) {
+  if (cell.prestart_error) {  // the command never started
+    r.status = Status::setup_error;
+    r.error = *cell.prestart_error;
+    return;
+  }
   if (cell.command_wait_status) {
     int st = *cell.command_wait_status;
     if (WIFEXITED(st)) r.exit_code = WEXITSTATUS(st);
@@ -188,14 +193,15 @@ Result Executor::run(const JobSpec& job, const StopToken* stop, OutputListener* 
   return job.services.empty() ? run_cell(job, stop, output, nullptr) : run_pod(job, stop, output);
 }
 
-Result Executor::run_cell(const JobSpec& job, const StopToken* stop, OutputListener* output, const PodNamespaces* pod) {
+Result Executor::run_cell(const JobSpec& job, const StopToken* stop, OutputListener* output, const PodNamespaces* pod,
+                          CellRole role) {
   Result result;
   result.id = job.id;
   result.stats.cgroup_version = cgroup_version();
   const Clock::time_point started = Clock::now();
   try {
-    if (job.files.empty() && job.collect.empty()) run_checked(job, stop, output, result, pod);
-    else run_with_work_dir(job, stop, output, result, pod);
+    if (job.files.empty() && job.collect.empty()) run_checked(job, stop, output, result, pod, role);
+    else run_with_work_dir(job, stop, output, result, pod, role);
   } catch (const SetupError& e) {
     result.status = Status::setup_error;
     result.error = e.what();
@@ -211,7 +217,7 @@ Result Executor::run_cell(const JobSpec& job, const StopToken* stop, OutputListe
 // layer: its files are written there before the command starts and collected from there after,
 // under the tmpfs's root whatever the job left behind. The directory is gone before the result.
 void Executor::run_with_work_dir(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
-                                 const PodNamespaces* pod) {
+                                 const PodNamespaces* pod, CellRole role) {
   const std::string path = work_root_ + "/" + std::to_string(::getpid()) + "-" + std::to_string(next_work_.fetch_add(1));
   std::unique_ptr<WorkDir> work;
   try {
@@ -233,7 +239,7 @@ void Executor::run_with_work_dir(const JobSpec& job, const StopToken* stop, Outp
   }
   JobSpec with_work = job;
   with_work.mounts.push_back(BindMount{work->path(), kCellWorkDir, /*readonly=*/false});
-  run_checked(with_work, stop, output, result, pod);
+  run_checked(with_work, stop, output, result, pod, role);
   for (const CollectFile& c : job.collect) {
     CollectedFile& out = result.collected.emplace_back();
     out.path = c.path;
@@ -243,7 +249,7 @@ void Executor::run_with_work_dir(const JobSpec& job, const StopToken* stop, Outp
 }
 
 void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
-                           const PodNamespaces* pod) {
+                           const PodNamespaces* pod, CellRole role) {
   const uint64_t t_start = monotonic_ns();
   // 1. plan (plan.h)
   if (!job.security) throw SetupError("policy " + cellblock::quoted(job.policy) + ": not loaded (no security policy, no cell)");
@@ -276,7 +282,10 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
     netns = lease->take_netns();
   }
   const uint64_t t_network = monotonic_ns();
-  // 3. launch (launch.h); 4., the cell's init, runs in the cell from here (cell/cell_init.h)
+  // 3. launch (launch.h); 4., the cell's init, runs in the cell from here (cell/cell_init.h);
+  //    with prestart hooks it holds the command until they have run (hooks.h)
+  const bool hooked = role == CellRole::job && !config_.hooks.empty();
+  const bool prestart = hooked && !config_.hooks.prestart.empty();
   const Clock::time_point started = Clock::now();
   LaunchedCell cell = launch_cell({.plan = plan,
                                    .stdin_data = job.stdin_data,
@@ -286,13 +295,16 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
                                    .init_image = init_image_.get(),
                                    .cgroup = cgroup.get(),
                                    .netns = std::move(netns),
-                                   .ipcns = pod ? pod->ipc.get() : -1});
+                                   .ipcns = pod ? pod->ipc.get() : -1,
+                                   .wait_for_go = prestart});
   state.cell_started(cell.pid);
-  // 5. supervise (supervise.h)
-  SupervisedCell supervised = supervise_cell(cell, job.limits, cgroup.get(), stop, output, started);
+  // 5. supervise (supervise.h), the prestart hooks when the cell's namespaces exist
+  PrestartGate gate;
+  if (prestart) gate = [&] { return run_prestart_hooks(job, cell.pid, *cgroup, result); };
+  SupervisedCell supervised = supervise_cell(cell, job.limits, cgroup.get(), stop, output, started, gate);
   // 6. collect: every process of the cell is gone once its init has exited; the cgroup's own
   //    kill makes sure of it before the directory is removed.
-  result.stats.wall_time_ms = ms_between(started, supervised.ended);
+  result.stats.wall_time_ms = ms_between(started, supervised.ended - supervised.held);
   // steady_clock is CLOCK_MONOTONIC on Linux: the same clock as the cell's stamps.
   const auto t_ended = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(supervised.ended.time_since_epoch()).count());
@@ -303,6 +315,8 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
   const uint64_t t_cgroup_removed = monotonic_ns();
   lease.reset();
   state.remove();
+  // 6b. the poststop hooks, once the cell and its cgroup are gone (recorded, never the verdict)
+  if (hooked) run_poststop_hooks(job, cell.pid, *cgroup, result);
   if (job.breakdown) {
     const CellTimings& c = supervised.steps;
     result.breakdown = breakdown_of({{"start", t_start},
@@ -331,6 +345,56 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
   result.stdout_data = supervised.out.take();
   result.stderr_data = supervised.err.take();
   decide(result, supervised, stats.oom_kills);
+}
+
+namespace {
+
+// What a hook reads on stdin about a cell: its init's host pid, the namespaces it is in, its
+// cgroup directories.
+HookInput hook_input(const char* stage, const JobSpec& job, pid_t pid, const JobCgroup& cgroup) {
+  HookInput in;
+  in.stage = stage;
+  in.job_id = job.id;
+  in.pid = pid;
+  const std::string ns = "/proc/" + std::to_string(pid) + "/ns/";
+  for (const char* name : {"cgroup", "ipc", "mnt", "net", "pid", "uts"}) in.namespaces.emplace_back(name, ns + name);
+  // The init stays in the host's time namespace; its children are in the cell's.
+  if (job.time_namespace) in.namespaces.emplace_back("time", ns + "time_for_children");
+  for (const auto& path : cgroup.paths()) in.cgroups.push_back(path.string());
+  return in;
+}
+
+// One hook; the host failing to run it at all (no pipe, no pidfd) is that hook's failure too.
+const HookRun& run_one(const Hook& hook, const char* stage, const std::string& input, Result& result) {
+  try {
+    return result.hooks.emplace_back(run_hook(hook, stage, input));
+  } catch (const std::exception& e) {
+    HookRun& run = result.hooks.emplace_back();
+    run.stage = stage;
+    run.name = hook.name;
+    run.error = e.what();
+    return run;
+  }
+}
+
+}  // namespace
+
+std::optional<std::string> Executor::run_prestart_hooks(const JobSpec& job, pid_t pid, const JobCgroup& cgroup,
+                                                        Result& result) {
+  const std::string input = config_.hooks.encode_input(hook_input("prestart", job, pid, cgroup));
+  for (const Hook& hook : config_.hooks.prestart) {
+    const HookRun& run = run_one(hook, "prestart", input, result);
+    if (!run.ok) return describe_failure(run);
+  }
+  return std::nullopt;
+}
+
+void Executor::run_poststop_hooks(const JobSpec& job, pid_t pid, const JobCgroup& cgroup, Result& result) {
+  const std::string input = config_.hooks.encode_input(hook_input("poststop", job, pid, cgroup));
+  for (const Hook& hook : config_.hooks.poststop) {
+    const HookRun& run = run_one(hook, "poststop", input, result);
+    if (!run.ok) spdlog::warn("job {}: {}", job.id, describe_failure(run));
+  }
 }
 
 }  // namespace cellblock

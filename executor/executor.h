@@ -12,6 +12,7 @@
 #include <string>
 
 #include "executor/cgroup/cgroup.h"
+#include "executor/hooks.h"
 #include "executor/job_spec.h"
 #include "executor/plan.h"
 #include "executor/net/bridge.h"
@@ -47,6 +48,9 @@ struct ExecutorConfig {
   // its first bridged job. A one-shot `cellblock run` holds a handful, so it makes the context
   // only if its job is bridged and saves its cost (about 1 ms: libnftables reads its tables).
   bool open_nftables_early = true;
+  // The operator's prestart and poststop hooks, run for every job's own cell (not its pod's
+  // services): hooks.h, docs/executor.md "Hooks".
+  HookSet hooks;
 };
 
 class Executor {
@@ -65,14 +69,22 @@ class Executor {
   CgroupDriver& cgroups() { return *cgroups_; }
 
  private:
+  // Whose cell it is: the operator's hooks run for a job's own cell, not for its services'.
+  enum class CellRole { job, service };
   // One cell; `pod` (may be null) gives the namespaces it shares with its pod.
-  Result run_cell(const JobSpec& job, const StopToken* stop, OutputListener* output, const PodNamespaces* pod);
+  Result run_cell(const JobSpec& job, const StopToken* stop, OutputListener* output, const PodNamespaces* pod,
+                  CellRole role = CellRole::job);
   // A job with services (pod.h, pod.cc).
   Result run_pod(const JobSpec& job, const StopToken* stop, OutputListener* output);
   void run_checked(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
-                   const PodNamespaces* pod);
+                   const PodNamespaces* pod, CellRole role);
   void run_with_work_dir(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
-                         const PodNamespaces* pod);
+                         const PodNamespaces* pod, CellRole role);
+  // The prestart hooks for a cell whose namespaces exist: recorded in `result`; the first that
+  // fails stops the others and its description is the answer (supervise.h, PrestartGate).
+  std::optional<std::string> run_prestart_hooks(const JobSpec& job, pid_t pid, const JobCgroup& cgroup,
+                                                Result& result);
+  void run_poststop_hooks(const JobSpec& job, pid_t pid, const JobCgroup& cgroup, Result& result);
   Bridge& bridge();  // made on first use; throws SetupError when it cannot be
 
   ExecutorConfig config_;

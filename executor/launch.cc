@@ -85,7 +85,7 @@ struct InitExec {
   int netns_fd;                      // a fresh network namespace from the pool, or -1
   int ipcns_fd;                      // a pod's IPC namespace, or -1
   const std::vector<int>* join_fds;  // v1: the job's tasks files
-  int pass_fds[5];                   // stay open across exec for the init
+  int pass_fds[6];                   // stay open across exec for the init (-1: none)
   int image_fd;
   char* const* argv;
   int report_fd;
@@ -119,7 +119,7 @@ int exec_init(void* arg) {
     return 1;
   }
   for (int fd : x.pass_fds)
-    if (::fcntl(fd, F_SETFD, 0) != 0) {
+    if (fd >= 0 && ::fcntl(fd, F_SETFD, 0) != 0) {
       send_setup_error(x.report_fd, "clear FD_CLOEXEC for the cell's init", errno);
       return 1;
     }
@@ -138,6 +138,7 @@ LaunchedCell launch_cell(CellLaunch launch) {
   Pipe report = make_pipe("report");
   Pipe out = launch.stdout_write >= 0 ? Pipe{UniqueFd(), dup_handed(launch.stdout_write, "stdout")} : make_pipe("stdout");
   Pipe err = make_pipe("stderr");
+  Pipe go = launch.wait_for_go ? make_pipe("the prestart go") : Pipe{};
   UniqueFd in = launch.stdin_read >= 0 ? dup_handed(launch.stdin_read, "stdin")
                                        : make_stdin(launch.stdin_data, launch.dev_null);
   if (out.read) set_nonblocking(out.read.get());
@@ -149,7 +150,7 @@ LaunchedCell launch_cell(CellLaunch launch) {
   const bool placed_at_clone = into_fd >= 0;
   const std::vector<int> join_fds = cgroup && !placed_at_clone ? cgroup->join_fds() : std::vector<int>{};
 
-  CellFds fds{report.write.get(), in.get(), out.write.get(), err.write.get()};
+  CellFds fds{report.write.get(), in.get(), out.write.get(), err.write.get(), go.read.get()};
   UniqueFd plan_fd = make_plan_fd(encode_cell_plan(plan, fds, !placed_at_clone, netns.valid()));
   std::string plan_arg = std::to_string(plan_fd.get());
   std::string init_name = "cellblock-init";
@@ -157,7 +158,7 @@ LaunchedCell launch_cell(CellLaunch launch) {
   InitExec x{netns.get(),
              launch.ipcns,
              &join_fds,
-             {fds.report_write, fds.stdin_read, fds.stdout_write, fds.stderr_write, plan_fd.get()},
+             {fds.report_write, fds.stdin_read, fds.stdout_write, fds.stderr_write, plan_fd.get(), fds.go_read},
              launch.init_image,
              init_argv,
              fds.report_write};
@@ -182,6 +183,7 @@ LaunchedCell launch_cell(CellLaunch launch) {
   cell.report_read = std::move(report.read);
   cell.stdout_read = std::move(out.read);
   cell.stderr_read = std::move(err.read);
+  cell.go_write = std::move(go.write);
   return cell;
 }
 

@@ -19,6 +19,7 @@ struct LaunchedCell {
   UniqueFd report_read;  // CellReport records, then end-of-file when the init exits
   UniqueFd stdout_read;  // non-blocking; none when stdout was handed (CellLaunch::stdout_write)
   UniqueFd stderr_read;  // non-blocking
+  UniqueFd go_write;     // with CellLaunch::wait_for_go: CellMessage::go lets the command start
 };
 
 // What launch_cell needs, prepared by the steps before it (docs/executor.md, steps 1 and 2).
@@ -32,6 +33,9 @@ struct CellLaunch {
   JobCgroup* cgroup = nullptr;    // the job's cgroup; null only in tests
   UniqueFd netns;                 // a fresh network namespace (net/netns_pool.h) to enter; none: one is made
   int ipcns = -1;                 // an IPC namespace to enter (a pod's, pod.h); -1: one is made
+  // Prestart hooks will run (hooks.h): the init reports CellReport::namespaces_ready and holds
+  // the command until LaunchedCell::go_write says go.
+  bool wait_for_go = false;
 };
 
 // Step 3 of docs/executor.md: clones the cell's init into new pid, mount, network, ipc, uts and

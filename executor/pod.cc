@@ -88,7 +88,7 @@ Result Executor::run_pod(const JobSpec& job, const StopToken* stop, OutputListen
     for (const PodService& spec : job.services) {
       auto& s = services.emplace_back(std::make_unique<RunningService>(spec));
       s->thread = std::thread([this, &ns, s = s.get(), sj = service_job(job, spec)] {
-        s->result = run_cell(sj, &s->stop, nullptr, &ns);
+        s->result = run_cell(sj, &s->stop, nullptr, &ns, CellRole::service);
         s->ended.store(true);
       });
     }

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "executor/cgroup/cgroup_counters.h"
+#include "executor/hooks.h"
 
 namespace cellblock {
 
@@ -78,6 +79,8 @@ struct Result {
   // A pod's services (JobSpec::services), in its order: each one's own status, stats and logs
   // (capped by its own output_bytes). One stopped because the job's command ended is `cancelled`.
   std::vector<ServiceResult> services;
+  // The operator's hooks that ran for this job (hooks.h), prestart then poststop, in order.
+  std::vector<HookRun> hooks;
 };
 
 struct ServiceResult {

@@ -11,6 +11,7 @@
 #include <cstring>
 #include <thread>
 
+#include "executor/cell/handshake.h"
 #include "executor/cgroup/cgroup.h"
 #include "executor/stop_token.h"
 #include "executor/base/sys_error.h"
@@ -43,13 +44,14 @@ bool drain(int fd, CappedOutput& sink, bool& over_cap, OutputListener* listener,
   }
 }
 
-bool read_report(int fd, SupervisedCell& cell) {
+// Returns the record's kind, 0 at end-of-file.
+uint32_t read_report(int fd, SupervisedCell& cell) {
   CellReport r{};
   ssize_t n;
   do n = ::read(fd, &r, sizeof r); while (n < 0 && errno == EINTR);
   if (n < 0) throw_sys("read cell report");
-  if (n == 0) return false;
-  if (static_cast<size_t>(n) != sizeof r) return true;  // a torn record cannot happen below PIPE_BUF
+  if (n == 0) return 0;
+  if (static_cast<size_t>(n) != sizeof r) return CellReport::timings;  // a torn record cannot happen below PIPE_BUF
   if (r.kind == CellReport::setup_error && !cell.setup_error) cell.setup_error = r;
   if (r.kind == CellReport::command_exit) cell.command_wait_status = r.wait_status;
   if (r.kind == CellReport::command_exit || r.kind == CellReport::timings) cell.setup_cpu_ns += r.cpu_ns;
@@ -57,7 +59,7 @@ bool read_report(int fd, SupervisedCell& cell) {
   if (r.kind == CellReport::command_exit || r.kind == CellReport::timings)
     for (int i = 0; i < kCellSteps; ++i)
       if (r.steps.at[i]) cell.steps.at[i] = r.steps.at[i];
-  return true;
+  return r.kind;
 }
 
 // How long until the CPU-time limit could next be reached: the cell cannot use more than all
@@ -72,11 +74,11 @@ nanoseconds next_cpu_check(uint64_t used_ns, uint64_t limit_ns) {
 }  // namespace
 
 SupervisedCell supervise_cell(LaunchedCell& cell, const Limits& limits, JobCgroup* cgroup, const StopToken* stop,
-                              OutputListener* output, Clock::time_point started) {
+                              OutputListener* output, Clock::time_point started, const PrestartGate& prestart) {
   SupervisedCell s;
   s.out = CappedOutput(limits.output_bytes);
   s.err = CappedOutput(limits.output_bytes);
-  const Clock::time_point deadline = started + std::chrono::milliseconds(limits.wall_time_ms);
+  Clock::time_point deadline = started + std::chrono::milliseconds(limits.wall_time_ms);
   const uint64_t cpu_limit_ns = limits.cpu_time_ms ? *limits.cpu_time_ms * 1'000'000ull : 0;
   Clock::time_point next_cpu = started;
   // Kernels without pids.peak: the peak is the highest pids.current seen, every 10 ms.
@@ -128,7 +130,27 @@ SupervisedCell supervise_cell(LaunchedCell& cell, const Limits& limits, JobCgrou
       if (!drain(fds[kStderr].fd, s.err, over, output, OutputStream::err)) fds[kStderr].fd = -1;
       if (over) kill_cell(Status::output_limit);
     }
-    if (fds[kReport].revents && !read_report(fds[kReport].fd, s)) fds[kReport].fd = -1;
+    if (fds[kReport].revents) {
+      const uint32_t kind = read_report(fds[kReport].fd, s);
+      if (kind == 0) fds[kReport].fd = -1;
+      if (kind == CellReport::namespaces_ready && !killed) {
+        // The hooks run here, on this thread: the command has not started, so nothing is written
+        // to the output pipes meanwhile. Their time is not the job's.
+        const Clock::time_point held_from = Clock::now();
+        s.prestart_error = prestart ? prestart() : std::nullopt;
+        s.held = Clock::now() - held_from;
+        deadline += s.held;
+        next_cpu += s.held;
+        now = Clock::now();
+        if (s.prestart_error) kill_cell(Status::setup_error);
+        else {
+          // A failed write means the init is gone already: it reports why itself.
+          const char go = static_cast<char>(CellMessage::go);
+          [[maybe_unused]] ssize_t n = ::write(cell.go_write.get(), &go, 1);
+        }
+        cell.go_write.reset();
+      }
+    }
     if (fds[kStop].fd >= 0 && fds[kStop].revents) kill_cell(Status::cancelled);
     if (fds[kPidfd].fd >= 0 && fds[kPidfd].revents) {
       if (::waitid(P_PIDFD, static_cast<id_t>(cell.pidfd.get()), &s.init_exit, WEXITED) != 0) throw_sys("waitid(P_PIDFD)");

@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -31,11 +32,22 @@ struct SupervisedCell {
   siginfo_t init_exit{};                    // how the init itself ended
   CappedOutput out{0}, err{0};
   std::chrono::steady_clock::time_point ended;
+  // The prestart gate's answer when it refused (the job is a setup_error with this text), and
+  // how long the gate held the cell: that time is not the job's (its wall-time limit is moved
+  // on by it, and Result's wall_time_ms leaves it out).
+  std::optional<std::string> prestart_error;
+  std::chrono::steady_clock::duration held{};
 };
 
+// Runs the prestart hooks when the cell says its namespaces exist (CellReport::namespaces_ready):
+// nothing to let the command start, or why the job must end as setup_error.
+using PrestartGate = std::function<std::optional<std::string>()>;
+
 // `output` (may be null) gets each piece of stdout and stderr as it is read (output_listener.h).
+// `prestart` (may be empty) is asked once, when the cell reports namespaces_ready; its go is
+// written to cell.go_write.
 SupervisedCell supervise_cell(LaunchedCell& cell, const Limits& limits, JobCgroup* cgroup,
                               const StopToken* stop, OutputListener* output,
-                              std::chrono::steady_clock::time_point started);
+                              std::chrono::steady_clock::time_point started, const PrestartGate& prestart = {});
 
 }  // namespace cellblock

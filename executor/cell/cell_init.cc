@@ -96,8 +96,8 @@ class CellInit {
 
   // 1. Only the cell's descriptors: the supervisor's own 0, 1, 2 go.
   void keep_only_cell_fds() noexcept {
-    int keep[] = {fds_.report_write, fds_.stdin_read, fds_.stdout_write, fds_.stderr_write};
-    close_all_except(keep, 4);
+    int keep[] = {fds_.report_write, fds_.stdin_read, fds_.stdout_write, fds_.stderr_write, fds_.go_read};
+    close_all_except(keep, 5);
   }
 
   // 2. Die with the supervisor, and exit if it is already gone.
@@ -125,6 +125,16 @@ class CellInit {
     if (plan_.time_namespace && !enter_time_namespace(e_)) die();
   }
 
+  // 4b. With prestart hooks (CellFds::go_read): the cell's namespaces all exist now (the cgroup's
+  //     since step 3), so the supervisor is told and runs its hooks beside the steps below;
+  //     the command waits for its go (step 8).
+  void announce_namespaces() noexcept {
+    if (fds_.go_read < 0) return;
+    CellReport r{};
+    r.kind = CellReport::namespaces_ready;
+    send_report(fds_.report_write, r);
+  }
+
   // 5. Without a user namespace, the command now, so that its set-up (the seccomp load costs as
   //    much as the mounts) runs beside the file system's; it waits for cell_ready (step 8).
   void fork_command_early() noexcept {
@@ -150,6 +160,7 @@ class CellInit {
   //    otherwise it is forked now and its user namespace mapped.
   void start_command() noexcept {
     ::prctl(PR_SET_DUMPABLE, 0);
+    wait_for_go();
     if (command_ > 0) {
       if (!cell_ready_.send(CellMessage::cell_ready)) fail([](ChildText& t) { t.add("tell the command the cell is ready"); });
     } else {
@@ -198,6 +209,18 @@ class CellInit {
   void fail(Describe&& describe) noexcept {
     e_.fail(describe);
     die();
+  }
+
+  // The supervisor's go after its prestart hooks. End-of-file means it will not come (a hook
+  // failed and the supervisor is killing the cell): the command never starts.
+  void wait_for_go() noexcept {
+    if (fds_.go_read < 0) return;
+    const int err = receive_message(fds_.go_read, CellMessage::go);
+    ::close(fds_.go_read);
+    if (err != 0) {
+      errno = err;
+      fail([](ChildText& t) { t.add("wait for the supervisor's go after the prestart hooks"); });
+    }
   }
 
   void fork_command(UsernsHandshake* userns, Handshake* cell_ready) noexcept {
@@ -269,6 +292,7 @@ void run_cell_init(const CellPlan& cell) noexcept {
   init.enter_cgroup_namespace();
   init.block_signals();
   init.enter_time_namespace_for_children();
+  init.announce_namespaces();
   init.fork_command_early();
   init.build_file_system();
   init.start_command();

@@ -40,11 +40,15 @@ bool Handshake::send(CellMessage message) noexcept {
   return n == 1;
 }
 
-int Handshake::wait(CellMessage message) noexcept {
+int receive_message(int fd, CellMessage message) noexcept {
   char byte;
   ssize_t n;
-  do n = ::read(read_, &byte, 1); while (n < 0 && errno == EINTR);
-  int err = n < 0 ? errno : n == 0 ? EPIPE : byte == static_cast<char>(message) ? 0 : EPROTO;
+  do n = ::read(fd, &byte, 1); while (n < 0 && errno == EINTR);
+  return n < 0 ? errno : n == 0 ? EPIPE : byte == static_cast<char>(message) ? 0 : EPROTO;
+}
+
+int Handshake::wait(CellMessage message) noexcept {
+  int err = receive_message(read_, message);
   close_fd(read_);
   return err;
 }

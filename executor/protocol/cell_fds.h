@@ -9,6 +9,9 @@ struct CellFds {
   int stdin_read = -1;    // becomes fd 0 of the command
   int stdout_write = -1;  // becomes fd 1
   int stderr_write = -1;  // becomes fd 2
+  // The supervisor's go (CellMessage::go, cell/handshake.h) once the prestart hooks have run
+  // (executor/hooks.h); -1: no hooks, nothing to wait for.
+  int go_read = -1;
 };
 
 }  // namespace cellblock

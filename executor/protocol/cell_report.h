@@ -9,6 +9,9 @@
 //                  took since the init forked it (rlimits, policy, seccomp load), `steps` its
 //                  own step stamps (breakdown only). Sent by the init once the command may go:
 //                  `cpu_ns` is the init's CPU time so far (the file system), no steps.
+//   namespaces_ready: (only with a go descriptor, CellFds::go_read) the init is in every
+//                  namespace of the cell: the supervisor runs the prestart hooks now, and the
+//                  init waits for its go before the command starts.
 // Every `cpu_ns` is the cell's own work, which the cgroup counts with the job's: the supervisor
 // subtracts their sum from the job's CPU time (Stats::setup_cpu_ms) and, as each arrives, from
 // what it holds against the CPU-time limit.
@@ -22,7 +25,7 @@
 namespace cellblock {
 
 struct CellReport {
-  enum Kind : uint32_t { setup_error = 1, command_exit = 2, timings = 3 };
+  enum Kind : uint32_t { setup_error = 1, command_exit = 2, timings = 3, namespaces_ready = 4 };
   Kind kind;
   int32_t err;
   int32_t wait_status;

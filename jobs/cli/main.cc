@@ -15,7 +15,10 @@
 #include "executor/executor.h"
 #include "jobs/cli/batch_command.h"
 #include "jobs/cli/image_command.h"
+#include "jobs/format/hooks_json.h"
+#include "jobs/format/json_reader.h"
 #include "jobs/format/policy_json.h"
+#include "jobs/cli/queue_flags.h"
 #include "jobs/cli/run_command.h"
 #include "jobs/cli/serve_command.h"
 #include "jobs/cli/submit_command.h"
@@ -67,6 +70,11 @@ int main(int argc, char** argv) {
   add_submit_command(app, submit);
   ImageOptions image;
   add_image_command(app, image);
+  // The operator's hooks (docs/executor.md "Hooks"): a flag of the verbs that run jobs, never a
+  // field of a job.
+  std::string hooks_file;
+  for (const char* verb : {"run", "batch", "serve", "worker"})
+    app.get_subcommand(verb)->add_option("--hooks", hooks_file, "JSON file of prestart and poststop hooks run for every job");
 
   // Everything after the first "--" is the command, taken here rather than by CLI11: CLI11 2.1
   // lets a "--" right after a repeatable option's value end that option's list, and then parses
@@ -85,6 +93,15 @@ int main(int argc, char** argv) {
 
   run.state_dir = batch.state_dir = image.state_dir = worker.state_dir = config.state_dir;
   run.timeline = &timeline;
+  if (!hooks_file.empty()) {
+    try {
+      const std::string source = "--hooks " + hooks_file;
+      config.hooks = read_hooks(parse_json_text(read_input(hooks_file, "--hooks"), source), source);
+    } catch (const FieldError& e) {
+      std::cerr << "cellblock: " << e.what() << "\n";
+      return 2;
+    }
+  }
 
   auto logger = spdlog::stderr_color_mt("cellblock");
   spdlog::set_default_logger(logger);

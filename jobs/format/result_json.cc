@@ -1,6 +1,7 @@
 #include "jobs/format/result_json.h"
 
 #include "jobs/format/file_content.h"
+#include "jobs/format/hooks_json.h"
 #include "jobs/format/json_reader.h"
 
 namespace cellblock {
@@ -88,6 +89,7 @@ json result_to_json(const Result& r) {
     for (const ServiceResult& service : r.services) services[service.name] = result_to_json(service.result);
     j["services"] = std::move(services);
   }
+  if (!r.hooks.empty()) j["hooks"] = hook_runs_to_json(r.hooks);
   return j;
 }
 
@@ -120,6 +122,7 @@ Result result_from_json(const json& j) {
   if (j.contains("services"))
     for (auto it = j["services"].begin(); it != j["services"].end(); ++it)
       r.services.push_back({it.key(), result_from_json(*it)});
+  if (j.contains("hooks")) r.hooks = hook_runs_from_json(j["hooks"]);
   return r;
 }
 

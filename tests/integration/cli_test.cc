@@ -147,6 +147,8 @@ TEST(Cli, ABadFlagValueNamesTheFlag) {
   EXPECT_THAT(o.err, HasSubstr("--memory: \"lots\" is not a non-negative number"));
 }
 
+// --hooks is the operator's, read once at start-up: a bad file stops every verb that runs jobs
+// before anything starts, naming the field and the value; a good one runs its hooks.
 }  // namespace
 }  // namespace cellblock::test
 
@@ -168,6 +170,33 @@ TEST(Cli, AnUnknownPolicyIsRejectedBeforeAnythingStarts) {
   std::filesystem::remove(path);
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_THAT(o.err, ::testing::HasSubstr("no-such-policy"));
+}
+
+// --hooks is the operator's, read once at start-up: a bad file stops every verb that runs jobs
+// before anything starts, naming the field and the value; a good one runs its hooks.
+TEST(Cli, ABadHooksFileIsRejectedAtStartUpNamingTheFieldAndValue) {
+  const std::string path = std::filesystem::temp_directory_path() / ("cellblock-hooks-" + std::to_string(getpid()) + ".json");
+  std::ofstream(path) << R"({"prestart": [{"name": "wire", "path": "/no/such/wire"}]})";
+  for (const std::string& verb : {"run --rootfs " + std::string(kRootfs) + " -- /bin/true", std::string("batch -"),
+                                 std::string("serve --unix /nonexistent/dir/sock"),
+                                 std::string("worker --redis redis://127.0.0.1:1 --queue q")}) {
+    const std::string first = verb.substr(0, verb.find(' '));
+    const std::string rest = verb.substr(verb.find(' '));
+    Output o = run_cli(first + " --hooks " + path + rest);
+    EXPECT_EQ(o.exit_code, 2) << verb << ": " << o.err;
+    EXPECT_EQ(o.out, "") << verb;
+    EXPECT_THAT(o.err, ::testing::HasSubstr("--hooks " + path + ": prestart[0].path: \"/no/such/wire\": No such file"))
+        << verb;
+  }
+  std::ofstream(path) << R"({"poststop": [{"name": "mark", "path": "/bin/sh", "args": ["-c", "echo poststop >&2; exit 5"]}]})";
+  Output o = run_cli("run --hooks " + path + " --rootfs " + kRootfs + " -- /bin/true");
+  std::filesystem::remove(path);
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  const nlohmann::json r = nlohmann::json::parse(o.out);
+  EXPECT_EQ(r["status"], "exited");
+  EXPECT_EQ(r["hooks"]["poststop"][0]["name"], "mark");
+  EXPECT_EQ(r["hooks"]["poststop"][0]["exit_code"], 5);
+  EXPECT_EQ(r["hooks"]["poststop"][0]["stderr"], "poststop\n");
 }
 
 }  // namespace

@@ -151,11 +151,13 @@ Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
   if (!dev_null_) throw_sys("open /dev/null");
   init_image_ = make_cell_image(config_.state_dir);
   netns_pool_ = std::make_unique<NetnsPool>(config_.netns_pool);
-  try {
-    nft_prepare();  // bridged jobs' rules: the socket opened while descriptor numbers are low
-  } catch (const std::exception& e) {
-    // Only bridged jobs need it, and they get this reason again as their setup error.
-    spdlog::debug("bridged jobs will fail: {}", e.what());
+  if (config_.open_nftables_early) {
+    try {
+      nft_prepare();  // bridged jobs' rules: the socket opened while descriptor numbers are low
+    } catch (const std::exception& e) {
+      // Only bridged jobs need it, and they get this reason again as their setup error.
+      spdlog::debug("bridged jobs will fail: {}", e.what());
+    }
   }
   cgroups_ = make_cgroup_driver(config_.cgroup);
   for (const CrashCleanup& cleanup : clean_up_after_crashes(config_.state_dir, *cgroups_))

@@ -42,6 +42,12 @@ struct ExecutorConfig {
   // `"network": "bridge"` jobs: the bridge, its subnet, the cells' resolvers. The bridge is made
   // when the first bridged job starts (docs/networking.md).
   BridgeConfig bridge;
+  // Open the nftables context (libnftables' netlink socket) when the executor starts rather than
+  // at the first bridged job. A resident supervisor needs it early: libnftables cannot use a
+  // socket numbered past 1023 (net/nft.cc), and a busy one holds more descriptors than that by
+  // its first bridged job. A one-shot `cellblock run` holds a handful, so it makes the context
+  // only if its job is bridged and saves its cost (about 1 ms: libnftables reads its tables).
+  bool open_nftables_early = true;
   // The operator's prestart and poststop hooks, run for every job's own cell (not its pod's
   // services): hooks.h, docs/executor.md "Hooks".
   HookSet hooks;

@@ -29,7 +29,7 @@ std::string read_host_file(const std::string& path) {
   return read_all(fd.get(), quoted(path));
 }
 
-void write_all(int fd, const std::string& data, const std::string& what) {
+void write_all(int fd, std::string_view data, const std::string& what) {
   size_t done = 0;
   while (done < data.size()) {
     ssize_t n = ::write(fd, data.data() + done, data.size() - done);
@@ -44,6 +44,6 @@ HostOutputFile::HostOutputFile(const std::string& path)
   if (!fd_) throw_sys("open(" + quoted(path) + ", O_WRONLY|O_CREAT|O_TRUNC)");
 }
 
-void HostOutputFile::write(const std::string& data) { write_all(fd_.get(), data, quoted(path_)); }
+void HostOutputFile::write(std::string_view data) { write_all(fd_.get(), data, quoted(path_)); }
 
 }  // namespace cellblock

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "executor/base/unique_fd.h"
 
@@ -18,7 +19,7 @@ std::string read_all(int fd, const std::string& what);
 class HostOutputFile {
  public:
   explicit HostOutputFile(const std::string& path);  // throws SysError
-  void write(const std::string& data);                // throws SysError
+  void write(std::string_view data);                  // throws SysError
   int fd() const { return fd_.get(); }
 
  private:
@@ -27,6 +28,6 @@ class HostOutputFile {
 };
 
 // Writes all of `data` to fd (retrying short writes and EINTR). Throws SysError.
-void write_all(int fd, const std::string& data, const std::string& what);
+void write_all(int fd, std::string_view data, const std::string& what);
 
 }  // namespace cellblock

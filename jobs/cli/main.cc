@@ -41,6 +41,7 @@ void raise_open_files_limit() {
 
 int main(int argc, char** argv) {
   using namespace cellblock;
+  ProcessTimeline timeline;  // first: `run --breakdown` covers the whole process
   raise_open_files_limit();
   CLI::App app{"cellblock: run build and test jobs in throw-away Linux sandboxes"};
   app.require_subcommand(1);
@@ -91,6 +92,7 @@ int main(int argc, char** argv) {
   }
 
   run.state_dir = batch.state_dir = image.state_dir = worker.state_dir = config.state_dir;
+  run.timeline = &timeline;
   if (!hooks_file.empty()) {
     try {
       const std::string source = "--hooks " + hooks_file;
@@ -105,6 +107,8 @@ int main(int argc, char** argv) {
   spdlog::set_default_logger(logger);
   spdlog::set_level(spdlog::level::from_str(log_level));
 
+  // A single `run` holds a few descriptors, so its nftables context can wait for a bridged job.
+  if (app.got_subcommand("run")) config.open_nftables_early = false;
   // A batch or a service keeps fresh network namespaces ready, one per worker and one spare, made
   // by a background thread: creating one costs ~0.5 ms on the launch path (docs/executor.md). A
   // single `run` has nothing to overlap it with.
@@ -117,6 +121,7 @@ int main(int argc, char** argv) {
     if (!executor) executor = std::make_unique<Executor>(config);
     return *executor;
   };
+  timeline.stamp("command_line");
   try {
     PolicyRegistry policies;
     policies.cache_compiled_filters_in(std::filesystem::path(config.state_dir) / "seccomp");

@@ -33,7 +33,8 @@ void add_run_command(CLI::App& app, RunOptions& options) {
   CLI::App* run = app.add_subcommand("run", "Run one job and print its result as JSON");
   run->add_option("--job,-j", options.job_file, "Job file (JSON); flags given too override its fields");
   run->add_flag("--pretty", options.pretty, "Indent the result JSON");
-  run->add_flag("--breakdown", options.breakdown, "Add breakdown_ms: how long each launch step took");
+  run->add_flag("--breakdown", options.breakdown,
+                "Add breakdown: how long each step took, from the process's start to the result");
   options.flags.add_to(*run);
 }
 
@@ -47,13 +48,18 @@ int run_command(const RunOptions& options, const std::function<Executor&()>& exe
       j["rootfs"] = absolute_host_path(j["rootfs"].get<std::string>());
     job = job_from_json(options.flags.apply(std::move(j)), nullptr, HostFiles::read);
     if (!job.image.empty()) resolve_image(job);
+    if (options.timeline) options.timeline->stamp("job_read");
     prepare_job(job, policies);
+    if (options.timeline) options.timeline->stamp("policy");
     job.breakdown = options.breakdown;
   } catch (const FieldError& e) {
     std::cerr << "cellblock run: invalid job: " << e.what() << "\n";
     return 2;
   }
-  Result result = executor().run(job);
+  Executor& cells = executor();
+  if (options.timeline) options.timeline->stamp("executor_start");
+  Result result = cells.run(job);
+  if (options.breakdown && options.timeline) result.breakdown = options.timeline->with_launch(result.breakdown);
   std::cout << dump_json(result_to_json(result), options.pretty ? 2 : -1) << std::endl;
   return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "executor/executor.h"
 #include "jobs/cli/job_flags.h"
+#include "jobs/cli/process_timeline.h"
 
 namespace cellblock {
 
@@ -18,6 +19,7 @@ struct RunOptions {
   bool breakdown = false;
   JobFlags flags;
   std::string state_dir;  // set by main from --state-dir: where an image's layers are cached
+  ProcessTimeline* timeline = nullptr;  // set by main: --breakdown then covers the whole process
 };
 
 void add_run_command(CLI::App& app, RunOptions& options);

@@ -2,12 +2,11 @@
 // images as {Config, RepoTags, Layers}, each a member of the tar. There are no blob digests: the
 // config's sha256 is the image id, and every layer is checked against the config's diff_ids
 // after it is read.
-#include <archive.h>
-#include <archive_entry.h>
 
 #include <stdexcept>
 
 #include "executor/base/sys_error.h"
+#include "jobs/images/libarchive_library.h"
 #include "jobs/images/sha256.h"
 #include "jobs/images/source_image.h"
 
@@ -16,7 +15,7 @@ namespace {
 
 // libarchive's last error, which may be NULL when a callback failed.
 std::string error_text(archive* a) {
-  const char* e = archive_error_string(a);
+  const char* e = libarchive().error_string(a);
   return e ? e : "read error";
 }
 
@@ -25,7 +24,7 @@ using nlohmann::json;
 constexpr size_t kMaxJsonBytes = 4 << 20;
 
 struct ArchiveCloser {
-  void operator()(archive* a) const { archive_read_free(a); }
+  void operator()(archive* a) const { libarchive().read_free(a); }
 };
 using ArchivePtr = std::unique_ptr<archive, ArchiveCloser>;
 
@@ -37,17 +36,17 @@ std::string member_name(const char* name) {
 
 // The outer tar opened and advanced to `member`; throws when it is not there.
 ArchivePtr open_at_member(const std::string& path, const std::string& member) {
-  ArchivePtr a(archive_read_new());
-  archive_read_support_format_tar(a.get());
-  archive_read_support_filter_none(a.get());
-  if (archive_read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
+  ArchivePtr a(libarchive().read_new());
+  libarchive().read_support_format_tar(a.get());
+  libarchive().read_support_filter_none(a.get());
+  if (libarchive().read_open_filename(a.get(), path.c_str(), 1 << 16) != ARCHIVE_OK)
     throw std::invalid_argument(path + ": " + error_text(a.get()));
   archive_entry* entry;
   for (;;) {
-    int r = archive_read_next_header(a.get(), &entry);
+    int r = libarchive().read_next_header(a.get(), &entry);
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) throw std::invalid_argument(path + ": " + error_text(a.get()));
-    if (member_name(archive_entry_pathname(entry)) == member && archive_entry_filetype(entry) == AE_IFREG) return a;
+    if (member_name(libarchive().entry_pathname(entry)) == member && libarchive().entry_filetype(entry) == AE_IFREG) return a;
   }
   throw std::invalid_argument(path + ": no member " + cellblock::quoted(member));
 }
@@ -57,7 +56,7 @@ std::string read_member(const std::string& path, const std::string& member) {
   std::string data;
   char buf[1 << 16];
   for (;;) {
-    la_ssize_t n = archive_read_data(a.get(), buf, sizeof buf);
+    la_ssize_t n = libarchive().read_data(a.get(), buf, sizeof buf);
     if (n < 0) throw std::invalid_argument(path + " member " + member + ": " + error_text(a.get()));
     if (n == 0) break;
     data.append(buf, static_cast<size_t>(n));
@@ -84,7 +83,7 @@ class MemberSource : public ByteSource {
   ssize_t read(const void** buf) override {
     size_t size = 0;
     la_int64_t offset = 0;
-    int r = archive_read_data_block(a_.get(), buf, &size, &offset);
+    int r = libarchive().read_data_block(a_.get(), buf, &size, &offset);
     if (r == ARCHIVE_EOF) return 0;
     if (r < ARCHIVE_WARN) throw std::invalid_argument(what_ + ": " + error_text(a_.get()));
     // A sparse member would have holes to fill; layers are never sparse, so refuse rather than guess.

@@ -1,7 +1,5 @@
 #include "jobs/images/layer_unpacker.h"
 
-#include <archive.h>
-#include <archive_entry.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -13,6 +11,7 @@
 #include <vector>
 
 #include "executor/base/sys_error.h"
+#include "jobs/images/libarchive_library.h"
 #include "jobs/images/openat2_util.h"
 #include "jobs/images/remove_tree.h"
 #include "jobs/images/sha256.h"
@@ -22,7 +21,7 @@ namespace {
 
 // libarchive's last error, which may be NULL when a callback failed.
 std::string error_text(archive* a) {
-  const char* e = archive_error_string(a);
+  const char* e = libarchive().error_string(a);
   return e ? e : "read error";
 }
 
@@ -32,7 +31,7 @@ constexpr const char* kOpaqueMarker = ".wh..wh..opq";
 constexpr uint64_t kResolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_SYMLINKS;
 
 struct ArchiveFree {
-  void operator()(archive* a) const { archive_read_free(a); }
+  void operator()(archive* a) const { libarchive().read_free(a); }
 };
 using ArchivePtr = std::unique_ptr<archive, ArchiveFree>;
 
@@ -63,7 +62,7 @@ la_ssize_t source_read(archive*, void* self, const void** buf) {
 
 la_ssize_t tar_read(archive*, void* self, const void** buf) {
   auto* s = static_cast<Stream*>(self);
-  la_ssize_t n = archive_read_data(s->raw.get(), s->buf.data(), s->buf.size());
+  la_ssize_t n = libarchive().read_data(s->raw.get(), s->buf.data(), s->buf.size());
   if (n < 0) {
     if (s->error.empty()) s->error = std::string("decompressing the layer: ") + error_text(s->raw.get());
     return -1;
@@ -119,7 +118,7 @@ class Unpacker {
   Unpacker(int root, const UnpackLimits& limits) : root_(root), limits_(limits) {}
 
   void entry(archive* a, archive_entry* e) {
-    const char* raw_name = archive_entry_pathname(e);
+    const char* raw_name = libarchive().entry_pathname(e);
     name_ = raw_name ? raw_name : "";
     if (++result.entries > limits_.max_entries)
       refuse(name_, "more than " + std::to_string(limits_.max_entries) + " entries in one layer (the limit)");
@@ -130,8 +129,8 @@ class Unpacker {
       refuse(name_, err.what());
     }
     std::vector<std::string> parts = split(clean);
-    mode_t type = archive_entry_filetype(e);
-    const char* hardlink = archive_entry_hardlink(e);
+    mode_t type = libarchive().entry_filetype(e);
+    const char* hardlink = libarchive().entry_hardlink(e);
     if (parts.empty()) {
       // The layer's own root: a directory entry for it changes nothing; anything else would
       // replace the root (umoci CVE-2021-29136: a symlink named "." became the root).
@@ -162,9 +161,9 @@ class Unpacker {
       link_to(parent.get(), leaf, hardlink);
       return;
     }
-    mode_t mode = archive_entry_perm(e) & 07777;
-    uid_t uid = static_cast<uid_t>(archive_entry_uid(e));
-    gid_t gid = static_cast<gid_t>(archive_entry_gid(e));
+    mode_t mode = libarchive().entry_perm(e) & 07777;
+    uid_t uid = static_cast<uid_t>(libarchive().entry_uid(e));
+    gid_t gid = static_cast<gid_t>(libarchive().entry_gid(e));
     switch (type) {
       case AE_IFDIR: {
         struct stat st;
@@ -187,13 +186,13 @@ class Unpacker {
         write_data(a, file.get());
         if (::fchown(file.get(), uid, gid) != 0) throw_sys("fchown(" + cellblock::quoted(name_) + ")");
         if (::fchmod(file.get(), mode) != 0) throw_sys("fchmod(" + cellblock::quoted(name_) + ")");  // after chown, which clears set-ID bits
-        struct timespec times[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
-                                    {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
+        struct timespec times[2] = {{libarchive().entry_mtime(e), libarchive().entry_mtime_nsec(e)},
+                                    {libarchive().entry_mtime(e), libarchive().entry_mtime_nsec(e)}};
         ::futimens(file.get(), times);
         return;
       }
       case AE_IFLNK: {
-        const char* target = archive_entry_symlink(e);
+        const char* target = libarchive().entry_symlink(e);
         clear(parent.get(), leaf, false);
         // The target is only text here: it is resolved later inside the cell, whose root is the
         // overlay, so even an absolute target stays in the image.
@@ -210,8 +209,8 @@ class Unpacker {
       }
       case AE_IFCHR:
       case AE_IFBLK:
-        refuse(name_, "a device node (" + std::to_string(archive_entry_rdevmajor(e)) + ":" +
-                          std::to_string(archive_entry_rdevminor(e)) + "); an image layer may not make devices");
+        refuse(name_, "a device node (" + std::to_string(libarchive().entry_rdevmajor(e)) + ":" +
+                          std::to_string(libarchive().entry_rdevminor(e)) + "); an image layer may not make devices");
       case AE_IFSOCK:
         return;  // a socket file is meaningless without its process
       default:
@@ -291,7 +290,7 @@ class Unpacker {
     la_int64_t offset;
     off_t end = 0;
     for (;;) {
-      int r = archive_read_data_block(a, &buf, &size, &offset);
+      int r = libarchive().read_data_block(a, &buf, &size, &offset);
       if (r == ARCHIVE_EOF) break;
       if (r < ARCHIVE_WARN) throw std::invalid_argument("layer entry " + cellblock::quoted(name_) + ": " + error_text(a));
       result.bytes += size;
@@ -305,7 +304,7 @@ class Unpacker {
       }
       if (at > end) end = at;
     }
-    if (::ftruncate(fd, std::max<off_t>(end, archive_entry_size_is_set(entry_) ? archive_entry_size(entry_) : end)) != 0)
+    if (::ftruncate(fd, std::max<off_t>(end, libarchive().entry_size_is_set(entry_) ? libarchive().entry_size(entry_) : end)) != 0)
       throw_sys("ftruncate(" + cellblock::quoted(name_) + ")");
   }
 
@@ -337,27 +336,27 @@ std::string clean_entry_path(const std::string& path) {
 
 UnpackResult unpack_layer(ByteSource& source, int root_fd, const UnpackLimits& limits,
                           const std::function<void(uint64_t)>& progress) {
-  Stream s{source, ArchivePtr(archive_read_new())};
+  Stream s{source, ArchivePtr(libarchive().read_new())};
   s.max_bytes = limits.max_bytes;
   s.progress = progress;
   // Built-in decompressors only: support_filter_all would also run external programs.
-  archive_read_support_filter_gzip(s.raw.get());
-  archive_read_support_filter_zstd(s.raw.get());
-  archive_read_support_format_raw(s.raw.get());
-  if (archive_read_open(s.raw.get(), &s, nullptr, source_read, nullptr) != ARCHIVE_OK)
+  libarchive().read_support_filter_gzip(s.raw.get());
+  libarchive().read_support_filter_zstd(s.raw.get());
+  libarchive().read_support_format_raw(s.raw.get());
+  if (libarchive().read_open(s.raw.get(), &s, nullptr, source_read, nullptr) != ARCHIVE_OK)
     throw std::invalid_argument("layer: " + (s.error.empty() ? (error_text(s.raw.get())) : s.error));
   archive_entry* raw_entry;
-  if (archive_read_next_header(s.raw.get(), &raw_entry) != ARCHIVE_OK)
+  if (libarchive().read_next_header(s.raw.get(), &raw_entry) != ARCHIVE_OK)
     throw std::invalid_argument("layer: " + (s.error.empty() ? (error_text(s.raw.get())) : s.error));
 
-  ArchivePtr tar(archive_read_new());
-  archive_read_support_format_tar(tar.get());
-  if (archive_read_open(tar.get(), &s, nullptr, tar_read, nullptr) != ARCHIVE_OK)
+  ArchivePtr tar(libarchive().read_new());
+  libarchive().read_support_format_tar(tar.get());
+  if (libarchive().read_open(tar.get(), &s, nullptr, tar_read, nullptr) != ARCHIVE_OK)
     throw std::invalid_argument("layer: not a tar: " + (s.error.empty() ? (error_text(tar.get())) : s.error));
   Unpacker unpacker(root_fd, limits);
   for (;;) {
     archive_entry* e;
-    int r = archive_read_next_header(tar.get(), &e);
+    int r = libarchive().read_next_header(tar.get(), &e);
     if (r == ARCHIVE_EOF) break;
     if (r < ARCHIVE_WARN) {
       if (!s.error.empty()) throw LayerRefused(s.error);
@@ -367,7 +366,7 @@ UnpackResult unpack_layer(ByteSource& source, int root_fd, const UnpackLimits& l
     try {
       unpacker.entry(tar.get(), e);
     } catch (const std::invalid_argument&) {
-      if (!s.error.empty()) refuse(archive_entry_pathname(e) ? archive_entry_pathname(e) : "", s.error);
+      if (!s.error.empty()) refuse(libarchive().entry_pathname(e) ? libarchive().entry_pathname(e) : "", s.error);
       throw;
     }
     if (unpacker.result.bytes > limits.max_bytes)

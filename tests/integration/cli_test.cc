@@ -1,6 +1,9 @@
 // `cellblock run` end to end: the binary, its exit codes and its JSON.
+#include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 
@@ -55,6 +58,62 @@ TEST(Cli, RunWithAJobFile) {
   EXPECT_TRUE(result["signal"].is_null());
   EXPECT_TRUE(result["error"].is_null());
   EXPECT_TRUE(result["stats"].contains("wall_time_ms"));
+}
+
+// --breakdown covers the whole process, from main() (and the CPU it used before main) to the
+// result: the process's own steps, then the launch's, adding up to the total.
+TEST(Cli, BreakdownCoversTheWholeProcess) {
+  Output o = run_cli(std::string("run --breakdown --rootfs ") + kRootfs + " -- /bin/true");
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  nlohmann::json result = nlohmann::json::parse(o.out);
+  ASSERT_EQ(result["status"], "exited") << o.out;
+  std::vector<std::string> names;
+  double sum = 0, total = -1;
+  for (const nlohmann::json& s : result["breakdown"]) {
+    names.push_back(s["step"].get<std::string>());
+    EXPECT_GE(s["ms"].get<double>(), 0.0) << s.dump();
+    if (names.back() == "total") total = s["ms"].get<double>();
+    else sum += s["ms"].get<double>();
+  }
+  ASSERT_GE(names.size(), 8u) << o.out;
+  const std::vector<std::string> process_steps{"process_start", "command_line", "job_read", "policy", "executor_start"};
+  EXPECT_EQ(std::vector<std::string>(names.begin(), names.begin() + 5), process_steps) << o.out;
+  for (const char* launch_step : {"cgroup_create", "launch_init", "exec_and_run", "cgroup_remove", "executor_other"})
+    EXPECT_NE(std::find(names.begin(), names.end(), launch_step), names.end()) << launch_step << " missing: " << o.out;
+  EXPECT_EQ(names.back(), "total");
+  EXPECT_GT(result["breakdown"][0]["ms"].get<double>(), 0.0) << "the CPU used before main";
+  EXPECT_NEAR(sum, total, 0.001 + total * 1e-6) << o.out;
+  EXPECT_GE(total, result["stats"]["wall_time_ms"].get<double>()) << "the process includes the job";
+}
+
+// A plain `cellblock run` does not load the libraries only other work uses: GMime (go-judge's
+// uploads) and libarchive (image layers) come with their stacks on first use
+// (jobs/gojudge/gmime_library.h, jobs/images/libarchive_library.h), not at start. Checked on
+// the live process's own memory map while its job runs.
+TEST(Cli, RunDoesNotLoadGMimeOrLibarchive) {
+  const std::string dir = std::filesystem::temp_directory_path() / ("cellblock-cli-maps-" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  // The job says it runs, then waits for our word: meanwhile its cellblock process is alive.
+  const std::string cmd = std::string(kCellblockBinary) + " run --rootfs " + kRootfs + " --mount " + dir +
+                          ":/x:rw -- /bin/sh -c 'touch /x/started; while [ ! -e /x/go ]; do sleep 0.01; done' >" +
+                          dir + "/out 2>" + dir + "/err </dev/null & echo $!";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  ASSERT_NE(p, nullptr);
+  int pid = 0;
+  ASSERT_EQ(std::fscanf(p, "%d", &pid), 1);
+  ::pclose(p);
+  while (!std::filesystem::exists(dir + "/started") && ::kill(pid, 0) == 0) ::usleep(10000);
+  const std::string maps = read_file("/proc/" + std::to_string(pid) + "/maps");
+  std::ofstream(dir + "/go") << "go";
+  while (::kill(pid, 0) == 0) ::usleep(10000);  // not our child (the shell's): wait until it is gone
+  EXPECT_THAT(maps, HasSubstr("libglib-2.0")) << "the map is cellblock's";
+  EXPECT_THAT(maps, ::testing::Not(HasSubstr("libgmime"))) << maps;
+  EXPECT_THAT(maps, ::testing::Not(HasSubstr("libgio-2.0"))) << maps;
+  EXPECT_THAT(maps, ::testing::Not(HasSubstr("libarchive"))) << maps;
+  EXPECT_THAT(maps, ::testing::Not(HasSubstr("libicu"))) << maps;
+  EXPECT_THAT(read_file(dir + "/out"), HasSubstr("\"status\":\"exited\"")) << read_file(dir + "/err");
+  std::filesystem::remove_all(dir);
 }
 
 TEST(Cli, AJobThatCannotStartStillExitsZeroWithASetupError) {

@@ -13,8 +13,43 @@
 #include <mutex>
 #include <string>
 
+#include "executor/base/shared_library.h"
+
 namespace cellblock {
 namespace {
+
+// libnftables, loaded when the first nftables context is made rather than by every process at
+// start: only bridged jobs need it, yet linking it made every cellblock process load it and its
+// dependencies (libnftnl, libxtables, libjansson, libgmp): about 60 page faults and 1-2.5 ms per
+// process on a paravirtualised guest (bench/results/latest-one-shot.md). The functions are
+// libnftables' own, found with dlsym; their types come from its header.
+struct NftablesLibrary {
+  decltype(&::nft_ctx_new) ctx_new;
+  decltype(&::nft_ctx_buffer_output) ctx_buffer_output;
+  decltype(&::nft_ctx_buffer_error) ctx_buffer_error;
+  decltype(&::nft_run_cmd_from_buffer) run_cmd_from_buffer;
+  decltype(&::nft_ctx_get_output_buffer) ctx_get_output_buffer;
+  decltype(&::nft_ctx_get_error_buffer) ctx_get_error_buffer;
+};
+
+// Called under `mutex`, once: the context it serves is made once per process.
+NftablesLibrary load_nftables() {
+  try {
+    // The runtime library of Debian's libnftables-dev (package libnftables1).
+    const SharedLibrary library("libnftables.so.1", "for bridged jobs' rules");
+    NftablesLibrary n{};
+    library.bind(n.ctx_new, "nft_ctx_new");
+    library.bind(n.ctx_buffer_output, "nft_ctx_buffer_output");
+    library.bind(n.ctx_buffer_error, "nft_ctx_buffer_error");
+    library.bind(n.run_cmd_from_buffer, "nft_run_cmd_from_buffer");
+    library.bind(n.ctx_get_output_buffer, "nft_ctx_get_output_buffer");
+    library.bind(n.ctx_get_error_buffer, "nft_ctx_get_error_buffer");
+    return n;
+  } catch (const std::runtime_error& e) {
+    throw NftError(std::string("nftables: ") + e.what());
+  }
+}
+
 
 struct Result {
   bool ok;
@@ -27,6 +62,7 @@ struct Result {
 // descriptor number past 1023; a supervisor running a hundred jobs holds more descriptors than
 // that, so the socket is opened once, while the numbers are still low (nft_prepare()).
 std::mutex mutex;
+NftablesLibrary nft{};
 nft_ctx* context = nullptr;
 
 // libnftables opens its netlink socket without SOCK_CLOEXEC and gives no way to reach it, so every
@@ -62,11 +98,12 @@ void require_nf_netlink() {
 nft_ctx* prepared() {
   if (!context) {
     require_nf_netlink();
-    context = nft_ctx_new(NFT_CTX_DEFAULT);
+    if (!nft.ctx_new) nft = load_nftables();
+    context = nft.ctx_new(NFT_CTX_DEFAULT);
     if (!context) throw NftError("nft_ctx_new failed");
     mark_netfilter_sockets_cloexec();
-    nft_ctx_buffer_output(context);
-    nft_ctx_buffer_error(context);
+    nft.ctx_buffer_output(context);
+    nft.ctx_buffer_error(context);
   }
   return context;
 }
@@ -74,9 +111,9 @@ nft_ctx* prepared() {
 Result run(const std::string& commands) {
   std::lock_guard lock(mutex);
   nft_ctx* ctx = prepared();
-  const int rc = nft_run_cmd_from_buffer(ctx, commands.c_str());
+  const int rc = nft.run_cmd_from_buffer(ctx, commands.c_str());
   // Each get rewinds its buffer: the next command's text starts afresh.
-  Result r{rc == 0, nft_ctx_get_output_buffer(ctx), nft_ctx_get_error_buffer(ctx)};
+  Result r{rc == 0, nft.ctx_get_output_buffer(ctx), nft.ctx_get_error_buffer(ctx)};
   while (!r.error.empty() && r.error.back() == '\n') r.error.pop_back();
   return r;
 }

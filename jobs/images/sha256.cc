@@ -1,35 +1,36 @@
 #include "jobs/images/sha256.h"
 
-#include <openssl/evp.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <stdexcept>
 
+#include "executor/base/libcrypto_library.h"
 #include "executor/base/sys_error.h"
 
 namespace cellblock::images {
 
 struct Sha256::Ctx {
-  EVP_MD_CTX* md = EVP_MD_CTX_new();
-  ~Ctx() { EVP_MD_CTX_free(md); }
+  const LibcryptoLibrary& crypto = libcrypto_library();
+  EVP_MD_CTX* md = crypto.md_ctx_new();
+  ~Ctx() { crypto.md_ctx_free(md); }
 };
 
 Sha256::Sha256() : ctx_(std::make_unique<Ctx>()) {
-  if (!ctx_->md || EVP_DigestInit_ex(ctx_->md, EVP_sha256(), nullptr) != 1)
+  if (!ctx_->md || ctx_->crypto.digest_init_ex(ctx_->md, ctx_->crypto.sha256(), nullptr) != 1)
     throw std::runtime_error("libcrypto: cannot start a SHA-256 digest");
 }
 
 Sha256::~Sha256() = default;
 
 void Sha256::update(const void* data, size_t size) {
-  if (size && EVP_DigestUpdate(ctx_->md, data, size) != 1) throw std::runtime_error("libcrypto: SHA-256 update failed");
+  if (size && ctx_->crypto.digest_update(ctx_->md, data, size) != 1) throw std::runtime_error("libcrypto: SHA-256 update failed");
 }
 
 std::string Sha256::hex() {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx_->md, out, &len) != 1) throw std::runtime_error("libcrypto: SHA-256 final failed");
+  if (ctx_->crypto.digest_final_ex(ctx_->md, out, &len) != 1) throw std::runtime_error("libcrypto: SHA-256 final failed");
   static const char* digits = "0123456789abcdef";
   std::string hex;
   for (unsigned i = 0; i < len; ++i) {

@@ -1,7 +1,5 @@
 #include "jobs/service/session.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/dispatch.hpp>
@@ -10,6 +8,8 @@
 #include <boost/beast/core.hpp>
 #include <deque>
 #include <optional>
+
+#include "executor/base/libcrypto_library.h"
 
 namespace cellblock::service {
 namespace {
@@ -22,7 +22,8 @@ std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 std::string sha256(std::string_view data) {
   unsigned char out[EVP_MAX_MD_SIZE];
   unsigned int n = 0;
-  if (!EVP_Digest(data.data(), data.size(), out, &n, EVP_sha256(), nullptr)) throw std::runtime_error("EVP_Digest failed");
+  const LibcryptoLibrary& crypto = libcrypto_library();
+  if (!crypto.digest(data.data(), data.size(), out, &n, crypto.sha256(), nullptr)) throw std::runtime_error("EVP_Digest failed");
   return std::string(reinterpret_cast<char*>(out), n);
 }
 
@@ -362,7 +363,7 @@ bool TokenCheck::accepts(std::string_view header) const {
   if (header.size() < kBearer.size() || !beast::iequals(beast::string_view(header.data(), kBearer.size()), beast::string_view(kBearer.data(), kBearer.size())))
     return false;
   const std::string given = sha256(header.substr(kBearer.size()));
-  return CRYPTO_memcmp(given.data(), digest_.data(), digest_.size()) == 0;
+  return libcrypto_library().memcmp(given.data(), digest_.data(), digest_.size()) == 0;
 }
 
 std::shared_ptr<SessionHandle> start_session(net::ip::tcp::socket socket, SessionStart start) {

@@ -87,10 +87,12 @@ TEST(Cli, BreakdownCoversTheWholeProcess) {
 }
 
 // A plain `cellblock run` does not load the libraries only other work uses: GMime (go-judge's
-// uploads) and libarchive (image layers) come with their stacks on first use
-// (jobs/gojudge/gmime_library.h, jobs/images/libarchive_library.h), not at start. Checked on
-// the live process's own memory map while its job runs.
-TEST(Cli, RunDoesNotLoadGMimeOrLibarchive) {
+// uploads), libarchive (image layers), libcrypto (digests), libnftables (bridged jobs) and GLib
+// (files in and out) come with their stacks on first use (jobs/gojudge/gmime_library.h,
+// jobs/images/libarchive_library.h, executor/base/libcrypto_library.h, executor/net/nft.cc,
+// jobs/format/file_content.cc), not at start. Checked on the live process's own memory map while
+// its job runs.
+TEST(Cli, RunLoadsOnlyTheLibrariesItUses) {
   const std::string dir = std::filesystem::temp_directory_path() / ("cellblock-cli-maps-" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -107,8 +109,11 @@ TEST(Cli, RunDoesNotLoadGMimeOrLibarchive) {
   const std::string maps = read_file("/proc/" + std::to_string(pid) + "/maps");
   std::ofstream(dir + "/go") << "go";
   while (::kill(pid, 0) == 0) ::usleep(10000);  // not our child (the shell's): wait until it is gone
-  EXPECT_THAT(maps, HasSubstr("libglib-2.0")) << "the map is cellblock's";
+  EXPECT_THAT(maps, HasSubstr("libseccomp")) << "the map is cellblock's";
   EXPECT_THAT(maps, ::testing::Not(HasSubstr("libgmime"))) << maps;
+  EXPECT_THAT(maps, ::testing::Not(HasSubstr("libglib-2.0"))) << maps;
+  EXPECT_THAT(maps, ::testing::Not(HasSubstr("libcrypto"))) << maps;
+  EXPECT_THAT(maps, ::testing::Not(HasSubstr("libnftables"))) << maps;
   EXPECT_THAT(maps, ::testing::Not(HasSubstr("libgio-2.0"))) << maps;
   EXPECT_THAT(maps, ::testing::Not(HasSubstr("libarchive"))) << maps;
   EXPECT_THAT(maps, ::testing::Not(HasSubstr("libicu"))) << maps;

@@ -1,8 +1,9 @@
 // libcrypto (OpenSSL 3), loaded when a digest is first needed rather than when the process
 // starts. Only image import (layer digests) and the service's token check use it, yet linking it
 // made every cellblock process map and relocate it at start: about 130 page faults and 1.5-4 ms
-// per process on a paravirtualised guest, where a page fault is expensive
-// (bench/results/latest-one-shot.md), which a one-shot `cellblock run` paid for nothing. The
+// per process on a paravirtualised guest, where a page fault is expensive (perf stat of a program
+// that only links it, against one that links nothing), which a one-shot `cellblock run` paid for
+// nothing. The
 // functions are libcrypto's own, found with dlsym; their types come from its headers.
 #pragma once
 

@@ -21,8 +21,9 @@ namespace {
 // libnftables, loaded when the first nftables context is made rather than by every process at
 // start: only bridged jobs need it, yet linking it made every cellblock process load it and its
 // dependencies (libnftnl, libxtables, libjansson, libgmp): about 60 page faults and 1-2.5 ms per
-// process on a paravirtualised guest (bench/results/latest-one-shot.md). The functions are
-// libnftables' own, found with dlsym; their types come from its header.
+// process on a paravirtualised guest (perf stat of a program that only links it, against one that
+// links nothing). The functions are libnftables' own, found with dlsym; their types come from
+// its header.
 struct NftablesLibrary {
   decltype(&::nft_ctx_new) ctx_new;
   decltype(&::nft_ctx_buffer_output) ctx_buffer_output;
@@ -32,7 +33,7 @@ struct NftablesLibrary {
   decltype(&::nft_ctx_get_error_buffer) ctx_get_error_buffer;
 };
 
-// Called under `mutex`, once: the context it serves is made once per process.
+// Called under `mutex` by the first context's making (again after a failed load).
 NftablesLibrary load_nftables() {
   try {
     // The runtime library of Debian's libnftables-dev (package libnftables1).

@@ -12,7 +12,8 @@ namespace {
 
 // GLib, loaded by the first file in or out that needs it rather than by every process at start:
 // a job without `files` or `collect` never does, and linking GLib cost every cellblock process
-// about 40 page faults (1 ms on a paravirtualised guest; bench/results/latest-one-shot.md).
+// about 40 page faults (1 ms on a paravirtualised guest; perf stat of a program that only links
+// it, against one that links nothing).
 struct GlibLibrary {
   decltype(&::g_utf8_validate_len) utf8_validate_len;
   decltype(&::g_base64_encode) base64_encode;

@@ -308,12 +308,40 @@ class Session : public SessionHandle, public std::enable_shared_from_this<Sessio
         // The answer is complete: the next request, or the end.
         self->writing_ = false;
         self->writes_.clear();
-        if (self->closing_) return self->close();
+        if (self->closing_) return self->request_unread() ? self->linger_then_close() : self->close();
         return self->read_next();
       }
       self->write_next();
     });
   }
+
+  bool request_unread() const { return parser_ && !parser_->is_done(); }
+
+  // After an answer that leaves the request's body unread (413, or 401 to a POST): stop sending,
+  // then read and drop what the client still sends, for a bounded time and size, before closing.
+  // Closing with unread input makes the kernel reset the connection (TCP) or fail the client's
+  // next write (unix socket), so a client still uploading sees "broken pipe" and never reads the
+  // answer that explains why. nginx's lingering_close does the same.
+  void linger_then_close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(Protocol::socket::shutdown_send, ignored);
+    stream_.expires_after(kLingerTime);
+    lingered_ = 0;
+    drain();
+  }
+
+  void drain() {
+    buffer_.consume(buffer_.size());
+    stream_.async_read_some(buffer_.prepare(kLingerChunk), [self = this->shared_from_this()](beast::error_code ec, size_t n) {
+      self->lingered_ += n;
+      if (ec || self->lingered_ > kLingerBytes) return self->close();  // eof, timeout or enough
+      self->drain();
+    });
+  }
+
+  static constexpr auto kLingerTime = std::chrono::seconds(2);
+  static constexpr std::size_t kLingerChunk = 16 * 1024;
+  static constexpr std::size_t kLingerBytes = 16 << 20;
 
 public:
   void close() override {
@@ -340,6 +368,7 @@ public:
   bool answered_ = false, streaming_ = false, stream_ended_ = false;
   bool closing_ = false;
   bool writing_ = false;
+  std::size_t lingered_ = 0;
   std::deque<Write> writes_;
   Write in_flight_;
 };

@@ -162,7 +162,7 @@ Executor::Executor(ExecutorConfig config) : config_(std::move(config)) {
   cgroups_ = make_cgroup_driver(config_.cgroup);
   for (const CrashCleanup& cleanup : clean_up_after_crashes(config_.state_dir, *cgroups_))
     for (const std::string& line : describe(cleanup)) spdlog::warn("{}", line);
-  state_ = std::make_unique<SupervisorState>(config_.state_dir, cgroups_->supervisor_dirs());
+  state_ = SupervisorState::shared(config_.state_dir, cgroups_->supervisor_dirs());
   // Working directories are named "<pid>-<n>": several supervisors (a `cellblock run` beside a
   // `cellblock serve`) share the state directory, so only those of dead processes are removed.
   WorkDir::remove_leftovers(work_root_, [](const std::string& name) {

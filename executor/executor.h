@@ -104,7 +104,7 @@ class Executor {
   std::unique_ptr<NetnsPool> netns_pool_;
   std::mutex bridge_mutex_;
   std::unique_ptr<Bridge> bridge_;
-  std::unique_ptr<SupervisorState> state_;
+  std::shared_ptr<SupervisorState> state_;  // the process's: shared with its other executors
   // Numbers for a job's cgroup and state file ("job-<n>" under the process's "sv-<pid>-<start>")
   // and its working directory ("<pid>-<n>"). Both names are per process, not per executor, so
   // the counters are too: two executors in one process (a test's, a service's) must not collide.

@@ -18,6 +18,7 @@
 #include "executor/cgroup/cgroup.h"
 #include "executor/cgroup/cgroup_fs.h"
 #include "executor/base/host_file.h"
+#include "executor/base/process_wide.h"
 #include "executor/base/sys_error.h"
 
 namespace cellblock {
@@ -96,14 +97,37 @@ std::optional<JobState> parse_job_state(std::string_view text) {
   return s;
 }
 
+std::shared_ptr<SupervisorState> SupervisorState::shared(const std::string& root,
+                                                         const std::vector<std::filesystem::path>& cgroups) {
+  std::shared_ptr<SupervisorState> state = ProcessWide<SupervisorState>::instance().get(
+      std::filesystem::absolute(root).lexically_normal().string(),
+      [&] { return std::make_unique<SupervisorState>(root, cgroups); });
+  state->record_cgroups(cgroups);  // nothing new unless an executor with another subtree made it
+  return state;
+}
+
 SupervisorState::SupervisorState(const std::string& root, const std::vector<std::filesystem::path>& cgroups)
     : dir_(root + "/" + own_supervisor_dir_name()) {
   if (::mkdir(dir_.c_str(), 0700) != 0 && errno != EEXIST) throw_sys("mkdir(" + cellblock::quoted(dir_) + ")");
-  std::vector<std::string> paths(cgroups.begin(), cgroups.end());
+  record_cgroups(cgroups);
+}
+
+void SupervisorState::record_cgroups(const std::vector<std::filesystem::path>& cgroups) {
+  std::lock_guard lock(cgroups_mutex_);
+  bool added = recorded_.empty();  // the first call writes the file even when it has no lines
+  for (const auto& c : cgroups) {
+    if (std::find(recorded_.begin(), recorded_.end(), c.string()) != recorded_.end()) continue;
+    recorded_.push_back(c.string());
+    added = true;
+  }
+  if (!added) return;
+  // Written whole each time (a rename would leave a window with no file for a cleanup to read,
+  // a truncate one with an empty file, which a cleanup treats as "no cgroups": both rare, both
+  // cost at most a leftover directory that the next start's remove_leftovers() takes).
   std::string file = dir_ + "/" + kCgroupsFile;
   UniqueFd fd(::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   if (!fd) throw_sys("open(" + cellblock::quoted(file) + ", O_WRONLY|O_CREAT|O_TRUNC)");
-  write_all(fd.get(), format_cgroups(paths), cellblock::quoted(file));
+  write_all(fd.get(), format_cgroups(recorded_), cellblock::quoted(file));
 }
 
 SupervisorState::~SupervisorState() {

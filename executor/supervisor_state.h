@@ -31,6 +31,8 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,8 +68,15 @@ std::vector<std::string> parse_cgroups(std::string_view text);
 // write their own files.
 class SupervisorState {
  public:
+  // The process's state under `root`, shared by every executor of this process that uses that
+  // root (the directory is named after the process, so there can be only one): made on the
+  // first call, removed when the last holder lets go. Adds `cgroups` to the `cgroups` file if
+  // an earlier holder did not record them. Throws SysError.
+  static std::shared_ptr<SupervisorState> shared(const std::string& root,
+                                                 const std::vector<std::filesystem::path>& cgroups);
+
   // Creates the directory (mode 0700) and its `cgroups` file with the supervisor's own cgroup
-  // directories (CgroupDriver::supervisor_dirs()). Throws SysError.
+  // directories (CgroupDriver::supervisor_dirs()). Throws SysError. Executors use shared().
   SupervisorState(const std::string& root, const std::vector<std::filesystem::path>& cgroups);
   // Removes the directory and any job file still in it.
   ~SupervisorState();
@@ -114,7 +123,12 @@ class SupervisorState {
   const std::string& dir() const { return dir_; }
 
  private:
+  // Rewrites the `cgroups` file with recorded_ plus what of `cgroups` is new.
+  void record_cgroups(const std::vector<std::filesystem::path>& cgroups);
+
   std::string dir_;
+  std::mutex cgroups_mutex_;
+  std::vector<std::string> recorded_;  // the `cgroups` file's paths
 };
 
 }  // namespace cellblock

@@ -24,6 +24,19 @@ std::string supervisor_dir_name(pid_t pid, uint64_t start_time) {
   return "sv-" + std::to_string(pid) + "-" + std::to_string(start_time);
 }
 
+std::string driver_state_key(const CgroupLayout& layout, const CgroupConfig& config) {
+  std::string key = (layout.mode == CgroupMode::v1 ? "v1 " : "v2 ") + config.subtree;
+  const std::string leaf_suffix = "/" + config.subtree + "/supervisor";
+  for (const CgroupHierarchy& h : layout.hierarchies) {
+    std::string base = h.base;
+    if (layout.mode == CgroupMode::v2 && base.size() > leaf_suffix.size() && base.ends_with(leaf_suffix))
+      base.resize(base.size() - leaf_suffix.size());
+    key += " " + base;
+  }
+  key += " ops@" + std::to_string(reinterpret_cast<std::uintptr_t>(config.fs_ops.get()));
+  return key;
+}
+
 std::optional<std::pair<pid_t, uint64_t>> parse_supervisor_dir_name(std::string_view name) {
   if (name.substr(0, 3) != "sv-") return std::nullopt;
   name.remove_prefix(3);

@@ -59,6 +59,11 @@ std::unique_ptr<CgroupDriver> make_cgroup_v2_driver(const CgroupLayout& layout,
 
 // ---- Shared by both drivers ------------------------------------------------------------------
 
+// What makes two drivers of this process share one state (its sv- directories): the version,
+// the subtree, the base cgroups (v2: C, also when the process already sits in
+// C/<subtree>/supervisor) and the file operations (a unit test's fake tree is its own).
+std::string driver_state_key(const CgroupLayout& layout, const CgroupConfig& config);
+
 // How long kill_all() waits for a job to empty before it gives up with ETIMEDOUT. A task stuck
 // in uninterruptible sleep (D state, e.g. on a dead NFS server) can hold a cgroup that long.
 inline constexpr std::chrono::milliseconds kKillTimeout{10'000};

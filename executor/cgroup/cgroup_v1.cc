@@ -16,10 +16,11 @@
 #include <set>
 #include <stdexcept>
 
+#include "executor/base/process_wide.h"
+#include "executor/base/sys_error.h"
 #include "executor/cgroup/cgroup.h"
 #include "executor/cgroup/cgroup_fs.h"
 #include "executor/cgroup/cgroup_impl.h"
-#include "executor/base/sys_error.h"
 
 namespace cellblock {
 
@@ -465,14 +466,11 @@ class V1Driver final : public CgroupDriver {
 
 }  // namespace
 
-std::unique_ptr<CgroupDriver> make_cgroup_v1_driver(const CgroupLayout& layout,
-                                                    const CgroupConfig& config) {
-  if (config.subtree.empty() || config.subtree.find('/') != std::string::npos ||
-      config.subtree == "." || config.subtree == "..") {
-    throw std::invalid_argument("cgroup subtree " + cellblock::quoted(config.subtree) +
-                                ": must be one path component");
-  }
-  auto st = std::make_shared<V1State>();
+namespace {
+
+// Makes the subtree and this process's sv- directory in every hierarchy and probes them.
+std::unique_ptr<V1State> make_v1_state(const CgroupLayout& layout, const CgroupConfig& config) {
+  auto st = std::make_unique<V1State>();
   if (config.fs_ops) {
     st->ops_owner = config.fs_ops;
     st->ops = config.fs_ops.get();
@@ -519,6 +517,22 @@ std::unique_ptr<CgroupDriver> make_cgroup_v1_driver(const CgroupLayout& layout,
   st->has_blkio_recursive =
       st->blkio >= 0 &&
       exists_at(st->hier[st->blkio].sv_fd.get(), "blkio.throttle.io_service_bytes_recursive");
+  return st;
+}
+
+}  // namespace
+
+std::unique_ptr<CgroupDriver> make_cgroup_v1_driver(const CgroupLayout& layout,
+                                                    const CgroupConfig& config) {
+  if (config.subtree.empty() || config.subtree.find('/') != std::string::npos ||
+      config.subtree == "." || config.subtree == "..") {
+    throw std::invalid_argument("cgroup subtree " + cellblock::quoted(config.subtree) +
+                                ": must be one path component");
+  }
+  // The sv- directories are the process's: every driver of this process on the same
+  // hierarchies shares them (process_wide.h).
+  std::shared_ptr<V1State> st = ProcessWide<V1State>::instance().get(
+      driver_state_key(layout, config), [&] { return make_v1_state(layout, config); });
   return std::make_unique<V1Driver>(std::move(st));
 }
 

@@ -29,10 +29,11 @@
 #include <set>
 #include <stdexcept>
 
+#include "executor/base/process_wide.h"
+#include "executor/base/sys_error.h"
 #include "executor/cgroup/cgroup.h"
 #include "executor/cgroup/cgroup_fs.h"
 #include "executor/cgroup/cgroup_impl.h"
-#include "executor/base/sys_error.h"
 
 namespace cellblock {
 
@@ -361,16 +362,13 @@ std::string controllers_text(const std::vector<std::string>& v) {
 
 }  // namespace
 
-std::unique_ptr<CgroupDriver> make_cgroup_v2_driver(const CgroupLayout& layout,
-                                                    const CgroupConfig& config) {
-  if (config.subtree.empty() || config.subtree.find('/') != std::string::npos ||
-      config.subtree == "." || config.subtree == ".." || config.subtree == "supervisor") {
-    throw std::invalid_argument("cgroup subtree " + cellblock::quoted(config.subtree) +
-                                ": must be one path component");
-  }
-  if (layout.hierarchies.size() != 1) throw std::logic_error("cgroup v2 layout: one hierarchy");
+namespace {
+
+// Enables the controllers down to this process's sv- directory, making what is missing (and
+// moving the process into a leaf if it must), and probes the directory.
+std::unique_ptr<V2State> make_v2_state(const CgroupLayout& layout, const CgroupConfig& config) {
   const CgroupHierarchy& h = layout.hierarchies.front();
-  auto st = std::make_shared<V2State>();
+  auto st = std::make_unique<V2State>();
   if (config.fs_ops) {
     st->ops_owner = config.fs_ops;
     st->ops = config.fs_ops.get();
@@ -475,6 +473,24 @@ std::unique_ptr<CgroupDriver> make_cgroup_v2_driver(const CgroupLayout& layout,
   st->has_kill = exists_at(sv, "cgroup.kill");
   st->has_pids_peak = exists_at(sv, "pids.peak");
   st->has_memory_peak = exists_at(sv, "memory.peak");
+  return st;
+}
+
+}  // namespace
+
+std::unique_ptr<CgroupDriver> make_cgroup_v2_driver(const CgroupLayout& layout,
+                                                    const CgroupConfig& config) {
+  if (config.subtree.empty() || config.subtree.find('/') != std::string::npos ||
+      config.subtree == "." || config.subtree == ".." || config.subtree == "supervisor") {
+    throw std::invalid_argument("cgroup subtree " + cellblock::quoted(config.subtree) +
+                                ": must be one path component");
+  }
+  if (layout.hierarchies.size() != 1) throw std::logic_error("cgroup v2 layout: one hierarchy");
+  // The sv- directory is the process's: every driver of this process on the same hierarchy
+  // shares it (process_wide.h). A second driver after the first moved the process into
+  // C/<subtree>/supervisor sees that leaf as its base and keys it as C, like the first.
+  std::shared_ptr<V2State> st = ProcessWide<V2State>::instance().get(
+      driver_state_key(layout, config), [&] { return make_v2_state(layout, config); });
   return std::make_unique<V2Driver>(std::move(st));
 }
 

@@ -17,6 +17,7 @@
 #include "executor/block_device.h"
 #include "executor/crash_cleanup.h"
 #include "executor/cell_image.h"
+#include "executor/cell_watcher.h"
 #include "executor/launch.h"
 #include "executor/net/nft.h"
 #include "executor/pod.h"
@@ -215,15 +216,22 @@ Result Executor::run(const JobSpec& job, const StopToken* stop, OutputListener* 
   return job.services.empty() ? run_cell(job, stop, output, nullptr) : run_pod(job, stop, output);
 }
 
-Result Executor::run_cell(const JobSpec& job, const StopToken* stop, OutputListener* output, const PodNamespaces* pod,
-                          CellRole role) {
+namespace {
+
+// A fresh result for `job`, before anything is known of it.
+Result empty_result(const JobSpec& job, int cgroup_version) {
   Result result;
   result.id = job.id;
-  result.stats.cgroup_version = cgroup_version();
-  const Clock::time_point started = Clock::now();
+  result.stats.cgroup_version = cgroup_version;
+  return result;
+}
+
+// Runs `steps`; a failure becomes the result's status and error (Executor::run never throws
+// for a job). The wall time is from `started` when the steps did not set it.
+template <class Steps>
+void guarded(Result& result, Clock::time_point started, Steps steps) {
   try {
-    if (job.files.empty() && job.collect.empty()) run_checked(job, stop, output, result, pod, role);
-    else run_with_work_dir(job, stop, output, result, pod, role);
+    steps();
   } catch (const SetupError& e) {
     result.status = Status::setup_error;
     result.error = e.what();
@@ -232,7 +240,52 @@ Result Executor::run_cell(const JobSpec& job, const StopToken* stop, OutputListe
     result.error = e.what();
   }
   if (result.stats.wall_time_ms == 0) result.stats.wall_time_ms = ms_between(started, Clock::now());
+}
+
+}  // namespace
+
+Result Executor::run_cell(const JobSpec& job, const StopToken* stop, OutputListener* output, const PodNamespaces* pod,
+                          CellRole role) {
+  Result result = empty_result(job, cgroup_version());
+  guarded(result, Clock::now(), [&] {
+    if (job.files.empty() && job.collect.empty()) run_checked(job, stop, output, result, pod, role);
+    else run_with_work_dir(job, stop, output, result, pod, role);
+  });
   return result;
+}
+
+bool Executor::runs_async(const JobSpec& job) const {
+  // A pod waits on its services, files in and out are written and read around the cell, and
+  // the operator's hooks run host programs: each would hold the watcher's thread.
+  return job.services.empty() && job.files.empty() && job.collect.empty() && config_.hooks.empty();
+}
+
+void Executor::run_async(const JobSpec& job, const StopToken* stop, OutputListener* output,
+                         std::function<void(Result)> done) {
+  if (!runs_async(job)) return done(run(job, stop, output));
+  const Clock::time_point started = Clock::now();
+  auto result = std::make_shared<Result>(empty_result(job, cgroup_version()));
+  std::shared_ptr<Running> running;
+  guarded(*result, started, [&] { running = begin(job, nullptr, CellRole::job); });
+  if (!running) return done(std::move(*result));
+  auto supervision = std::make_unique<Supervision>(running->cell, job.limits, running->cgroup.get(), stop, output,
+                                                   running->started);
+  watcher().watch(std::move(supervision), [this, running, result, started, done = std::move(done)](
+                                              SupervisedCell* supervised, std::exception_ptr error) {
+    guarded(*result, started, [&] {
+      if (error) std::rethrow_exception(error);
+      finish(*running, *supervised, *result);
+    });
+    // What finish() has not given back yet (after a failure: the cgroup, whose removal kills
+    // what is left of the cell, the state file, the lease) goes before the result is handed on.
+    running->reset();
+    done(std::move(*result));
+  });
+}
+
+CellWatcher& Executor::watcher() {
+  std::call_once(watcher_made_, [this] { watcher_ = std::make_unique<CellWatcher>(); });
+  return *watcher_;
 }
 
 // A job with files in or out gets a private tmpfs at /w (work_dir.h), as large as its writable
@@ -270,9 +323,11 @@ void Executor::run_with_work_dir(const JobSpec& job, const StopToken* stop, Outp
   }
 }
 
-void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
-                           const PodNamespaces* pod, CellRole role) {
-  const uint64_t t_start = monotonic_ns();
+// Steps 1 to 4: everything until the cell's init runs. Throws SetupError for the job's own
+// faults, anything else for the host's.
+std::shared_ptr<Executor::Running> Executor::begin(const JobSpec& job, const PodNamespaces* pod, CellRole role) {
+  auto r = std::make_shared<Running>(job);
+  r->t_start = monotonic_ns();
   // 1. plan (plan.h)
   if (!job.security) throw SetupError("policy " + cellblock::quoted(job.policy) + ": not loaded (no security policy, no cell)");
   if (job.network != NetworkMode::bridge && (job.egress || !job.egress_allow.empty()))
@@ -284,60 +339,71 @@ void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputList
   const CgroupLimits limits = cgroup_limits(job.limits);
   // 2. cgroup (cgroup/cgroup.h), and the job's state file for a cleanup after a crash
   //    (supervisor_state.h)
-  const uint64_t t_planned = monotonic_ns();
+  r->t_planned = monotonic_ns();
   const std::string number = std::to_string(next_job_.fetch_add(1));
-  std::unique_ptr<JobCgroup> cgroup = cgroups_->create(number, limits);
-  SupervisorState::JobFile state = state_->job_starting("job-" + number, job.id, cgroup->paths());
-  const uint64_t t_cgroup = monotonic_ns();
+  r->cgroup = cgroups_->create(number, limits);
+  r->state = state_->job_starting("job-" + number, job.id, r->cgroup->paths());
+  r->t_cgroup = monotonic_ns();
   // 2b. a bridged job's lease, veth and rules (net/bridge.h), recorded in its state. A pod's
   //     cells share the pod's namespace, which the pod attached once for all of them (pod.cc).
   UniqueFd netns = pod ? dup_fd(pod->net) : netns_pool_->take();
-  std::unique_ptr<BridgeLease> lease;
-  if (bridge && !pod) lease = attach_to_bridge(job, netns, state);
-  const uint64_t t_network = monotonic_ns();
+  if (bridge && !pod) r->lease = attach_to_bridge(job, netns, r->state);
+  r->t_network = monotonic_ns();
   // 3. launch (launch.h); 4., the cell's init, runs in the cell from here (cell/cell_init.h);
   //    with prestart hooks it holds the command until they have run (hooks.h)
-  const bool hooked = role == CellRole::job && !config_.hooks.empty();
-  const bool prestart = hooked && !config_.hooks.prestart.empty();
-  const Clock::time_point started = Clock::now();
-  LaunchedCell cell = launch_cell({.plan = plan,
-                                   .stdin_data = job.stdin_data,
-                                   .stdin_read = job.handed.stdin_read ? job.handed.stdin_read->get() : -1,
-                                   .stdout_write = job.handed.stdout_write ? job.handed.stdout_write->get() : -1,
-                                   .dev_null = dev_null_.get(),
-                                   .init_image = init_image_.get(),
-                                   .cgroup = cgroup.get(),
-                                   .netns = std::move(netns),
-                                   .ipcns = pod ? pod->ipc.get() : -1,
-                                   .wait_for_go = prestart});
-  state.cell_started(cell.pid);
+  r->hooked = role == CellRole::job && !config_.hooks.empty();
+  r->prestart = r->hooked && !config_.hooks.prestart.empty();
+  r->started = Clock::now();
+  r->cell = launch_cell({.plan = plan,
+                         .stdin_data = job.stdin_data,
+                         .stdin_read = job.handed.stdin_read ? job.handed.stdin_read->get() : -1,
+                         .stdout_write = job.handed.stdout_write ? job.handed.stdout_write->get() : -1,
+                         .dev_null = dev_null_.get(),
+                         .init_image = init_image_.get(),
+                         .cgroup = r->cgroup.get(),
+                         .netns = std::move(netns),
+                         .ipcns = pod ? pod->ipc.get() : -1,
+                         .wait_for_go = r->prestart});
+  r->state.cell_started(r->cell.pid);
+  return r;
+}
+
+void Executor::run_checked(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
+                           const PodNamespaces* pod, CellRole role) {
+  std::shared_ptr<Running> r = begin(job, pod, role);
   // 5. supervise (supervise.h), the prestart hooks when the cell's namespaces exist
   PrestartGate gate;
-  if (prestart) gate = [&] { return run_prestart_hooks(job, cell.pid, *cgroup, result); };
-  SupervisedCell supervised = supervise_cell(cell, job.limits, cgroup.get(), stop, output, started, gate);
+  if (r->prestart) gate = [&] { return run_prestart_hooks(job, r->cell.pid, *r->cgroup, result); };
+  SupervisedCell supervised = supervise_cell(r->cell, job.limits, r->cgroup.get(), stop, output, r->started, gate);
+  finish(*r, supervised, result);
+}
+
+// Steps 6 and 7: the statistics, the cgroup and the rest given back, the verdict.
+void Executor::finish(Running& r, SupervisedCell& supervised, Result& result) {
+  const JobSpec& job = r.job;
   // 6. collect: every process of the cell is gone once its init has exited; the cgroup's own
   //    kill makes sure of it before the directory is removed.
-  result.stats.wall_time_ms = ms_between(started, supervised.ended - supervised.held);
+  result.stats.wall_time_ms = ms_between(r.started, supervised.ended - supervised.held);
   // steady_clock is CLOCK_MONOTONIC on Linux: the same clock as the cell's stamps.
   const auto t_ended = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(supervised.ended.time_since_epoch()).count());
-  CgroupStats stats = cgroup->stats();
+  CgroupStats stats = r.cgroup->stats();
   fill_stats(result.stats, stats, supervised.setup_cpu_ns);
   const uint64_t t_stats = monotonic_ns();
-  cgroup->remove();
+  r.cgroup->remove();
   const uint64_t t_cgroup_removed = monotonic_ns();
-  const bool detached = lease != nullptr;
-  lease.reset();
+  const bool detached = r.lease != nullptr;
+  r.lease.reset();
   const uint64_t t_detached = monotonic_ns();
-  state.remove();
+  r.state.remove();
   // 6b. the poststop hooks, once the cell and its cgroup are gone (recorded, never the verdict)
-  if (hooked) run_poststop_hooks(job, cell.pid, *cgroup, result);
+  if (r.hooked) run_poststop_hooks(job, r.cell.pid, *r.cgroup, result);
   if (job.breakdown) {
     const CellTimings& c = supervised.steps;
-    result.breakdown = breakdown_of({{"start", t_start},
-                                     {"plan", t_planned},
-                                     {"cgroup_create", t_cgroup},
-                                     {"network_attach", lease ? t_network : 0},
+    result.breakdown = breakdown_of({{"start", r.t_start},
+                                     {"plan", r.t_planned},
+                                     {"cgroup_create", r.t_cgroup},
+                                     {"network_attach", detached ? r.t_network : 0},
                                      {"launch_init", c.at[init_started]},
                                      {"rootfs", c.at[rootfs_built]},
                                      {"network", c.at[network_up]},

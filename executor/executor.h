@@ -1,12 +1,14 @@
 // The executor: one JobSpec in, one isolated process tree, one Result out.
 //
 // Executor::run(job) follows the numbered list of docs/executor.md, step for step: plan, cgroup,
-// launch, (the cell's init, inside the cell), supervise, collect, verdict. run_checked() in
-// executor.cc names each step with its number there.
-// run() is thread-safe: a queue calls it from many threads at once.
+// launch, (the cell's init, inside the cell), supervise, collect, verdict. begin(),
+// run_checked() and finish() in executor.cc name each step with its number there.
+// run() and run_async() are thread-safe: a queue calls them from many threads at once.
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -14,6 +16,7 @@
 #include "executor/cgroup/cgroup.h"
 #include "executor/hooks.h"
 #include "executor/job_spec.h"
+#include "executor/launch.h"
 #include "executor/plan.h"
 #include "executor/net/bridge.h"
 #include "executor/net/netns_pool.h"
@@ -26,6 +29,8 @@
 namespace cellblock {
 
 struct PodNamespaces;  // pod.h
+class CellWatcher;     // cell_watcher.h
+struct SupervisedCell;  // supervise.h
 
 struct ExecutorConfig {
   // Per-host state: the stage directory cells mount their writable layer over, and each
@@ -65,6 +70,16 @@ class Executor {
   // `output` sees stdout and stderr while the job runs (output_listener.h).
   Result run(const JobSpec& job, const StopToken* stop = nullptr, OutputListener* output = nullptr);
 
+  // run() without holding the calling thread while the job runs: the cell is launched on this
+  // thread, then the executor's one watching thread supervises it among all others
+  // (cell_watcher.h) and calls done(result) when the job has ended; `job`, `stop` and `output`
+  // must live until then. A job runs_async() refuses runs on this thread, as run() would, and
+  // done is called before run_async returns.
+  void run_async(const JobSpec& job, const StopToken* stop, OutputListener* output, std::function<void(Result)> done);
+  // Whether run_async() runs `job` without a thread of its own: one cell with no files in or
+  // out and no operator hooks (a pod, the files and the hooks block around the cell).
+  bool runs_async(const JobSpec& job) const;
+
   int cgroup_version() const;
   CgroupDriver& cgroups() { return *cgroups_; }
 
@@ -76,8 +91,31 @@ class Executor {
                   CellRole role = CellRole::job);
   // A job with services (pod.h, pod.cc).
   Result run_pod(const JobSpec& job, const StopToken* stop, OutputListener* output);
+  // A cell from its plan until its init has ended: what begin() took, for finish().
+  struct Running {
+    explicit Running(const JobSpec& j) : job(j) {}
+    // Gives back what is left, in the order a failure between begin() and finish() needs it:
+    // the cell's descriptors, the lease, the state file, the cgroup (which kills what is left).
+    void reset() {
+      cell = {};
+      lease.reset();
+      state = {};
+      cgroup.reset();
+    }
+    const JobSpec& job;
+    uint64_t t_start = 0, t_planned = 0, t_cgroup = 0, t_network = 0;  // breakdown stamps
+    std::unique_ptr<JobCgroup> cgroup;
+    SupervisorState::JobFile state;
+    std::unique_ptr<BridgeLease> lease;
+    bool hooked = false, prestart = false;
+    std::chrono::steady_clock::time_point started;
+    LaunchedCell cell;
+  };
+  std::shared_ptr<Running> begin(const JobSpec& job, const PodNamespaces* pod, CellRole role);
+  void finish(Running& running, SupervisedCell& supervised, Result& result);
   void run_checked(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
                    const PodNamespaces* pod, CellRole role);
+  CellWatcher& watcher();  // made on the first run_async()
   void run_with_work_dir(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
                          const PodNamespaces* pod, CellRole role);
   // The prestart hooks for a cell whose namespaces exist: recorded in `result`; the first that
@@ -111,6 +149,10 @@ class Executor {
   static inline std::atomic<uint64_t> next_job_{0};
   std::string work_root_;  // <state_dir>/work: jobs' working directories (work_dir.h), "<pid>-<n>"
   static inline std::atomic<uint64_t> next_work_{0};
+  // Last, so that it goes first: its destructor waits for the cells it watches, whose ends use
+  // everything above.
+  std::once_flag watcher_made_;
+  std::unique_ptr<CellWatcher> watcher_;
 };
 
 }  // namespace cellblock

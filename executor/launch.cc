@@ -176,6 +176,8 @@ LaunchedCell launch_cell(CellLaunch launch) {
   }
   pid_t pid = clone3_vfork(args, exec_init, &x);
   if (pid < 0) throw_sys("clone3(CLONE_NEWPID|CLONE_NEWNS|CLONE_NEWNET|CLONE_NEWIPC|CLONE_NEWUTS)");
+  // clone3_vfork returns once the child has exec'd the init, which it does after joining.
+  if (cgroup && !placed_at_clone) cgroup->joined();
 
   LaunchedCell cell;
   cell.pid = pid;

@@ -22,7 +22,7 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using std::chrono::nanoseconds;
 
-enum Slot { kPidfd, kStdout, kStderr, kReport, kStop, kSlots };
+constexpr auto kSampleEvery = std::chrono::milliseconds(10);
 
 // Reads what is available, handing what the cap keeps to `listener` too; returns false at
 // end-of-file.
@@ -73,109 +73,123 @@ nanoseconds next_cpu_check(uint64_t used_ns, uint64_t limit_ns) {
 
 }  // namespace
 
-SupervisedCell supervise_cell(LaunchedCell& cell, const Limits& limits, JobCgroup* cgroup, const StopToken* stop,
-                              OutputListener* output, Clock::time_point started, const PrestartGate& prestart) {
-  SupervisedCell s;
-  s.out = CappedOutput(limits.output_bytes);
-  s.err = CappedOutput(limits.output_bytes);
-  Clock::time_point deadline = started + std::chrono::milliseconds(limits.wall_time_ms);
-  const uint64_t cpu_limit_ns = limits.cpu_time_ms ? *limits.cpu_time_ms * 1'000'000ull : 0;
-  Clock::time_point next_cpu = started;
-  // Kernels without pids.peak: the peak is the highest pids.current seen, every 10 ms.
-  const bool sample_pids = cgroup && cgroup->needs_sampling();
-  constexpr auto kSampleEvery = std::chrono::milliseconds(10);
-  Clock::time_point next_sample = started;
+Supervision::Supervision(LaunchedCell& cell, const Limits& limits, JobCgroup* cgroup, const StopToken* stop,
+                         OutputListener* output, Clock::time_point started, PrestartGate prestart)
+    : cell_(cell),
+      cgroup_(cgroup),
+      output_(output),
+      prestart_(std::move(prestart)),
+      deadline_(started + std::chrono::milliseconds(limits.wall_time_ms)),
+      cpu_limit_ns_(limits.cpu_time_ms ? *limits.cpu_time_ms * 1'000'000ull : 0),
+      // Nothing can have been used at the start: the first look is as late as is safe.
+      next_cpu_(started + next_cpu_check(0, cpu_limit_ns_ ? cpu_limit_ns_ : 1)),
+      // Kernels without pids.peak: the peak is the highest pids.current seen, every 10 ms.
+      sample_pids_(cgroup && cgroup->needs_sampling()),
+      next_sample_(started) {
+  s_.out = CappedOutput(limits.output_bytes);
+  s_.err = CappedOutput(limits.output_bytes);
+  fds_[kPidfd] = cell.pidfd.get();
+  fds_[kStdout] = cell.stdout_read.get();
+  fds_[kStderr] = cell.stderr_read.get();
+  fds_[kReport] = cell.report_read.get();
+  fds_[kStop] = stop ? stop->fd() : -1;
+}
 
-  pollfd fds[kSlots] = {};
-  fds[kPidfd] = {cell.pidfd.get(), POLLIN, 0};
-  fds[kStdout] = {cell.stdout_read.get(), POLLIN, 0};
-  fds[kStderr] = {cell.stderr_read.get(), POLLIN, 0};
-  fds[kReport] = {cell.report_read.get(), POLLIN, 0};
-  fds[kStop] = {stop ? stop->fd() : -1, POLLIN, 0};
+void Supervision::kill_cell(Status why) {
+  if (!s_.stopped_for) s_.stopped_for = why;
+  if (!killed_) {
+    // SIGKILL to a pid namespace's init kills every process in the namespace.
+    ::syscall(SYS_pidfd_send_signal, cell_.pidfd.get(), SIGKILL, nullptr, 0);
+    killed_ = true;
+  }
+  fds_[kStop] = -1;
+}
 
-  bool init_exited = false;
-  bool killed = false;
-  auto kill_cell = [&](Status why) {
-    if (!s.stopped_for) s.stopped_for = why;
-    if (!killed) {
-      // SIGKILL to a pid namespace's init kills every process in the namespace.
-      ::syscall(SYS_pidfd_send_signal, cell.pidfd.get(), SIGKILL, nullptr, 0);
-      killed = true;
-    }
-    fds[kStop].fd = -1;
-  };
+Supervision::Clock::time_point Supervision::next_wake() const {
+  if (init_exited_) return drain_until_;
+  Clock::time_point wake = deadline_;
+  if (cpu_limit_ns_ && !killed_) wake = std::min(wake, next_cpu_);
+  if (sample_pids_) wake = std::min(wake, next_sample_);
+  return wake;
+}
 
-  // After the init has exited every process of the cell is gone, so the pipes reach
-  // end-of-file at once; the grace period only guards against a bug holding a write end.
-  Clock::time_point drain_until = Clock::time_point::max();
-  while (fds[kStdout].fd >= 0 || fds[kStderr].fd >= 0 || fds[kReport].fd >= 0 || !init_exited) {
-    Clock::time_point now = Clock::now();
-    if (init_exited && now >= drain_until) break;
-    Clock::time_point wake = init_exited ? drain_until : deadline;
-    if (cpu_limit_ns && !init_exited && !killed) wake = std::min(wake, next_cpu);
-    if (sample_pids && !init_exited) wake = std::min(wake, next_sample);
-    auto wait = std::max(nanoseconds(0), std::chrono::duration_cast<nanoseconds>(wake - now));
-    timespec ts{static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
-    int n = ::ppoll(fds, kSlots, &ts, nullptr);
-    if (n < 0 && errno != EINTR) throw_sys("ppoll");
-    now = Clock::now();
+bool Supervision::done(Clock::time_point now) const {
+  if (!init_exited_) return false;
+  return (fds_[kStdout] < 0 && fds_[kStderr] < 0 && fds_[kReport] < 0) || now >= drain_until_;
+}
 
-    if (fds[kStdout].revents) {
-      bool over = false;
-      if (!drain(fds[kStdout].fd, s.out, over, output, OutputStream::out)) fds[kStdout].fd = -1;
-      if (over) kill_cell(Status::output_limit);
-    }
-    if (fds[kStderr].revents) {
-      bool over = false;
-      if (!drain(fds[kStderr].fd, s.err, over, output, OutputStream::err)) fds[kStderr].fd = -1;
-      if (over) kill_cell(Status::output_limit);
-    }
-    if (fds[kReport].revents) {
-      const uint32_t kind = read_report(fds[kReport].fd, s);
-      if (kind == 0) fds[kReport].fd = -1;
-      if (kind == CellReport::namespaces_ready && !killed) {
-        // The hooks run here, on this thread: the command has not started, so nothing is written
-        // to the output pipes meanwhile. Their time is not the job's.
-        const Clock::time_point held_from = Clock::now();
-        s.prestart_error = prestart ? prestart() : std::nullopt;
-        s.held = Clock::now() - held_from;
-        deadline += s.held;
-        next_cpu += s.held;
-        now = Clock::now();
-        if (s.prestart_error) kill_cell(Status::setup_error);
-        else {
-          // A failed write means the init is gone already: it reports why itself.
-          const char go = static_cast<char>(CellMessage::go);
-          [[maybe_unused]] ssize_t n = ::write(cell.go_write.get(), &go, 1);
-        }
-        cell.go_write.reset();
+void Supervision::step(const bool (&ready)[kSlots], Clock::time_point now) {
+  if (ready[kStdout] && fds_[kStdout] >= 0) {
+    bool over = false;
+    if (!drain(fds_[kStdout], s_.out, over, output_, OutputStream::out)) fds_[kStdout] = -1;
+    if (over) kill_cell(Status::output_limit);
+  }
+  if (ready[kStderr] && fds_[kStderr] >= 0) {
+    bool over = false;
+    if (!drain(fds_[kStderr], s_.err, over, output_, OutputStream::err)) fds_[kStderr] = -1;
+    if (over) kill_cell(Status::output_limit);
+  }
+  if (ready[kReport] && fds_[kReport] >= 0) {
+    const uint32_t kind = read_report(fds_[kReport], s_);
+    if (kind == 0) fds_[kReport] = -1;
+    if (kind == CellReport::namespaces_ready && !killed_) {
+      // The hooks run here, on this thread: the command has not started, so nothing is written
+      // to the output pipes meanwhile. Their time is not the job's.
+      const Clock::time_point held_from = Clock::now();
+      s_.prestart_error = prestart_ ? prestart_() : std::nullopt;
+      s_.held = Clock::now() - held_from;
+      deadline_ += s_.held;
+      next_cpu_ += s_.held;
+      now = Clock::now();
+      if (s_.prestart_error) kill_cell(Status::setup_error);
+      else {
+        // A failed write means the init is gone already: it reports why itself.
+        const char go = static_cast<char>(CellMessage::go);
+        [[maybe_unused]] ssize_t n = ::write(cell_.go_write.get(), &go, 1);
       }
-    }
-    if (fds[kStop].fd >= 0 && fds[kStop].revents) kill_cell(Status::cancelled);
-    if (fds[kPidfd].fd >= 0 && fds[kPidfd].revents) {
-      if (::waitid(P_PIDFD, static_cast<id_t>(cell.pidfd.get()), &s.init_exit, WEXITED) != 0) throw_sys("waitid(P_PIDFD)");
-      s.ended = now;
-      init_exited = true;
-      fds[kPidfd].fd = -1;
-      drain_until = now + std::chrono::seconds(1);
-    }
-    if (init_exited) continue;
-    if (sample_pids && now >= next_sample) {
-      cgroup->sample();
-      next_sample = now + kSampleEvery;
-    }
-    if (now >= deadline) kill_cell(Status::wall_time_limit);
-    if (cpu_limit_ns && cgroup && !killed && now >= next_cpu) {
-      // The job's time, as the result reports it: without the command's set-up before exec
-      // (its report has come by then), so a job that ends as cpu_time_limit reports at least
-      // the limit. The init's share is not known until the end and stays counted.
-      const uint64_t counted = cgroup->cpu_usage_ns();
-      const uint64_t used = counted - std::min(counted, s.setup_cpu_ns);
-      if (used >= cpu_limit_ns) kill_cell(Status::cpu_time_limit);
-      else next_cpu = now + next_cpu_check(used, cpu_limit_ns);
+      cell_.go_write.reset();
     }
   }
-  return s;
+  if (ready[kStop] && fds_[kStop] >= 0) kill_cell(Status::cancelled);
+  if (ready[kPidfd] && fds_[kPidfd] >= 0) {
+    if (::waitid(P_PIDFD, static_cast<id_t>(cell_.pidfd.get()), &s_.init_exit, WEXITED) != 0) throw_sys("waitid(P_PIDFD)");
+    s_.ended = now;
+    init_exited_ = true;
+    fds_[kPidfd] = -1;
+    drain_until_ = now + std::chrono::seconds(1);
+  }
+  if (init_exited_) return;
+  if (sample_pids_ && now >= next_sample_) {
+    cgroup_->sample();
+    next_sample_ = now + kSampleEvery;
+  }
+  if (now >= deadline_) kill_cell(Status::wall_time_limit);
+  if (cpu_limit_ns_ && cgroup_ && !killed_ && now >= next_cpu_) {
+    // The job's time, as the result reports it: without the command's set-up before exec
+    // (its report has come by then), so a job that ends as cpu_time_limit reports at least
+    // the limit. The init's share is not known until the end and stays counted.
+    const uint64_t counted = cgroup_->cpu_usage_ns();
+    const uint64_t used = counted - std::min(counted, s_.setup_cpu_ns);
+    if (used >= cpu_limit_ns_) kill_cell(Status::cpu_time_limit);
+    else next_cpu_ = now + next_cpu_check(used, cpu_limit_ns_);
+  }
+}
+
+SupervisedCell supervise_cell(LaunchedCell& cell, const Limits& limits, JobCgroup* cgroup, const StopToken* stop,
+                              OutputListener* output, Clock::time_point started, const PrestartGate& prestart) {
+  Supervision sv(cell, limits, cgroup, stop, output, started, prestart);
+  pollfd fds[Supervision::kSlots] = {};
+  for (Clock::time_point now = Clock::now(); !sv.done(now); now = Clock::now()) {
+    for (int i = 0; i < Supervision::kSlots; ++i) fds[i] = {sv.fd(Supervision::Slot(i)), POLLIN, 0};
+    auto wait = std::max(nanoseconds(0), std::chrono::duration_cast<nanoseconds>(sv.next_wake() - now));
+    timespec ts{static_cast<time_t>(wait.count() / 1'000'000'000), static_cast<long>(wait.count() % 1'000'000'000)};
+    int n = ::ppoll(fds, Supervision::kSlots, &ts, nullptr);
+    if (n < 0 && errno != EINTR) throw_sys("ppoll");
+    bool ready[Supervision::kSlots];
+    for (int i = 0; i < Supervision::kSlots; ++i) ready[i] = n > 0 && fds[i].fd >= 0 && fds[i].revents != 0;
+    sv.step(ready, Clock::now());
+  }
+  return std::move(sv.result());
 }
 
 }  // namespace cellblock

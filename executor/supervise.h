@@ -43,9 +43,54 @@ struct SupervisedCell {
 // nothing to let the command start, or why the job must end as setup_error.
 using PrestartGate = std::function<std::optional<std::string>()>;
 
+// One cell's supervision as a state machine, so that one thread can watch many cells
+// (cell_watcher.h) as well as one (supervise_cell below). It owns no descriptor: it names the
+// ones to wait on, and is told which are ready and what time it is.
+//
 // `output` (may be null) gets each piece of stdout and stderr as it is read (output_listener.h).
-// `prestart` (may be empty) is asked once, when the cell reports namespaces_ready; its go is
-// written to cell.go_write.
+// `prestart` (may be empty) is asked once, when the cell reports namespaces_ready, on the thread
+// that calls step(); its go is written to cell.go_write.
+class Supervision {
+ public:
+  enum Slot { kPidfd, kStdout, kStderr, kReport, kStop, kSlots };
+  using Clock = std::chrono::steady_clock;
+
+  Supervision(LaunchedCell& cell, const Limits& limits, JobCgroup* cgroup, const StopToken* stop,
+              OutputListener* output, Clock::time_point started, PrestartGate prestart = {});
+
+  // The descriptor to wait on for each slot (readable, or POLLPRI-free POLLIN), -1 for none.
+  int fd(Slot slot) const { return fds_[slot]; }
+  // When step() must run again even if nothing is ready.
+  Clock::time_point next_wake() const;
+  // Handles the ready slots (`ready[slot]`), then the clocks at `now`. Throws SysError on a
+  // failed read or waitid: the cell is then killed by its caller's cleanup (the cgroup's).
+  void step(const bool (&ready)[kSlots], Clock::time_point now);
+  // The init has exited and the pipes are drained (or their grace period has passed).
+  bool done(Clock::time_point now) const;
+  SupervisedCell& result() { return s_; }
+
+ private:
+  void kill_cell(Status why);
+
+  LaunchedCell& cell_;
+  JobCgroup* cgroup_;
+  OutputListener* output_;
+  PrestartGate prestart_;
+  SupervisedCell s_;
+  int fds_[kSlots];
+  Clock::time_point deadline_;
+  uint64_t cpu_limit_ns_;
+  Clock::time_point next_cpu_;
+  bool sample_pids_;
+  Clock::time_point next_sample_;
+  bool init_exited_ = false;
+  bool killed_ = false;
+  // After the init has exited every process of the cell is gone, so the pipes reach
+  // end-of-file at once; the grace period only guards against a bug holding a write end.
+  Clock::time_point drain_until_ = Clock::time_point::max();
+};
+
+// Supervises one cell on this thread until it is done (ppoll over its descriptors).
 SupervisedCell supervise_cell(LaunchedCell& cell, const Limits& limits, JobCgroup* cgroup,
                               const StopToken* stop, OutputListener* output,
                               std::chrono::steady_clock::time_point started, const PrestartGate& prestart = {});

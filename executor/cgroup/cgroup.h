@@ -81,6 +81,9 @@ class JobCgroup {
   // skips the global threadgroup rwsem when a task moves itself (cgroup_procs_write_start).
   // Do it before unsharing the cgroup namespace. v2: empty (use clone_into_fd()).
   virtual std::vector<int> join_fds() = 0;
+  // The cell's init has joined (launch_cell returns after its exec): closes the join_fds(), so a
+  // running cell holds no descriptor it no longer needs (a supervisor watches many at once).
+  virtual void joined() = 0;
   // Total CPU time used so far; cheap enough to poll every few milliseconds.
   virtual uint64_t cpu_usage_ns() = 0;
   virtual uint64_t oom_kills() = 0;

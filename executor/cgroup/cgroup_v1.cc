@@ -242,6 +242,8 @@ class V1Job final : public JobCgroup {
     return out;
   }
 
+  void joined() override { join_fds_.clear(); }
+
   uint64_t cpu_usage_ns() override {
     if (!cpu_usage_.is_open()) {
       std::string rel = dir_ + "/cpuacct.usage";

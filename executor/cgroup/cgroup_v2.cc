@@ -208,6 +208,7 @@ class V2Job final : public JobCgroup {
   int clone_into_fd() const override { return dir_fd_.get(); }
 
   std::vector<int> join_fds() override { return {}; }
+  void joined() override {}
 
   void add_process(pid_t pid) override {
     write("cgroup.procs", to_dec(static_cast<uint64_t>(pid)));

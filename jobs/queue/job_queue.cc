@@ -4,6 +4,7 @@
 
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <algorithm>
 #include <sstream>
 
 #include "executor/base/host_file.h"
@@ -44,7 +45,8 @@ JobQueue::JobQueue(JobRunner& runner, QueueOptions options)
     : runner_(runner),
       options_(std::move(options)),
       work_(asio::make_work_guard(io_)),
-      workers_(std::max<size_t>(1, options_.parallel)),
+      // Launching is CPU work of a few milliseconds; more threads than CPUs only queue for them.
+      launchers_(std::clamp<size_t>(options_.parallel, 1, std::max(2u, std::thread::hardware_concurrency()))),
       scheduler_(std::max<size_t>(1, options_.parallel),
                  options_.memory_budget ? options_.memory_budget : default_memory_budget(runner.memory_limit())) {
   if (!options_.memory_budget) options_.memory_budget = scheduler_.budget();
@@ -56,7 +58,7 @@ JobQueue::~JobQueue() {
   wait_idle();
   work_.reset();
   io_thread_.join();
-  workers_.join();
+  launchers_.join();
 }
 
 std::shared_ptr<JobQueue::Entry> JobQueue::new_entry(Submission submission) {
@@ -160,19 +162,33 @@ void JobQueue::start(std::shared_ptr<Entry> entry) {
       spdlog::error("start callback of job {} failed: {}", entry->id, e.what());
     }
   }
-  asio::post(workers_, [this, entry]() mutable {
-    const JobSpec& job = entry->submission.job;
-    spdlog::info("job {} {} started", entry->id, cellblock::quoted(job.id));
-    Result result = runner_.run(job, &entry->stop, entry->submission.output.get());
-    entry->stop.close_fd();
-    // The entry moves on to the io thread: once that has delivered the result, no worker still
-    // holds it (and its stop token's descriptor).
-    asio::post(io_, [this, entry = std::move(entry), result = std::move(result)]() mutable {
-      scheduler_.finished(entry->id);
-      if (result.status == Status::cancelled && !result.error) result.error = entry->cancel_reason;
-      complete(entry, std::move(result));
-      start_admitted();
+  const JobSpec& job = entry->submission.job;
+  spdlog::info("job {} {} started", entry->id, cellblock::quoted(job.id));
+  if (runner_.runs_async(job)) {
+    asio::post(launchers_, [this, entry] {
+      runner_.run_async(entry->submission.job, &entry->stop, entry->submission.output.get(),
+                        [this, entry](Result result) { ran(entry, std::move(result)); });
     });
+    return;
+  }
+  job_threads_.emplace(entry->id, std::thread([this, entry] {
+    ran(entry, runner_.run(entry->submission.job, &entry->stop, entry->submission.output.get()));
+  }));
+}
+
+void JobQueue::ran(std::shared_ptr<Entry> entry, Result result) {
+  entry->stop.close_fd();
+  // The entry moves on to the io thread: once that has delivered the result, no runner still
+  // holds it (and its stop token's descriptor).
+  asio::post(io_, [this, entry = std::move(entry), result = std::move(result)]() mutable {
+    if (auto t = job_threads_.find(entry->id); t != job_threads_.end()) {
+      t->second.join();  // it posted this as its last act
+      job_threads_.erase(t);
+    }
+    scheduler_.finished(entry->id);
+    if (result.status == Status::cancelled && !result.error) result.error = entry->cancel_reason;
+    complete(entry, std::move(result));
+    start_admitted();
   });
 }
 

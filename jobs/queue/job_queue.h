@@ -1,10 +1,13 @@
 // The job queue: many jobs at once on one host, on Boost.Asio.
 //
 // One thread runs the io_context that owns all queue state (the Scheduler, the entries, the
-// queue-timeout timers), so none of it needs a lock; jobs themselves run on a pool of worker
-// threads, each blocking in Executor::run(). The executor's children run only
-// async-signal-safe code between clone and exec, so launching from these threads is safe
-// (docs/architecture.md, "Rules").
+// queue-timeout timers), so none of it needs a lock. A job the runner can run without a thread
+// of its own (Executor::run_async) is launched from a small pool of launch threads and then
+// watched by the executor's one watching thread, so the queue holds a fixed number of threads
+// however many jobs run; any other job (a pod, files in or out, hooks) gets a thread of its own
+// that blocks in Executor::run(). The executor's children run only async-signal-safe code
+// between clone and exec, so launching from these threads is safe (docs/architecture.md,
+// "Rules").
 #pragma once
 
 #include <atomic>
@@ -35,6 +38,13 @@ class JobRunner {
   // The memory the runner's jobs may use at most (its cgroup's limit), for the default memory
   // budget; none: the machine's.
   virtual std::optional<uint64_t> memory_limit() const { return std::nullopt; }
+  // Whether run_async() runs `job` without holding the calling thread until it ends.
+  virtual bool runs_async(const JobSpec&) const { return false; }
+  // Starts the job and calls done(result) exactly once, on any thread, when it has ended.
+  virtual void run_async(const JobSpec& job, const StopToken* stop, OutputListener* output,
+                         std::function<void(Result)> done) {
+    done(run(job, stop, output));
+  }
 };
 
 class ExecutorRunner : public JobRunner {
@@ -44,6 +54,11 @@ class ExecutorRunner : public JobRunner {
     return executor_.run(job, stop, output);
   }
   std::optional<uint64_t> memory_limit() const override { return executor_.cgroups().memory_limit(); }
+  bool runs_async(const JobSpec& job) const override { return executor_.runs_async(job); }
+  void run_async(const JobSpec& job, const StopToken* stop, OutputListener* output,
+                 std::function<void(Result)> done) override {
+    executor_.run_async(job, stop, output, std::move(done));
+  }
 
  private:
   Executor& executor_;
@@ -113,6 +128,8 @@ class JobQueue {
   void arm_queue_timeout(const std::shared_ptr<Entry>& entry);
   void start_admitted();
   void start(std::shared_ptr<Entry> entry);
+  // Any thread, once the runner is done with the job: hands the result to the io thread.
+  void ran(std::shared_ptr<Entry> entry, Result result);
   // Takes its own reference: it erases the entry from entries_, which may hold the last other one.
   void complete(std::shared_ptr<Entry> entry, Result result);
   void cancel_now(uint64_t id, const std::string& reason);
@@ -121,8 +138,9 @@ class JobQueue {
   QueueOptions options_;
   boost::asio::io_context io_;
   std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
-  boost::asio::thread_pool workers_;
+  boost::asio::thread_pool launchers_;  // run_async's launches: a few threads for any number of jobs
   std::thread io_thread_;
+  std::map<uint64_t, std::thread> job_threads_;  // the jobs that block a thread; io thread
 
   // Owned by the io thread.
   Scheduler scheduler_;

@@ -72,7 +72,7 @@ TEST(QueueMixed, FiveHundredJobsOfEveryKindWithParallelFour) {
   quiet_logs();
   const std::string marker = unique_marker("mixed");
   const std::vector<Kind> kind = kinds(marker);
-  run(sh("true"));  // the first job opens what the executor keeps for its lifetime
+  warm_up();  // the first job opens what the executor keeps for its lifetime
   const HostSnapshot before = HostSnapshot::take();
   ASSERT_TRUE(host_processes_with(marker).empty());
 

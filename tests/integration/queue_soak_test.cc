@@ -20,7 +20,7 @@ uint64_t rss_kib() {
 TEST(QueueSoak, TenThousandJobsLeaveMemoryAndHostFlat) {
   constexpr int kRounds = 10, kPerRound = 1000;
   quiet_logs();
-  run(sh("true"));  // the first job opens what the executor keeps for its lifetime
+  warm_up();  // the first job opens what the executor keeps for its lifetime
   const HostSnapshot before = HostSnapshot::take();
   const uint64_t rss_start = rss_kib();
 

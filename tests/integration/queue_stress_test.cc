@@ -11,7 +11,7 @@ namespace {
 TEST(QueueStress, TwoThousandJobsFromFourThreads) {
   constexpr int kThreads = 4, kPerThread = 500, kJobs = kThreads * kPerThread;
   quiet_logs();
-  run(sh("true"));  // the first job opens what the executor keeps for its lifetime
+  warm_up();  // the first job opens what the executor keeps for its lifetime
   const HostSnapshot before = HostSnapshot::take();
 
   std::vector<std::atomic<int>> results(kJobs);

@@ -46,6 +46,16 @@ inline void expect_same_host(const HostSnapshot& before, const HostSnapshot& aft
   EXPECT_EQ(after.threads, before.threads);
 }
 
+// One job the way the queue runs it (Executor::run_async), so that what the executor keeps
+// for its lifetime (the watching thread and its descriptors) exists before a snapshot.
+inline void warm_up() {
+  const JobSpec j = sh("true");
+  std::promise<Result> done;
+  executor().run_async(j, nullptr, nullptr, [&](Result r) { done.set_value(std::move(r)); });
+  const Result r = done.get_future().get();
+  EXPECT_EQ(r.status, Status::exited) << describe(r);
+}
+
 // Waits for every result of `queue`; a queue that is not idle within `timeout` is a deadlock:
 // the test says so and aborts (the queue's destructor would wait for ever).
 inline void wait_idle_or_abort(JobQueue& queue, std::chrono::seconds timeout) {

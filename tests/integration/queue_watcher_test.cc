@@ -1,0 +1,122 @@
+// One supervisor, many cells: the queue launches plain jobs from a few threads and the executor's
+// one watching thread supervises every running cell (executor/cell_watcher.h), so the threads
+// a supervisor holds do not grow with the cells it runs.
+#include <filesystem>
+#include <set>
+
+#include <gmock/gmock.h>
+
+#include "tests/integration/queue_test_util.h"
+
+namespace cellblock::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+size_t threads_of_this_process() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+size_t fds_of_this_process() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+// Jobs alive now: distinct job-<n> cgroup names below executor()'s sv- directories.
+size_t cells_alive() {
+  std::set<std::string> names;
+  for (const auto& path : job_cgroups()) names.insert(std::filesystem::path(path).filename());
+  return names.size();
+}
+
+TEST(QueueWatcher, TwoHundredCellsAliveAtOnceOnAFewThreads) {
+  constexpr size_t kCells = 200;
+  ExecutorRunner runner(executor());
+  JobQueue queue(runner, {.parallel = kCells, .memory_budget = kCells * (32ull << 20)});
+  const size_t threads_before = threads_of_this_process();
+  const size_t fds_before = fds_of_this_process();
+
+  std::mutex m;
+  std::vector<Result> results;
+  for (size_t i = 0; i < kCells; ++i) {
+    Submission s;
+    s.job = job({"/bin/sleep", "600"});
+    s.job.id = "sleeper-" + std::to_string(i);
+    s.job.limits.memory_bytes = 16 << 20;
+    s.job.limits.wall_time_ms = 600000;
+    s.on_done = [&](Result& r) {
+      std::lock_guard lock(m);
+      results.push_back(r);
+    };
+    queue.submit(std::move(s));
+  }
+  // Every cell alive together; whatever the machine's speed, they start within minutes.
+  ASSERT_TRUE(eventually([&] { return cells_alive() == kCells; }, 300s))
+      << cells_alive() << " of " << kCells << " cells alive; results so far: " << results.size();
+  const size_t threads = threads_of_this_process();
+  const size_t fds = fds_of_this_process();
+  // The queue's io thread, its launch threads (at most the CPUs, at least 2), the watcher: a
+  // thread per cell would be 200 more.
+  EXPECT_LE(threads - threads_before, 2 + std::max(2u, std::thread::hardware_concurrency()))
+      << threads_before << " threads before, " << threads << " with " << kCells << " cells";
+  const double fds_per_cell = double(fds - fds_before) / kCells;
+  // pidfd, stdout, stderr and report pipes, the stop token: the cgroup's join descriptors are
+  // closed once the init has joined (JobCgroup::joined).
+  EXPECT_LT(fds_per_cell, 8) << fds - fds_before << " more descriptors with " << kCells << " cells";
+  std::cout << "[ watcher  ] " << kCells << " cells: " << threads << " threads (" << threads_before << " before), "
+            << fds_per_cell << " fds per cell" << std::endl;
+
+  // Cancelling through the watcher ends every cell at once, as `cancelled`.
+  queue.shutdown(0ms);
+  wait_idle_or_abort(queue, 300s);
+  ASSERT_EQ(results.size(), kCells);
+  for (const Result& r : results) EXPECT_EQ(r.status, Status::cancelled) << describe(r);
+  EXPECT_TRUE(eventually([] { return cells_alive() == 0; }, 60s)) << "job cgroups left behind";
+}
+
+// The watcher keeps each cell's own clocks and pipes apart: a short job's output and a killed
+// job's wall-time limit, while long jobs run beside them on the same thread.
+TEST(QueueWatcher, EachCellKeepsItsOwnLimitsAndOutput) {
+  ExecutorRunner runner(executor());
+  JobQueue queue(runner, {.parallel = 12});
+  std::mutex m;
+  std::map<std::string, Result> results;
+  auto submit = [&](const std::string& id, JobSpec j) {
+    j.id = id;
+    Submission s;
+    s.job = std::move(j);
+    s.on_done = [&](Result& r) {
+      std::lock_guard lock(m);
+      results[r.id] = r;
+    };
+    queue.submit(std::move(s));
+  };
+  for (int i = 0; i < 4; ++i) {
+    JobSpec slow = sh("sleep 1; echo slow " + std::to_string(i));
+    submit("slow-" + std::to_string(i), slow);
+    JobSpec killed = job({"/bin/sleep", "60"});
+    killed.limits.wall_time_ms = 300;
+    submit("killed-" + std::to_string(i), killed);
+    submit("loud-" + std::to_string(i), sh("i=0; while [ $i -lt 2000 ]; do echo line $i; i=$((i+1)); done"));
+  }
+  wait_idle_or_abort(queue, 300s);
+  ASSERT_EQ(results.size(), 12u);
+  for (int i = 0; i < 4; ++i) {
+    const std::string n = std::to_string(i);
+    const Result& slow = results["slow-" + n];
+    EXPECT_EQ(slow.status, Status::exited) << describe(slow);
+    EXPECT_EQ(slow.stdout_data, "slow " + n + "\n");
+    const Result& killed = results["killed-" + n];
+    EXPECT_EQ(killed.status, Status::wall_time_limit) << describe(killed);
+    const Result& loud = results["loud-" + n];
+    EXPECT_EQ(loud.status, Status::exited) << describe(loud);
+    EXPECT_EQ(std::count(loud.stdout_data.begin(), loud.stdout_data.end(), '\n'), 2000) << loud.stdout_data.size();
+    EXPECT_THAT(loud.stdout_data, ::testing::EndsWith("line 1999\n"));
+  }
+}
+
+}  // namespace
+}  // namespace cellblock::test

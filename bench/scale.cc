@@ -13,7 +13,7 @@
 //     them all runs --concurrent jobs of `/bin/sleep S`, each limited to 16 MiB and 8 pids.
 //     Every job must end `exited` 0, and every cell must have been alive at the same moment.
 //     The check for the latter needs no sampling: for each job the runner (below) notes when
-//     Executor::run() was entered (b) and left (a), and the cell reports how long it lived (w,
+//     the job went to the executor (b) and its result came back (a), and the cell reports how long it lived (w,
 //     stats.wall_time_ms, from launch to the end of its init). The cell was surely alive
 //     during [a - w, b + w]: it started no later than a - w and ended no earlier than b + w.
 //     If the latest of the starts comes before the earliest of the ends, all cells were alive
@@ -112,21 +112,39 @@ class TimedRunner : public JobRunner {
     double cell_ms = 0;
   };
   Result run(const JobSpec& job, const StopToken* stop, OutputListener*) override {
-    const size_t now = ++inside_;
-    for (size_t peak = peak_.load(); now > peak && !peak_.compare_exchange_weak(peak, now);) {
-    }
-    Span span;
-    span.entered = Clock::now();
+    const Clock::time_point entered = enter();
     Result r = executor_.run(job, stop);
-    span.left = Clock::now();
-    --inside_;
-    span.cell_ms = r.stats.wall_time_ms;
-    std::lock_guard lock(mutex_);
-    spans_[job.id] = span;
+    leave(job.id, entered, r);
     return r;
+  }
+  // As the queue runs jobs in a supervisor: launched here, watched by the executor's one
+  // watching thread (executor/cell_watcher.h), so the threads measured are the product's.
+  bool runs_async(const JobSpec& job) const override { return executor_.runs_async(job); }
+  void run_async(const JobSpec& job, const StopToken* stop, OutputListener*, std::function<void(Result)> done) override {
+    const Clock::time_point entered = enter();
+    executor_.run_async(job, stop, nullptr, [this, &job, entered, done = std::move(done)](Result r) {
+      leave(job.id, entered, r);
+      done(std::move(r));
+    });
   }
   std::optional<uint64_t> memory_limit() const override { return executor_.cgroups().memory_limit(); }
   size_t peak_inside() const { return peak_; }
+
+ private:
+  Clock::time_point enter() {
+    const size_t now = ++inside_;
+    for (size_t peak = peak_.load(); now > peak && !peak_.compare_exchange_weak(peak, now);) {
+    }
+    return Clock::now();
+  }
+  void leave(const std::string& id, Clock::time_point entered, const Result& r) {
+    Span span{entered, Clock::now(), r.stats.wall_time_ms};
+    --inside_;
+    std::lock_guard lock(mutex_);
+    spans_[id] = span;
+  }
+
+ public:
   // Forgets what ran so far (the warm-up job).
   void reset() {
     std::lock_guard lock(mutex_);

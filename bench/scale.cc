@@ -336,8 +336,8 @@ std::string to_markdown(const Settings& s, const std::string& date, int cgroup_v
   if (b) {
     md << "\n### " << s.concurrent << " cells at once\n\n";
     md << "`/bin/sleep " << s.sleep_s << "`, " << s.cell_memory_mib << " MiB and " << s.cell_pids
-       << " pids each; queue parallel = " << s.concurrent << ". \"All alive together\" is proven from each job's "
-       << "entry into and exit from Executor::run and the cell's own wall time (see bench/scale.cc), not sampled.\n\n";
+       << " pids each; queue parallel = " << s.concurrent << ". \"All alive together\" is proven from when each job "
+       << "went to the executor, when its result came back and the cell's own wall time (see bench/scale.cc), not sampled.\n\n";
     md << "| wall time | queue's running peak | all alive together for at least | launch spread | median cell wall | "
           "VmRSS before | VmHWM (peak) | threads peak | fds peak | exited 0 |\n";
     md << "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";

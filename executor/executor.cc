@@ -247,17 +247,15 @@ void guarded(Result& result, Clock::time_point started, Steps steps) {
 Result Executor::run_cell(const JobSpec& job, const StopToken* stop, OutputListener* output, const PodNamespaces* pod,
                           CellRole role) {
   Result result = empty_result(job, cgroup_version());
-  guarded(result, Clock::now(), [&] {
-    if (job.files.empty() && job.collect.empty()) run_checked(job, stop, output, result, pod, role);
-    else run_with_work_dir(job, stop, output, result, pod, role);
-  });
+  guarded(result, Clock::now(), [&] { run_checked(job, stop, output, result, pod, role); });
   return result;
 }
 
 bool Executor::runs_async(const JobSpec& job) const {
-  // A pod waits on its services, files in and out are written and read around the cell, and
-  // the operator's hooks run host programs: each would hold the watcher's thread.
-  return job.services.empty() && job.files.empty() && job.collect.empty() && config_.hooks.empty();
+  // A pod waits on its services and the operator's hooks run host programs: either would hold
+  // the watcher's thread. Files in are written before the launch, on the caller's thread; files
+  // out are read by the watcher, at most each file's max_bytes.
+  return job.services.empty() && config_.hooks.empty();
 }
 
 void Executor::run_async(const JobSpec& job, const StopToken* stop, OutputListener* output,
@@ -289,10 +287,10 @@ CellWatcher& Executor::watcher() {
 }
 
 // A job with files in or out gets a private tmpfs at /w (work_dir.h), as large as its writable
-// layer: its files are written there before the command starts and collected from there after,
-// under the tmpfs's root whatever the job left behind. The directory is gone before the result.
-void Executor::run_with_work_dir(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
-                                 const PodNamespaces* pod, CellRole role) {
+// layer: its files are written there before the command starts (begin) and collected from there
+// after (finish), under the tmpfs's root whatever the job left behind. The directory is gone
+// before the result.
+std::unique_ptr<WorkDir> Executor::make_work_dir(const JobSpec& job) {
   const std::string path = work_root_ + "/" + std::to_string(::getpid()) + "-" + std::to_string(next_work_.fetch_add(1));
   std::unique_ptr<WorkDir> work;
   try {
@@ -312,30 +310,44 @@ void Executor::run_with_work_dir(const JobSpec& job, const StopToken* stop, Outp
       throw SetupError("files." + f.path + ": " + e.what());
     }
   }
-  JobSpec with_work = job;
-  with_work.mounts.push_back(BindMount{work->path(), kCellWorkDir, /*readonly=*/false});
-  run_checked(with_work, stop, output, result, pod, role);
+  return work;
+}
+
+namespace {
+
+void collect_files(const JobSpec& job, const WorkDir& work, Result& result) {
+  const std::string prefix = std::string(kCellWorkDir) + "/";
   for (const CollectFile& c : job.collect) {
     CollectedFile& out = result.collected.emplace_back();
     out.path = c.path;
-    if (c.path.starts_with(prefix)) out.read = work->read_file(c.path.substr(prefix.size()), c.max_bytes);
+    if (c.path.starts_with(prefix)) out.read = work.read_file(c.path.substr(prefix.size()), c.max_bytes);
     else out.read.message = std::string("not under ") + kCellWorkDir;
   }
 }
+
+}  // namespace
 
 // Steps 1 to 4: everything until the cell's init runs. Throws SetupError for the job's own
 // faults, anything else for the host's.
 std::shared_ptr<Executor::Running> Executor::begin(const JobSpec& job, const PodNamespaces* pod, CellRole role) {
   auto r = std::make_shared<Running>(job);
   r->t_start = monotonic_ns();
+  // 0. files in and out: the job's /w (make_work_dir), bound where the plan mounts it
+  std::optional<JobSpec> with_work;
+  if (!job.files.empty() || !job.collect.empty()) {
+    r->work = make_work_dir(job);
+    with_work = job;
+    with_work->mounts.push_back(BindMount{r->work->path(), kCellWorkDir, /*readonly=*/false});
+  }
+  const JobSpec& planned = with_work ? *with_work : job;
   // 1. plan (plan.h)
   if (!job.security) throw SetupError("policy " + cellblock::quoted(job.policy) + ": not loaded (no security policy, no cell)");
   if (job.network != NetworkMode::bridge && (job.egress || !job.egress_allow.empty()))
     throw SetupError("egress: only for \"network\": \"bridge\" (this job's network is \"none\")");
   Bridge* bridge = job.network == NetworkMode::bridge ? &this->bridge() : nullptr;
   std::optional<JobSpec> bridged;
-  if (bridge) bridged = with_resolv_conf(job, *bridge);
-  const LaunchPlan plan = make_launch_plan(bridged ? *bridged : job, host_);
+  if (bridge) bridged = with_resolv_conf(planned, *bridge);
+  const LaunchPlan plan = make_launch_plan(bridged ? *bridged : planned, host_);
   const CgroupLimits limits = cgroup_limits(job.limits);
   // 2. cgroup (cgroup/cgroup.h), and the job's state file for a cleanup after a crash
   //    (supervisor_state.h)
@@ -426,6 +438,7 @@ void Executor::finish(Running& r, SupervisedCell& supervised, Result& result) {
   result.stdout_data = supervised.out.take();
   result.stderr_data = supervised.err.take();
   decide(result, supervised, stats.oom_kills);
+  if (r.work) collect_files(job, *r.work, result);
 }
 
 namespace {

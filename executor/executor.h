@@ -24,6 +24,7 @@
 #include "executor/result.h"
 #include "executor/stop_token.h"
 #include "executor/supervisor_state.h"
+#include "executor/work_dir.h"
 #include "executor/base/unique_fd.h"
 
 namespace cellblock {
@@ -76,8 +77,8 @@ class Executor {
   // must live until then. A job runs_async() refuses runs on this thread, as run() would, and
   // done is called before run_async returns.
   void run_async(const JobSpec& job, const StopToken* stop, OutputListener* output, std::function<void(Result)> done);
-  // Whether run_async() runs `job` without a thread of its own: one cell with no files in or
-  // out and no operator hooks (a pod, the files and the hooks block around the cell).
+  // Whether run_async() runs `job` without a thread of its own: one cell and no operator hooks
+  // (a pod and the hooks block around the cell).
   bool runs_async(const JobSpec& job) const;
 
   int cgroup_version() const;
@@ -101,9 +102,11 @@ class Executor {
       lease.reset();
       state = {};
       cgroup.reset();
+      work.reset();
     }
     const JobSpec& job;
     uint64_t t_start = 0, t_planned = 0, t_cgroup = 0, t_network = 0;  // breakdown stamps
+    std::unique_ptr<WorkDir> work;  // files in and out (/w); goes last, once the cell is gone
     std::unique_ptr<JobCgroup> cgroup;
     SupervisorState::JobFile state;
     std::unique_ptr<BridgeLease> lease;
@@ -116,8 +119,8 @@ class Executor {
   void run_checked(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
                    const PodNamespaces* pod, CellRole role);
   CellWatcher& watcher();  // made on the first run_async()
-  void run_with_work_dir(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
-                         const PodNamespaces* pod, CellRole role);
+  // A job's private /w with its files written (work_dir.h). Throws SetupError for a bad file.
+  std::unique_ptr<WorkDir> make_work_dir(const JobSpec& job);
   // The prestart hooks for a cell whose namespaces exist: recorded in `result`; the first that
   // fails stops the others and its description is the answer (supervise.h, PrestartGate).
   std::optional<std::string> run_prestart_hooks(const JobSpec& job, pid_t pid, const JobCgroup& cgroup,

@@ -4,8 +4,8 @@
 // queue-timeout timers), so none of it needs a lock. A job the runner can run without a thread
 // of its own (Executor::run_async) is launched from a small pool of launch threads and then
 // watched by the executor's one watching thread, so the queue holds a fixed number of threads
-// however many jobs run; any other job (a pod, files in or out, hooks) gets a thread of its own
-// that blocks in Executor::run(). The executor's children run only async-signal-safe code
+// however many jobs run; any other job (a pod, or any job under operator hooks) gets a thread
+// of its own that blocks in Executor::run(). The executor's children run only async-signal-safe code
 // between clone and exec, so launching from these threads is safe (docs/architecture.md,
 // "Rules").
 #pragma once

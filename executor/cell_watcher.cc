@@ -69,9 +69,10 @@ void CellWatcher::watch(std::unique_ptr<Supervision> supervision, Done done) {
   }
   {
     std::lock_guard lock(mutex_);
+    // The thread first: if it cannot be made (std::system_error), nothing is taken over.
+    if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
     new_.push_back(std::move(cell));
     count_.fetch_add(1);
-    if (!thread_.joinable()) thread_ = std::thread([this] { loop(); });
   }
   uint64_t one = 1;
   [[maybe_unused]] ssize_t n = ::write(wake_.get(), &one, sizeof one);

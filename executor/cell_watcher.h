@@ -36,7 +36,8 @@ class CellWatcher {
   CellWatcher& operator=(const CellWatcher&) = delete;
 
   // Thread-safe. Takes over `supervision` (whose cell, stop token and listener must live until
-  // `done` has been called).
+  // `done` has been called). Throws std::system_error, having taken nothing over, when the
+  // thread cannot be started.
   void watch(std::unique_ptr<Supervision> supervision, Done done);
 
   // How many cells are watched now (for tests and metrics).

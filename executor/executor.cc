@@ -264,21 +264,40 @@ void Executor::run_async(const JobSpec& job, const StopToken* stop, OutputListen
   const Clock::time_point started = Clock::now();
   auto result = std::make_shared<Result>(empty_result(job, cgroup_version()));
   std::shared_ptr<Running> running;
-  guarded(*result, started, [&] { running = begin(job, nullptr, CellRole::job); });
-  if (!running) return done(std::move(*result));
-  auto supervision = std::make_unique<Supervision>(running->cell, job.limits, running->cgroup.get(), stop, output,
-                                                   running->started);
-  watcher().watch(std::move(supervision), [this, running, result, started, done = std::move(done)](
-                                              SupervisedCell* supervised, std::exception_ptr error) {
-    guarded(*result, started, [&] {
-      if (error) std::rethrow_exception(error);
-      finish(*running, *supervised, *result);
-    });
-    // What finish() has not given back yet (after a failure: the cgroup, whose removal kills
-    // what is left of the cell, the state file, the lease) goes before the result is handed on.
-    running->reset();
-    done(std::move(*result));
+  std::unique_ptr<Supervision> supervision;
+  CellWatcher* cells = nullptr;
+  // Nothing may escape to the caller's thread (a queue's launcher): no descriptor for the stop
+  // token or the watcher (EMFILE in a busy supervisor) is the job's internal_error, like a
+  // failed pipe in begin().
+  guarded(*result, started, [&] {
+    running = begin(job, nullptr, CellRole::job);
+    supervision = std::make_unique<Supervision>(running->cell, job.limits, running->cgroup.get(), stop, output,
+                                                running->started);
+    cells = &watcher();
   });
+  if (!cells) {
+    if (running) running->reset();  // the cgroup's removal kills the cell if it was launched
+    return done(std::move(*result));
+  }
+  auto hand_on = std::make_shared<std::function<void(Result)>>(std::move(done));
+  guarded(*result, started, [&] {
+    cells->watch(std::move(supervision), [this, running, result, started, hand_on](SupervisedCell* supervised,
+                                                                                    std::exception_ptr error) {
+      guarded(*result, started, [&] {
+        if (error) std::rethrow_exception(error);
+        finish(*running, *supervised, *result);
+      });
+      // What finish() has not given back yet (after a failure: the cgroup, whose removal kills
+      // what is left of the cell, the state file, the lease) goes before the result is handed on.
+      running->reset();
+      (*hand_on)(std::move(*result));
+    });
+    cells = nullptr;  // taken over
+  });
+  if (cells) {  // watch() threw: no thread to watch the cell
+    running->reset();
+    (*hand_on)(std::move(*result));
+  }
 }
 
 CellWatcher& Executor::watcher() {

@@ -1,6 +1,8 @@
 // One supervisor, many cells: the queue launches plain jobs from a few threads and the executor's
 // one watching thread supervises every running cell (executor/cell_watcher.h), so the threads
 // a supervisor holds do not grow with the cells it runs.
+#include <sys/resource.h>
+
 #include <filesystem>
 #include <set>
 
@@ -116,6 +118,44 @@ TEST(QueueWatcher, EachCellKeepsItsOwnLimitsAndOutput) {
     EXPECT_EQ(std::count(loud.stdout_data.begin(), loud.stdout_data.end(), '\n'), 2000) << loud.stdout_data.size();
     EXPECT_THAT(loud.stdout_data, ::testing::EndsWith("line 1999\n"));
   }
+}
+
+// A supervisor out of descriptors (RLIMIT_NOFILE reached: thousands of cells, a low limit) ends
+// the jobs it cannot launch or watch as errors that say why, and goes on: nothing escapes to the
+// queue's launch threads. One job per step, with room for 0, 1, 2, ... descriptors more than are
+// open, so that every place a job takes one (its pipes, the plan's memfd, the stop token) is the
+// first to fail once; with the limit back, the next job runs.
+TEST(QueueWatcher, OutOfDescriptorsTheJobsEndAsErrorsAndTheSupervisorGoesOn) {
+  warm_up();
+  ExecutorRunner runner(executor());
+  JobQueue queue(runner, {.parallel = 1});
+  rlimit saved{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &saved), 0);
+  int failed = 0, ran = 0;
+  for (rlim_t room = 0; room <= 24; ++room) {
+    Result result;
+    Submission s;
+    s.job = job({"/bin/echo", "ran"});
+    s.on_done = [&](Result& r) { result = r; };
+    rlimit low = saved;
+    low.rlim_cur = fds_of_this_process() + room;
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &low), 0);
+    queue.submit(std::move(s));
+    wait_idle_or_abort(queue, 120s);
+    ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &saved), 0);
+    if (result.status == Status::exited) {
+      ++ran;
+      EXPECT_EQ(result.stdout_data, "ran\n") << "room " << room;
+    } else {
+      ++failed;
+      EXPECT_EQ(result.status, Status::internal_error) << "room " << room << ": " << describe(result);
+      EXPECT_THAT(result.error.value_or(""), ::testing::HasSubstr("Too many open files")) << describe(result);
+    }
+    ASSERT_TRUE(eventually([] { return cells_alive() == 0; }, 30s)) << "room " << room << ": job cgroups left behind";
+  }
+  EXPECT_GT(failed, 0) << "no job ran out of descriptors: the test proves nothing";
+  EXPECT_GT(ran, 0) << "no job ran even with " << 24 << " descriptors to spare";
+  std::cout << "[ watcher  ] out of descriptors: " << failed << " jobs failed cleanly, then " << ran << " ran" << std::endl;
 }
 
 }  // namespace

@@ -26,15 +26,17 @@ std::string supervisor_dir_name(pid_t pid, uint64_t start_time) {
 
 std::string driver_state_key(const CgroupLayout& layout, const CgroupConfig& config) {
   std::string key = (layout.mode == CgroupMode::v1 ? "v1 " : "v2 ") + config.subtree;
-  const std::string leaf_suffix = "/" + config.subtree + "/supervisor";
-  for (const CgroupHierarchy& h : layout.hierarchies) {
-    std::string base = h.base;
-    if (layout.mode == CgroupMode::v2 && base.size() > leaf_suffix.size() && base.ends_with(leaf_suffix))
-      base.resize(base.size() - leaf_suffix.size());
-    key += " " + base;
-  }
+  for (const CgroupHierarchy& h : layout.hierarchies)
+    key += " " + (layout.mode == CgroupMode::v2 ? v2_base(h.base, config.subtree) : h.base);
   key += " ops@" + std::to_string(reinterpret_cast<std::uintptr_t>(config.fs_ops.get()));
   return key;
+}
+
+std::string v2_base(const std::string& self, const std::string& subtree, bool* in_leaf) {
+  const std::string leaf_suffix = "/" + subtree + "/supervisor";
+  const bool leaf = self.size() > leaf_suffix.size() && self.ends_with(leaf_suffix);
+  if (in_leaf) *in_leaf = leaf;
+  return leaf ? self.substr(0, self.size() - leaf_suffix.size()) : self;
 }
 
 std::optional<std::pair<pid_t, uint64_t>> parse_supervisor_dir_name(std::string_view name) {

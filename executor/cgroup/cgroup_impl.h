@@ -64,6 +64,10 @@ std::unique_ptr<CgroupDriver> make_cgroup_v2_driver(const CgroupLayout& layout,
 // C/<subtree>/supervisor) and the file operations (a unit test's fake tree is its own).
 std::string driver_state_key(const CgroupLayout& layout, const CgroupConfig& config);
 
+// v2: the base C of a supervisor whose cgroup is `self`: `self`, or C when the process already
+// moved itself into C/<subtree>/supervisor (then `*in_leaf` is set).
+std::string v2_base(const std::string& self, const std::string& subtree, bool* in_leaf = nullptr);
+
 // How long kill_all() waits for a job to empty before it gives up with ETIMEDOUT. A task stuck
 // in uninterruptible sleep (D state, e.g. on a dead NFS server) can hold a cgroup that long.
 inline constexpr std::chrono::milliseconds kKillTimeout{10'000};

@@ -378,12 +378,8 @@ std::unique_ptr<V2State> make_v2_state(const CgroupLayout& layout, const CgroupC
 
   // The base C: where the supervisor was put, or, if it already moved itself into
   // C/<subtree>/supervisor, C.
-  std::string base = h.base;
-  const std::string leaf_suffix = "/" + config.subtree + "/supervisor";
-  bool in_leaf =
-      base.size() > leaf_suffix.size() &&
-      base.compare(base.size() - leaf_suffix.size(), leaf_suffix.size(), leaf_suffix) == 0;
-  if (in_leaf) base.resize(base.size() - leaf_suffix.size());
+  bool in_leaf = false;
+  const std::string base = v2_base(h.base, config.subtree, &in_leaf);
   UniqueFd base_fd = open_dir(base);
 
   auto available = split_words(*read_file_at(base_fd.get(), "cgroup.controllers", base));

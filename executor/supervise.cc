@@ -82,7 +82,7 @@ Supervision::Supervision(LaunchedCell& cell, const Limits& limits, JobCgroup* cg
       deadline_(started + std::chrono::milliseconds(limits.wall_time_ms)),
       cpu_limit_ns_(limits.cpu_time_ms ? *limits.cpu_time_ms * 1'000'000ull : 0),
       // Nothing can have been used at the start: the first look is as late as is safe.
-      next_cpu_(started + next_cpu_check(0, cpu_limit_ns_ ? cpu_limit_ns_ : 1)),
+      next_cpu_(started + next_cpu_check(0, cpu_limit_ns_)),  // read only with a limit
       // Kernels without pids.peak: the peak is the highest pids.current seen, every 10 ms.
       sample_pids_(cgroup && cgroup->needs_sampling()),
       next_sample_(started) {

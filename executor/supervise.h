@@ -58,7 +58,7 @@ class Supervision {
   Supervision(LaunchedCell& cell, const Limits& limits, JobCgroup* cgroup, const StopToken* stop,
               OutputListener* output, Clock::time_point started, PrestartGate prestart = {});
 
-  // The descriptor to wait on for each slot (readable, or POLLPRI-free POLLIN), -1 for none.
+  // The descriptor to wait on (for POLLIN) in each slot, -1 for none.
   int fd(Slot slot) const { return fds_[slot]; }
   // When step() must run again even if nothing is ready.
   Clock::time_point next_wake() const;

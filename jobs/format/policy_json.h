@@ -46,7 +46,8 @@ class PolicyRegistry {
   std::filesystem::path resolve(std::string_view ref) const;
   // Parses without compiling or caching (validation, `cellblock policy check`).
   SecurityPolicy load(std::string_view ref) const;
-  // Parsed and compiled, from the cache after the first time.
+  // Parsed and compiled, from the cache after the first time: a name keeps meaning the file it
+  // first resolved to, for the life of the registry.
   std::shared_ptr<const CompiledPolicy> get(std::string_view ref);
 
   // Keep compiled seccomp programs in `dir` for the next process too (seccomp_cache.h): for
@@ -63,6 +64,9 @@ class PolicyRegistry {
   std::optional<std::string> seccomp_cache_;
   mutable std::mutex mutex_;
   std::map<std::filesystem::path, std::shared_ptr<const CompiledPolicy>> cache_;  // by canonical path
+  // By name too ("default"): a job names its policy, and finding the name's file again costs a
+  // stat of each directory and a readlink of each part of the path, per job.
+  std::map<std::string, std::shared_ptr<const CompiledPolicy>, std::less<>> by_name_;
 };
 
 }  // namespace cellblock

@@ -328,6 +328,17 @@ TEST(PolicyRegistry, CompilesEachPolicyOnce) {
   EXPECT_EQ(first->policy.name, "p");
 }
 
+TEST(PolicyRegistry, ANameIsLookedUpInTheDirectoriesOnce) {
+  TempDir dir;
+  fs::path file = dir.write("p.json", minimal().dump());
+  PolicyRegistry registry({dir.path()});
+  auto first = registry.get("p");
+  fs::remove(file);
+  // The second job naming it finds it without a stat or a readlink: the file is not even there.
+  EXPECT_EQ(registry.get("p").get(), first.get());
+  EXPECT_THROW(registry.get("q"), FieldError);
+}
+
 TEST(PolicyRegistry, FailedLoadsAreNotCached) {
   TempDir dir;
   fs::path file = dir.write("p.json", R"({"seccomp": {}, "capabilities": []})");

@@ -53,10 +53,9 @@ std::optional<off_t> image_offset_in_executable() {
 }
 
 // Copies the image into `mem` inside the kernel, from the executable's page cache. Writing it
-// from the mapped bytes instead faults every page of them into this process first: 3.4 ms of
-// the start of a one-shot `cellblock run` on a machine where a fault costs 10 us, against
-// 0.2 ms for this. False if it could not (no /proc, an image outside the file): `mem` is then
-// empty again and the caller writes the bytes.
+// from the mapped bytes instead faults their pages into this process first, on a machine where a
+// fault costs 10 us: a one-shot `cellblock run`'s executor_start went 2.24 -> 1.43 ms with this.
+// False if it could not (no /proc, an image outside the file).
 bool copy_image_from_executable(int mem) {
   const std::optional<off_t> offset = image_offset_in_executable();
   if (!offset) return false;
@@ -75,23 +74,35 @@ bool copy_image_from_executable(int mem) {
   // page is compared all the same, a cheap check that the offset found is the image's.
   char head[4096];
   const size_t check = std::min(sizeof head, bytes.size());
-  if (done == bytes.size() && ::pread(mem, head, check, 0) == static_cast<ssize_t>(check) &&
-      std::memcmp(head, bytes.data(), check) == 0)
-    return true;
-  if (::ftruncate(mem, 0) != 0 || ::lseek(mem, 0, SEEK_SET) != 0) throw_sys("empty the init image memfd again");
-  return false;
+  return done == bytes.size() && ::pread(mem, head, check, 0) == static_cast<ssize_t>(check) &&
+         std::memcmp(head, bytes.data(), check) == 0;
+}
+
+UniqueFd new_image_memfd() {
+  UniqueFd mem(::memfd_create("cellblock-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC));
+  if (!mem && errno == EINVAL) mem.reset(::memfd_create("cellblock-init", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  return mem;
+}
+
+bool seal_image(int mem) {
+  ::fchmod(mem, 0555);
+  return ::fcntl(mem, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) == 0;
 }
 
 }  // namespace
 
 UniqueFd make_cell_image(const std::string& state_dir) {
-  UniqueFd mem(::memfd_create("cellblock-init", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC));
-  if (!mem && errno == EINVAL) mem.reset(::memfd_create("cellblock-init", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+  UniqueFd mem = new_image_memfd();
   if (mem) {
-    if (!copy_image_from_executable(mem.get())) write_all(mem.get(), image(), "the init image memfd");
-    ::fchmod(mem.get(), 0555);
-    if (::fcntl(mem.get(), F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | F_SEAL_SEAL) != 0)
-      throw_sys("seal the init image memfd");
+    if (copy_image_from_executable(mem.get()) && seal_image(mem.get())) return mem;
+    // The seal after a sendfile was refused once in a few hundred processes of bench/run (EBUSY:
+    // the kernel still saw a page of the memfd referenced after its waits); a memfd written from
+    // the mapped bytes never was in the benchmarks' thousands. So a fresh one of those is the
+    // fallback, for that and any other failure.
+    mem = new_image_memfd();
+    if (!mem) throw_sys("memfd_create(\"cellblock-init\")");
+    write_all(mem.get(), image(), "the init image memfd");
+    if (!seal_image(mem.get())) throw_sys("seal the init image memfd");
     return mem;
   }
   if (errno != EACCES && errno != EPERM) throw_sys("memfd_create(\"cellblock-init\")");

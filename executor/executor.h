@@ -74,7 +74,7 @@ class Executor {
   // run() without holding the calling thread while the job runs: the cell is launched on this
   // thread, then the executor's one watching thread supervises it among all others
   // (cell_watcher.h) and calls done(result) when the job has ended; `job`, `stop` and `output`
-  // must live until then. A job runs_async() refuses runs on this thread, as run() would, and
+  // must live until then. A job that runs_async() refuses runs on this thread, as run() would, and
   // done is called before run_async returns.
   void run_async(const JobSpec& job, const StopToken* stop, OutputListener* output, std::function<void(Result)> done);
   // Whether run_async() runs `job` without a thread of its own: one cell and no operator hooks

@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <string_view>
+
 namespace cellblock {
 
 void ensure_group(RedisClient& redis, const QueueKeys& keys) {
@@ -52,36 +54,34 @@ long long delivery_count(RedisClient& redis, const StreamJob& job) {
   return row->type == REDIS_REPLY_ARRAY && row->elements >= 4 ? row->element[3]->integer : 0;
 }
 
+// KEYS: NAME:result:<id>, the job's stream, NAME:duplicates, NAME:results, NAME:dead. ARGV: the
+// job's id, its entry id, the result's JSON, the TTL in seconds, the done channel, and for a
+// dead-lettered job its text, the reason and the deliveries. A script runs whole before any other
+// command, so the check and the writes need no WATCH: one round trip per result, where WATCH
+// and MULTI took two (most of what Redis added to a job, bench/workers). It fails only where the
+// MULTI did (a stream's group gone): the result is then written again, and counted as a duplicate.
+constexpr const char* kPublishScript = R"lua(
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  redis.call('XACK', KEYS[2], 'workers', ARGV[2])
+  redis.call('INCR', KEYS[3])
+  return 0
+end
+redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+redis.call('XADD', KEYS[4], '*', 'id', ARGV[1], 'result', ARGV[3])
+redis.call('PUBLISH', ARGV[5], ARGV[1])
+if #ARGV > 5 then
+  redis.call('XADD', KEYS[5], '*', 'id', ARGV[1], 'job', ARGV[6], 'reason', ARGV[7], 'deliveries', ARGV[8])
+end
+redis.call('XACK', KEYS[2], 'workers', ARGV[2])
+return 1
+)lua";
+
 bool publish_result(RedisClient& redis, const QueueKeys& keys, const Finished& f, std::chrono::seconds ttl) {
-  const std::string key = keys.result(f.job.id);
-  const Command ack{"XACK", f.job.stream, QueueKeys::group, f.job.entry_id};
-  // WATCH and EXISTS in one round trip: a job's result costs two (this and the MULTI), which is
-  // most of what Redis adds to a job (bench/workers).
-  auto watched = redis.pipeline({{"WATCH", key}, {"EXISTS", key}});
-  for (const auto& r : watched)
-    if (r->type == REDIS_REPLY_ERROR) throw RedisError(redis.url().display() + ": WATCH " + key + ": " + reply_string(r.get()));
-  if (watched[1]->integer == 1) {
-    redis.pipeline({{"UNWATCH"}, ack, {"INCR", keys.duplicates}});
-    return false;
-  }
-  std::vector<Command> tx{{"MULTI"},
-                          {"SET", key, f.result_json, "NX", "EX", std::to_string(ttl.count())},
-                          {"XADD", keys.results, "*", "id", f.job.id, "result", f.result_json},
-                          {"PUBLISH", keys.done, f.job.id}};
-  if (f.dead_reason)
-    tx.push_back({"XADD", keys.dead, "*", "id", f.job.id, "job", f.job.text, "reason", *f.dead_reason, "deliveries",
-                  std::to_string(f.job.deliveries)});
-  tx.push_back(ack);
-  tx.push_back({"EXEC"});
-  auto replies = redis.pipeline(tx);
-  for (const auto& r : replies)
-    if (r->type == REDIS_REPLY_ERROR) throw RedisError(redis.url().display() + ": MULTI: " + reply_string(r.get()));
-  if (is_nil(replies.back().get())) {
-    // The key was written between WATCH and EXEC: another worker's result won.
-    redis.pipeline({ack, {"INCR", keys.duplicates}});
-    return false;
-  }
-  return true;
+  static_assert(std::string_view(QueueKeys::group) == "workers", "kPublishScript acks in group `workers`");
+  Command eval{"EVAL", kPublishScript, "5", keys.result(f.job.id), f.job.stream, keys.duplicates, keys.results, keys.dead,
+               f.job.id, f.job.entry_id, f.result_json, std::to_string(ttl.count()), keys.done};
+  if (f.dead_reason) eval.insert(eval.end(), {f.job.text, *f.dead_reason, std::to_string(f.job.deliveries)});
+  return redis.command(eval)->integer == 1;
 }
 
 }  // namespace cellblock

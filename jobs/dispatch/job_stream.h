@@ -37,10 +37,10 @@ struct Finished {
   std::string result_json;
   std::optional<std::string> dead_reason;
 };
-// In one MULTI: SET NAME:result:<id> NX EX ttl, XADD NAME:results, PUBLISH NAME:done <id>,
-// (XADD NAME:dead), XACK. The key is WATCHed first so that only the first result of an id is
-// written: a later one (the job ran twice, at-least-once) is only acked and counted in
-// NAME:duplicates. Returns whether this was the first.
+// In one script (one round trip, atomic): SET NAME:result:<id> EX ttl, XADD NAME:results,
+// PUBLISH NAME:done <id>, (XADD NAME:dead), XACK, unless the key is there already. Only the
+// first result of an id is written: a later one (the job ran twice, at-least-once) is only acked
+// and counted in NAME:duplicates. Returns whether this was the first. Throws RedisError.
 bool publish_result(RedisClient& redis, const QueueKeys& keys, const Finished& finished, std::chrono::seconds ttl);
 
 }  // namespace cellblock

@@ -290,7 +290,7 @@ void Worker::heartbeat() {
     last_heartbeat_->set(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count());
 }
 
-// Writes results in the order they finished, each with its own MULTI (job_stream.h). While Redis
+// Writes results in the order they finished, each in one script (job_stream.h). While Redis
 // is away it spools every result that waits, and each that finishes meanwhile, and tries again
 // with backoff; a spooled result's file goes once Redis has it. Stopping while Redis is away
 // leaves the spool to the next start.

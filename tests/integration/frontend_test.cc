@@ -190,8 +190,8 @@ TEST(FrontendTest, AclUsersWithTheDocumentedCommandsServeTheQueue) {
   RedisServer redis(s);
   auto admin = redis.client();
   admin->command({"ACL", "SETUSER", "worker", "on", ">wpw", "~q:*", "&q:*", "+xreadgroup", "+xautoclaim", "+xclaim",
-                  "+xpending", "+xack", "+set", "+xadd", "+publish", "+incr", "+exists", "+watch", "+multi", "+exec",
-                  "+unwatch", "+xgroup", "+get", "+mget", "+subscribe"});
+                  "+xpending", "+xack", "+set", "+xadd", "+publish", "+incr", "+exists", "+eval", "+xgroup",
+                  "+get", "+mget", "+subscribe"});
   admin->command({"ACL", "SETUSER", "front", "on", ">fpw", "~q:*", "&q:*", "+eval", "+xadd", "+hset", "+expire", "+exists",
                   "+mget", "+get", "+hmget", "+xpending", "+set", "+publish", "+subscribe", "+xinfo", "+xrange", "+xlen",
                   "+ping"});

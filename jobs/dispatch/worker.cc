@@ -33,6 +33,7 @@ Worker::Worker(WorkerOptions options, JobRunner& runner, JobParser parser)
       parser_(std::move(parser)),
       reader_(std::make_unique<RedisClient>(options_.redis)),
       writer_(std::make_unique<RedisClient>(options_.redis)),
+      job_reader_(keys_, options_.name, milliseconds(200)),
       queue_(runner, options_.local) {
   ensure_group(*reader_, keys_);
   if (!options_.state_dir.empty()) {
@@ -114,7 +115,7 @@ void Worker::finish(Finished finished, Status status) {
   wake_writer_.notify_all();
 }
 
-void Worker::accept_all(std::vector<StreamJob> jobs) {
+void Worker::accept_reclaimed(std::vector<StreamJob> jobs) {
   // A cancel asked for before any worker held the job (DELETE on a front end, submit --cancel)
   // was published to nobody; its key says so.
   std::vector<std::string> ids;
@@ -210,40 +211,9 @@ void Worker::listen_for_cancels() {
   }
 }
 
-// Highest priority first: each stream in turn without blocking, as long as slots are free. Only
-// when all are empty does it block, on all three at once.
+// What a worker holds it runs now: never more than its free slots (job_reader.h).
 void Worker::read_new(size_t free) {
-  auto read = [&](Command cmd) {
-    size_t got = 0;
-    Reply r = reader_->command(cmd);
-    if (is_nil(r.get()) || r->type != REDIS_REPLY_ARRAY) return got;
-    for (size_t i = 0; i < r->elements; ++i) {
-      const redisReply* stream = r->element[i];  // [name, entries]
-      if (stream->type != REDIS_REPLY_ARRAY || stream->elements != 2) continue;
-      auto jobs = parse_entries(stream->element[1], reply_string(stream->element[0]), nullptr);
-      got += jobs.size();
-      accept_all(std::move(jobs));
-    }
-    return got;
-  };
-  const Command head{"XREADGROUP", "GROUP", QueueKeys::group, options_.name, "COUNT"};
-  bool any = false;
-  for (const std::string& stream : keys_.streams()) {
-    if (free == 0) return;
-    Command cmd = head;
-    cmd.insert(cmd.end(), {std::to_string(free), "STREAMS", stream, ">"});
-    size_t got = read(cmd);
-    any = any || got > 0;
-    free -= std::min(free, got);
-  }
-  if (any || free == 0) return;
-  // COUNT counts per stream: jobs that land on two streams within the same 200 ms may both come,
-  // one more than the free slot; it waits in the local queue, in priority order.
-  Command wait = head;
-  wait.insert(wait.end(), {"1", "BLOCK", "200", "STREAMS"});
-  for (const std::string& stream : keys_.streams()) wait.push_back(stream);
-  for (size_t i = 0; i < keys_.streams().size(); ++i) wait.push_back(">");
-  read(wait);
+  for (ReadJob& r : job_reader_.read(*reader_, free)) accept(std::move(r.job), r.cancelled);
 }
 
 void Worker::reclaim(size_t free) {
@@ -267,7 +237,7 @@ void Worker::reclaim(const std::string& stream, size_t free) {
     job.deliveries = delivery_count(*reader_, job);
     spdlog::info("worker {}: reclaimed job {} (entry {}, delivery {})", options_.name, job.id, job.entry_id, job.deliveries);
   }
-  accept_all(std::move(jobs));
+  accept_reclaimed(std::move(jobs));
 }
 
 // XCLAIM to ourselves with JUSTID resets the entries' idle time without counting a delivery:

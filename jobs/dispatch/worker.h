@@ -2,7 +2,7 @@
 // JobQueue, writes each result once (job_stream.h), and keeps the jobs it holds from being
 // claimed by others while they run. docs/distributed.md has the whole protocol.
 //
-// Threads: the caller's reads the stream (XREADGROUP, XAUTOCLAIM, the heartbeat XCLAIM), one
+// Threads: the caller's reads the stream (job_reader.h, XAUTOCLAIM, the heartbeat XCLAIM), one
 // more writes results, each on its own connection, since a hiredis context is for one thread;
 // the queue has its own. While Redis is away, the writer keeps every finished result on disk
 // (result_spool.h) until it is written, and a worker started later delivers what an earlier one
@@ -20,6 +20,7 @@
 #include <string>
 #include <thread>
 
+#include "jobs/dispatch/job_reader.h"
 #include "jobs/dispatch/job_stream.h"
 #include "jobs/dispatch/redis_url.h"
 #include "jobs/dispatch/result_spool.h"
@@ -62,7 +63,7 @@ class Worker {
   int run();
 
  private:
-  void accept_all(std::vector<StreamJob> jobs);  // as read: checks for cancels first
+  void accept_reclaimed(std::vector<StreamJob> jobs);  // looks up their cancel marks first
   void accept(StreamJob job, bool cancelled);
   void finish(Finished finished, Status status);
   void read_new(size_t free);
@@ -85,6 +86,7 @@ class Worker {
   JobParser parser_;
   std::unique_ptr<RedisClient> reader_;
   std::unique_ptr<RedisClient> writer_;  // made again after a connection error
+  JobReader job_reader_;  // on reader_
   std::map<std::string, std::string> claim_cursor_;  // per stream, "0-0" at first
 
   mutable std::mutex mutex_;

@@ -190,7 +190,7 @@ TEST(FrontendTest, AclUsersWithTheDocumentedCommandsServeTheQueue) {
   RedisServer redis(s);
   auto admin = redis.client();
   admin->command({"ACL", "SETUSER", "worker", "on", ">wpw", "~q:*", "&q:*", "+xreadgroup", "+xautoclaim", "+xclaim",
-                  "+xpending", "+xack", "+set", "+xadd", "+publish", "+incr", "+exists", "+eval", "+xgroup",
+                  "+xpending", "+xack", "+set", "+xadd", "+publish", "+incr", "+exists", "+eval", "+xread", "+xrevrange", "+xgroup",
                   "+get", "+mget", "+subscribe"});
   admin->command({"ACL", "SETUSER", "front", "on", ">fpw", "~q:*", "&q:*", "+eval", "+xadd", "+hset", "+expire", "+exists",
                   "+mget", "+get", "+hmget", "+xpending", "+set", "+publish", "+subscribe", "+xinfo", "+xrange", "+xlen",

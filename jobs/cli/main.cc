@@ -37,6 +37,22 @@ void raise_open_files_limit() {
   }
 }
 
+constexpr std::string_view kVerbs[] = {"run", "batch", "serve", "worker", "submit", "image"};
+
+// The verb on the command line: the first word that is neither one of `app`'s options nor the
+// value of one, before any "--". Empty when there is none (`cellblock --help`).
+std::string verb_of(const CLI::App& app, int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg(argv[i]);
+    if (arg == "--") break;
+    if (arg.size() < 2 || arg[0] != '-') return std::string(arg);
+    if (arg.find('=') != std::string_view::npos) continue;
+    const CLI::Option* option = app.get_option_no_throw(std::string(arg));
+    if (option && option->get_items_expected_min() > 0) ++i;  // its value
+  }
+  return "";
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -58,23 +74,31 @@ int main(int argc, char** argv) {
   app.add_option("--bridge-resolver", config.bridge.resolvers,
                  "Nameserver for bridged cells' /etc/resolv.conf (repeatable; default: the host's, except loopback)");
 
+  // Building a verb's flags takes CLI11 a while (all six: 0.9 ms of a one-shot `run` of about
+  // 20 ms), so only the verb named is built; all of them when no verb is named or the word is
+  // none, so that --help and CLI11's error list every verb.
+  const std::string verb = verb_of(app, argc, argv);
+  const bool named = std::find(std::begin(kVerbs), std::end(kVerbs), verb) != std::end(kVerbs);
+  auto built = [&](std::string_view v) { return !named || verb == v; };
+  auto got = [&](const char* v) { return built(v) && app.got_subcommand(v); };
   RunOptions run;
-  add_run_command(app, run);
+  if (built("run")) add_run_command(app, run);
   BatchOptions batch;
-  add_batch_command(app, batch);
+  if (built("batch")) add_batch_command(app, batch);
   ServeOptions serve;
-  add_serve_command(app, serve);
+  if (built("serve")) add_serve_command(app, serve);
   WorkerCommandOptions worker;
-  add_worker_command(app, worker);
+  if (built("worker")) add_worker_command(app, worker);
   SubmitOptions submit;
-  add_submit_command(app, submit);
+  if (built("submit")) add_submit_command(app, submit);
   ImageOptions image;
-  add_image_command(app, image);
+  if (built("image")) add_image_command(app, image);
   // The operator's hooks (docs/executor.md "Hooks"): a flag of the verbs that run jobs, never a
   // field of a job.
   std::string hooks_file;
-  for (const char* verb : {"run", "batch", "serve", "worker"})
-    app.get_subcommand(verb)->add_option("--hooks", hooks_file, "JSON file of prestart and poststop hooks run for every job");
+  for (const char* v : {"run", "batch", "serve", "worker"})
+    if (built(v))
+      app.get_subcommand(v)->add_option("--hooks", hooks_file, "JSON file of prestart and poststop hooks run for every job");
 
   // Everything after the first "--" is the command, taken here rather than by CLI11: CLI11 2.1
   // lets a "--" right after a repeatable option's value end that option's list, and then parses
@@ -84,7 +108,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> after_dashes(argv + std::min(ours + 1, argc), argv + argc);
   CLI11_PARSE(app, ours, argv);
   if (ours < argc) {
-    if (!app.got_subcommand("run") || !run.flags.command.empty()) {
+    if (!got("run") || !run.flags.command.empty()) {
       std::cerr << "cellblock: \"--\" comes before the command of `cellblock run`, and only there\n";
       return 2;
     }
@@ -108,14 +132,14 @@ int main(int argc, char** argv) {
   spdlog::set_level(spdlog::level::from_str(log_level));
 
   // A single `run` holds a few descriptors, so its nftables context can wait for a bridged job.
-  if (app.got_subcommand("run")) config.open_nftables_early = false;
+  if (got("run")) config.open_nftables_early = false;
   // A batch or a service keeps fresh network namespaces ready, one per worker and one spare, made
   // by a background thread: creating one costs ~0.5 ms on the launch path (docs/executor.md). A
   // single `run` has nothing to overlap it with.
   const size_t cpus = std::max(1u, std::thread::hardware_concurrency());
-  if (app.got_subcommand("batch")) config.netns_pool = (batch.queue.parallel ? batch.queue.parallel : cpus) + 1;
-  if (app.got_subcommand("worker")) config.netns_pool = (worker.local.parallel ? worker.local.parallel : cpus) + 1;
-  if (app.got_subcommand("serve")) config.netns_pool = (serve.queue.parallel ? serve.queue.parallel : cpus) + 1;
+  if (got("batch")) config.netns_pool = (batch.queue.parallel ? batch.queue.parallel : cpus) + 1;
+  if (got("worker")) config.netns_pool = (worker.local.parallel ? worker.local.parallel : cpus) + 1;
+  if (got("serve")) config.netns_pool = (serve.queue.parallel ? serve.queue.parallel : cpus) + 1;
   std::unique_ptr<Executor> executor;
   auto get_executor = [&]() -> Executor& {
     if (!executor) executor = std::make_unique<Executor>(config);
@@ -125,12 +149,12 @@ int main(int argc, char** argv) {
   try {
     PolicyRegistry policies;
     policies.cache_compiled_filters_in(std::filesystem::path(config.state_dir) / "seccomp");
-    if (app.got_subcommand("run")) return run_command(run, get_executor, policies);
-    if (app.got_subcommand("batch")) return batch_command(batch, get_executor, policies);
-    if (app.got_subcommand("worker")) return worker_command(worker, get_executor, policies);
-    if (app.got_subcommand("submit")) return submit_command(submit);
-    if (app.got_subcommand("image")) return image_command(image);
-    if (app.got_subcommand("serve")) return serve_command(serve, get_executor, policies, config.state_dir);
+    if (got("run")) return run_command(run, get_executor, policies);
+    if (got("batch")) return batch_command(batch, get_executor, policies);
+    if (got("worker")) return worker_command(worker, get_executor, policies);
+    if (got("submit")) return submit_command(submit);
+    if (got("image")) return image_command(image);
+    if (got("serve")) return serve_command(serve, get_executor, policies, config.state_dir);
   } catch (const std::exception& e) {
     std::cerr << "cellblock: " << e.what() << "\n";
     return 1;

@@ -15,6 +15,7 @@ namespace cellblock::test {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 struct Output {
   int exit_code;
@@ -159,6 +160,30 @@ TEST(Cli, ABadFlagValueNamesTheFlag) {
   Output o = run_cli(std::string("run --rootfs ") + kRootfs + " --memory lots -- /bin/true");
   EXPECT_EQ(o.exit_code, 2);
   EXPECT_THAT(o.err, HasSubstr("--memory: \"lots\" is not a non-negative number"));
+}
+
+// main.cc builds only the verb the command line names (the others' flags cost a one-shot run
+// time): help without a verb still lists every verb, a verb after global options and their
+// values is found, and each verb has its own flags and --hooks.
+TEST(Cli, EachVerbIsFoundAfterTheGlobalOptionsAndHelpListsThemAll) {
+  Output all = run_cli("--help");
+  EXPECT_EQ(all.exit_code, 0) << all.err;
+  for (const char* verb : {"run", "batch", "serve", "worker", "submit", "image"}) EXPECT_THAT(all.out, HasSubstr(verb));
+  Output batch = run_cli("--log-level info --state-dir /nonexistent --cgroup-subtree=x batch --help");
+  EXPECT_EQ(batch.exit_code, 0) << batch.err;
+  EXPECT_THAT(batch.out, HasSubstr("batch [OPTIONS]"));
+  EXPECT_THAT(batch.out, HasSubstr("--hooks"));
+  Output submit = run_cli("--log-level warn submit --help");
+  EXPECT_THAT(submit.out, HasSubstr("submit [OPTIONS]"));
+  EXPECT_THAT(submit.out, Not(HasSubstr("--hooks")));
+  // A word that is no verb: CLI11's own error, as with every verb built.
+  Output none = run_cli("--log-level info nonsense");
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_FALSE(none.err.empty());
+  // The verb's own flags work with the globals before it.
+  Output run = run_cli(std::string("--log-level=warn run --rootfs ") + kRootfs + " -- /bin/echo found");
+  EXPECT_EQ(run.exit_code, 0) << run.err;
+  EXPECT_THAT(run.out, HasSubstr("found\\n"));
 }
 
 // --hooks is the operator's, read once at start-up: a bad file stops every verb that runs jobs

@@ -23,10 +23,8 @@ std::vector<std::string> ids(const std::vector<ReadJob>& read) {
 }
 
 TEST(JobReaderTest, ReadsHighestPriorityFirstAndNoMoreThanTheFreeSlots) {
-  Scratch s("job-reader-order");
-  RedisServer redis(s);
-  auto c = redis.client();
-  ensure_group(*c, kKeys);
+  QueueOnRedis q("job-reader-order");
+  RedisClient* c = q.client.get();
   add(*c, kKeys.jobs_low, "low1");
   add(*c, kKeys.jobs, "normal1");
   add(*c, kKeys.jobs_high, "high1");
@@ -45,10 +43,8 @@ TEST(JobReaderTest, ReadsHighestPriorityFirstAndNoMoreThanTheFreeSlots) {
 }
 
 TEST(JobReaderTest, EachJobComesWithItsCancelMark) {
-  Scratch s("job-reader-cancel");
-  RedisServer redis(s);
-  auto c = redis.client();
-  ensure_group(*c, kKeys);
+  QueueOnRedis q("job-reader-cancel");
+  RedisClient* c = q.client.get();
   add(*c, kKeys.jobs, "a");
   add(*c, kKeys.jobs, "b");
   c->command({"XADD", kKeys.jobs, "*", "job", "{}"});  // no id: known by its entry id
@@ -74,10 +70,8 @@ TEST(JobReaderTest, EachJobComesWithItsCancelMark) {
 // arrive on two streams while it waits wake it long before its block ends, and it still takes
 // only as many as the free slots, the higher priority first.
 TEST(JobReaderTest, AWaitingReadWakesForANewJobAndTakesOnlyTheFreeSlots) {
-  Scratch s("job-reader-wait");
-  RedisServer redis(s);
-  auto c = redis.client();
-  ensure_group(*c, kKeys);
+  QueueOnRedis q("job-reader-wait");
+  RedisClient* c = q.client.get();
   const milliseconds block(60'000);
   JobReader reader(kKeys, "w", block);
   EXPECT_TRUE(reader.read(*c, 1).empty());  // nothing queued: answers at once, and waits next time
@@ -87,7 +81,7 @@ TEST(JobReaderTest, AWaitingReadWakesForANewJobAndTakesOnlyTheFreeSlots) {
     return std::pair{ids(got), std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0)};
   });
   // Both in one script: whichever the XREAD wakes for, the read script sees both.
-  auto submitter = redis.client();
+  auto submitter = q.redis.client();
   submitter->command({"EVAL", "redis.call('XADD', KEYS[1], '*', 'id', 'low', 'job', '{}') "
                               "redis.call('XADD', KEYS[2], '*', 'id', 'high', 'job', '{}')",
                       "2", kKeys.jobs_low, kKeys.jobs_high});

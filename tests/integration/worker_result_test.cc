@@ -33,11 +33,9 @@ std::vector<std::string> field_values(RedisClient& c, const std::string& stream,
 }
 
 TEST(WorkerResultTest, OnlyTheFirstResultOfAnIdIsWrittenAndEveryOneIsAcked) {
-  Scratch s("worker-result");
-  RedisServer redis(s);
-  auto c = redis.client();
-  ensure_group(*c, kKeys);
-  auto listener = redis.client();
+  QueueOnRedis q("worker-result");
+  RedisClient* c = q.client.get();
+  auto listener = q.redis.client();
   listener->command({"SUBSCRIBE", kKeys.done});
 
   // Two entries with one id, both pending: whichever result comes second must still be acked.
@@ -62,10 +60,8 @@ TEST(WorkerResultTest, OnlyTheFirstResultOfAnIdIsWrittenAndEveryOneIsAcked) {
 }
 
 TEST(WorkerResultTest, ADeadLetteredJobGoesToTheDeadStreamWithItsReason) {
-  Scratch s("worker-result-dead");
-  RedisServer redis(s);
-  auto c = redis.client();
-  ensure_group(*c, kKeys);
+  QueueOnRedis q("worker-result-dead");
+  RedisClient* c = q.client.get();
   StreamJob job = read_one(*c, "p");
   job.deliveries = 4;
   EXPECT_TRUE(publish_result(*c, kKeys, {job, R"({"id":"p","status":"internal_error"})", std::string("delivered 4 times")},

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "jobs/dispatch/job_stream.h"
 #include "jobs/dispatch/queue_keys.h"
 #include "tests/integration/batch_test_util.h"
 #include "tests/integration/calibration.h"
@@ -22,6 +23,17 @@ namespace cellblock::test {
 using std::chrono::milliseconds;
 
 inline const QueueKeys kKeys("q");
+
+// A test's own redis-server with queue "q"'s group made, and a client of it: for the tests that
+// drive the stream commands themselves, without worker processes.
+struct QueueOnRedis {
+  explicit QueueOnRedis(const std::string& name) : scratch(name), redis(scratch), client(redis.client()) {
+    ensure_group(*client, kKeys);
+  }
+  Scratch scratch;
+  RedisServer redis;
+  std::unique_ptr<RedisClient> client;
+};
 
 inline std::unique_ptr<Spawned> start_worker(const Scratch& s, const RedisServer& redis, const std::string& name,
                                              std::vector<std::string> more = {}) {

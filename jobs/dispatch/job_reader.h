@@ -29,7 +29,8 @@ class JobReader {
  public:
   JobReader(const QueueKeys& keys, std::string consumer, std::chrono::milliseconds block);
   // Up to `free` jobs, highest priority first. Empty after waiting up to `block` when the last
-  // read found nothing. Throws RedisError (NOGROUP when Redis lost the group).
+  // read found nothing. Throws RedisError (NOGROUP when Redis lost the group), but only when it
+  // read no job: jobs read before an error are returned, and the error comes at the next read.
   std::vector<ReadJob> read(RedisClient& redis, size_t free);
 
  private:

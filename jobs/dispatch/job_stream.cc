@@ -58,8 +58,9 @@ long long delivery_count(RedisClient& redis, const StreamJob& job) {
 // job's id, its entry id, the result's JSON, the TTL in seconds, the done channel, and for a
 // dead-lettered job its text, the reason and the deliveries. A script runs whole before any other
 // command, so the check and the writes need no WATCH: one round trip per result, where WATCH
-// and MULTI took two (most of what Redis added to a job, bench/workers). It fails only where the
-// MULTI did (a stream's group gone): the result is then written again, and counted as a duplicate.
+// and MULTI took two (most of what Redis added to a job, bench/workers). Where it fails (out of
+// memory at the first write, an ACL refusal, a key of another type), it fails at a write as the
+// MULTI did: the worker tries again, and what a first try wrote makes the next a counted duplicate.
 constexpr const char* kPublishScript = R"lua(
 if redis.call('EXISTS', KEYS[1]) == 1 then
   redis.call('XACK', KEYS[2], 'workers', ARGV[2])

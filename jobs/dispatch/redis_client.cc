@@ -92,4 +92,10 @@ std::string reply_string(const redisReply* r) {
 
 bool is_nil(const redisReply* r) { return !r || r->type == REDIS_REPLY_NIL; }
 
+bool is_refusal(std::string_view error) {
+  for (std::string_view sign : {"NOPERM", "The user executing the script can't run this command", "ACL failure in script"})
+    if (error.find(sign) != std::string_view::npos) return true;
+  return false;
+}
+
 }  // namespace cellblock

@@ -8,6 +8,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "jobs/dispatch/redis_url.h"
@@ -54,5 +55,9 @@ class RedisClient {
 // Reply helpers: the string of a string or status reply ("" otherwise), the elements of an array.
 std::string reply_string(const redisReply* r);
 bool is_nil(const redisReply* r);
+// Whether an error says that Redis refused this user the command, which its ACL does not allow:
+// NOPERM for a command, and for one a script runs "The user executing the script can't run this
+// command" (Redis 7.0) or "ACL failure in script" (7.2 on).
+bool is_refusal(std::string_view error);
 
 }  // namespace cellblock

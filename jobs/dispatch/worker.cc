@@ -361,6 +361,7 @@ int Worker::run() {
   auto backoff = milliseconds(100);
   bool reader_down = false;  // logged once when Redis goes, once when it is back
   int first_signal = 0;
+  std::string refused;  // NOPERM: what Redis refused this worker's user
   while (!(first_signal = wait_for_stop_signal(milliseconds(0)))) {
     try {
       if (!reader_->ok()) reader_ = std::make_unique<RedisClient>(options_.redis);
@@ -389,6 +390,12 @@ int Worker::run() {
       reader_down = false;
       backoff = milliseconds(100);
     } catch (const RedisError& e) {
+      // The ACL refuses this user a command a worker needs (docs/distributed.md, "Security"):
+      // waiting will not change that. Stop as for a signal, and say why.
+      if (is_refusal(e.what())) {
+        refused = e.what();
+        break;
+      }
       redis_up_ = false;
       if (!reader_down)
         spdlog::warn("worker {}: {}; trying again with backoff up to 5 s, quietly until it answers (cellblock_redis_up is 0)",
@@ -404,7 +411,8 @@ int Worker::run() {
     }
   }
   spdlog::info("worker {}: {}: reading no more; running jobs get {} ms", options_.name,
-               first_signal == SIGINT ? "SIGINT" : "SIGTERM", options_.grace.count());
+               !refused.empty() ? "Redis refused a command" : first_signal == SIGINT ? "SIGINT" : "SIGTERM",
+               options_.grace.count());
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -424,6 +432,8 @@ int Worker::run() {
     }
   }
   queue_.wait_idle();
+  if (!refused.empty())
+    throw RedisError(refused + " (a worker's ACL user needs the commands docs/distributed.md lists under Security)");
   return first_signal;
 }
 

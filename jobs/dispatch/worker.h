@@ -59,7 +59,8 @@ class Worker {
   // (block_stop_signals).
   // Then it reads no more, lets running jobs finish within the grace (a second signal kills
   // them), writes their results and leaves jobs that did not start pending for other workers.
-  // Returns the first signal's number.
+  // Returns the first signal's number. When Redis refuses this worker's user a command it needs
+  // (is_refusal), it stops the same way and then throws RedisError naming the command.
   int run();
 
  private:

@@ -203,6 +203,26 @@ TEST(FrontendTest, AclUsersWithTheDocumentedCommandsServeTheQueue) {
                                     {"--redis", front_url, "--queue", "q", "--name", "x", "--defaults", s.defaults()});
   EXPECT_NE(not_worker->wait(budget(0)), 0) << not_worker->err();
   EXPECT_NE(not_worker->err().find("NOPERM"), std::string::npos) << not_worker->err();
+  // A worker's user without a command it needs only after it has started (here EVAL, which the
+  // reads use): one line and a non-zero exit, not endless retries.
+  admin->command({"ACL", "SETUSER", "noeval", "on", ">npw", "~q:*", "&q:*", "+xreadgroup", "+xautoclaim", "+xclaim",
+                  "+xpending", "+xack", "+set", "+xadd", "+publish", "+incr", "+exists", "+xread", "+xrevrange",
+                  "+xgroup", "+get", "+mget", "+subscribe"});
+  auto no_eval = start_cellblock(s, "worker", "no-eval",
+                                 {"--redis", "redis://noeval:npw" + at, "--queue", "q", "--name", "x", "--defaults", s.defaults()});
+  EXPECT_EQ(no_eval->wait(budget(0)), 1) << no_eval->err();
+  EXPECT_NE(no_eval->err().find("NOPERM"), std::string::npos) << no_eval->err();
+  EXPECT_NE(no_eval->err().find("docs/distributed.md"), std::string::npos) << no_eval->err();
+  // The same for a command the read script runs (XREVRANGE): Redis words that refusal differently
+  // and, in 7.0, without naming the command; the line points to the list.
+  admin->command({"ACL", "SETUSER", "norev", "on", ">rpw", "~q:*", "&q:*", "+xreadgroup", "+xautoclaim", "+xclaim",
+                  "+xpending", "+xack", "+set", "+xadd", "+publish", "+incr", "+exists", "+eval", "+xread", "+xgroup",
+                  "+get", "+mget", "+subscribe"});
+  auto no_rev = start_cellblock(s, "worker", "no-rev",
+                                {"--redis", "redis://norev:rpw" + at, "--queue", "q", "--name", "y", "--defaults", s.defaults()});
+  EXPECT_EQ(no_rev->wait(budget(0)), 1) << no_rev->err();
+  EXPECT_NE(no_rev->err().find("docs/distributed.md"), std::string::npos) << no_rev->err();
+  EXPECT_EQ(no_rev->err().find("NOPERM"), std::string::npos) << "this refusal comes from inside the script: " << no_rev->err();
 
   // --claim-idle 1s: heartbeats (XCLAIM) every 250 ms, while job "a" runs a second.
   std::vector<std::string> args{"--redis", worker_url, "--queue", "q", "--name", "w", "--defaults", s.defaults(), "--claim-idle", "1s"};

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <thread>
 
 #include "jobs/dispatch/job_reader.h"
 #include "tests/integration/redis_server.h"
@@ -49,6 +50,8 @@ TEST(JobReaderTest, EachJobComesWithItsCancelMark) {
   add(*c, kKeys.jobs, "b");
   c->command({"XADD", kKeys.jobs, "*", "job", "{}"});  // no id: known by its entry id
   c->command({"SET", kKeys.cancelled("b"), "1"});
+  // A stray mark of the empty id must not cancel jobs whose id is empty: they go by entry id.
+  c->command({"SET", kKeys.cancelled(""), "1"});
   JobReader reader(kKeys, "w", milliseconds(200));
   std::vector<ReadJob> read = reader.read(*c, 10);
   ASSERT_EQ(read.size(), 3u);
@@ -58,12 +61,17 @@ TEST(JobReaderTest, EachJobComesWithItsCancelMark) {
   EXPECT_TRUE(read[1].cancelled);
   EXPECT_EQ(read[2].job.id, read[2].job.entry_id);
   EXPECT_FALSE(read[2].cancelled);
-  // Marked under its entry id, a job without an id is cancelled too.
-  add(*c, kKeys.jobs, "later");
-  c->command({"SET", kKeys.cancelled("later"), "1"});
+  // Marked under their entry ids, jobs without an id or with an empty one are cancelled.
+  const std::string no_id = reply_string(c->command({"XADD", kKeys.jobs, "*", "job", "{}"}).get());
+  const std::string empty_id = reply_string(c->command({"XADD", kKeys.jobs, "*", "id", "", "job", "{}"}).get());
+  c->command({"SET", kKeys.cancelled(no_id), "1"});
+  c->command({"SET", kKeys.cancelled(empty_id), "1"});
   read = reader.read(*c, 10);
-  ASSERT_EQ(read.size(), 1u);
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(read[0].job.id, no_id);
   EXPECT_TRUE(read[0].cancelled);
+  EXPECT_EQ(read[1].job.id, empty_id);
+  EXPECT_TRUE(read[1].cancelled);
 }
 
 // The read after an empty one waits (XREAD BLOCK) with the read script behind it: jobs that
@@ -80,8 +88,14 @@ TEST(JobReaderTest, AWaitingReadWakesForANewJobAndTakesOnlyTheFreeSlots) {
     std::vector<ReadJob> got = reader.read(*c, 1);
     return std::pair{ids(got), std::chrono::duration_cast<milliseconds>(std::chrono::steady_clock::now() - t0)};
   });
-  // Both in one script: whichever the XREAD wakes for, the read script sees both.
+  // Only once the read waits (blocked in its XREAD), or this would prove nothing about waking.
   auto submitter = q.redis.client();
+  const auto give_up = std::chrono::steady_clock::now() + block / 4;
+  while (reply_string(submitter->command({"INFO", "clients"}).get()).find("blocked_clients:1") == std::string::npos) {
+    ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "the read never blocked";
+    std::this_thread::sleep_for(milliseconds(10));
+  }
+  // Both in one script: whichever the XREAD wakes for, the read script sees both.
   submitter->command({"EVAL", "redis.call('XADD', KEYS[1], '*', 'id', 'low', 'job', '{}') "
                               "redis.call('XADD', KEYS[2], '*', 'id', 'high', 'job', '{}')",
                       "2", kKeys.jobs_low, kKeys.jobs_high});

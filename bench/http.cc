@@ -242,13 +242,9 @@ int run(int argc, char** argv) {
   service.wait_idle();
 
   const double added = median(h.latency_ms) - median(q.latency_ms);
-  // The same, less exposed to the machine's load drifting during the run: the median of the
-  // differences of jobs paired by their place in their blocks (the i-th queue job against the
-  // i-th HTTP job run right after its block), so both of a pair saw about the same load.
-  std::vector<double> paired;
-  for (size_t i = 0; i < std::min(h.latency_ms.size(), q.latency_ms.size()); ++i)
-    paired.push_back(h.latency_ms[i] - q.latency_ms[i]);
-  const double added_paired = median(paired);
+  // The same from jobs paired by their place in their blocks (the i-th queue job against the i-th
+  // HTTP job run right after its block).
+  const double added_paired = median_paired_difference(q.latency_ms, h.latency_ms);
   const bool met = added <= o.target_ms;
   // go-judge's /run against the native /v1 path, both over HTTP in the same run.
   const double gojudge_latency_ratio = median(g.latency_ms) / median(h.latency_ms);

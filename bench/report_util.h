@@ -39,6 +39,15 @@ inline double median(std::vector<double> v) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+// The median of b[i] - a[i] over the pairs both have: what path b adds to path a, from runs
+// paired by their place in interleaved blocks, so both of a pair saw about the same load on the
+// machine; it drifts less with that load than the difference of the two medians.
+inline double median_paired_difference(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> d;
+  for (size_t i = 0; i < std::min(a.size(), b.size()); ++i) d.push_back(b[i] - a[i]);
+  return median(std::move(d));
+}
+
 // The value below which a fraction p of them lie (nearest rank); 0 for none.
 inline double percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;

@@ -382,11 +382,8 @@ int run(int argc, char** argv) {
       std::max(0.0, redis_spent.commands - idle.commands / idle_s * redis_seconds) / static_cast<double>(redis_jobs);
   const double added_ms = median(through_redis[0].latency_ms) - median(in_process.latency_ms);
   // The same from jobs paired by their place in the interleaved blocks (the i-th in-process job
-  // against the i-th through one worker): it drifts less with the machine's load.
-  std::vector<double> paired;
-  for (size_t i = 0; i < in_process.latency_ms.size() && i < through_redis[0].latency_ms.size(); ++i)
-    paired.push_back(through_redis[0].latency_ms[i] - in_process.latency_ms[i]);
-  const double added_paired_ms = median(paired);
+  // against the i-th through one worker).
+  const double added_paired_ms = median_paired_difference(in_process.latency_ms, through_redis[0].latency_ms);
   const bool met = added_ms <= o.target_ms;
 
   json out = {{"date", utc_now()}, {"kernel", kernel_release()}, {"cgroup_version", local.cgroup_version()},

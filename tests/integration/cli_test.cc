@@ -15,7 +15,6 @@ namespace cellblock::test {
 namespace {
 
 using ::testing::HasSubstr;
-using ::testing::Not;
 
 struct Output {
   int exit_code;
@@ -175,7 +174,7 @@ TEST(Cli, EachVerbIsFoundAfterTheGlobalOptionsAndHelpListsThemAll) {
   EXPECT_THAT(batch.out, HasSubstr("--hooks"));
   Output submit = run_cli("--log-level warn submit --help");
   EXPECT_THAT(submit.out, HasSubstr("submit [OPTIONS]"));
-  EXPECT_THAT(submit.out, Not(HasSubstr("--hooks")));
+  EXPECT_THAT(submit.out, ::testing::Not(HasSubstr("--hooks")));
   // A word that is no verb: CLI11's own error, as with every verb built.
   Output none = run_cli("--log-level info nonsense");
   EXPECT_NE(none.exit_code, 0);

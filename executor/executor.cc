@@ -59,12 +59,17 @@ CgroupLimits cgroup_limits(const Limits& limits) {
 }
 
 // The cgroup counts the cell's own work with the job's: the init's mounts, forks and reaping and
-// the command's set-up before exec, about 2-3 ms. Both measure it themselves (cell_report.h) and
-// it is taken out, from system time first (it is mostly system time), so that a judge sees what
-// the program used. A cell killed by a limit sends no init figure: then only the command's
-// set-up is taken out.
-void fill_stats(Stats& stats, const CgroupStats& c, uint64_t setup_cpu_ns) {
-  const uint64_t setup = std::min(setup_cpu_ns, c.cpu_usage_ns);
+// the command's set-up before exec, about 2-3 ms, and then the init's exit, which tears down the
+// cell's mounts and namespaces (0.5-1 ms). The first two measure themselves (cell_report.h); the
+// exit is what the counter gained after the init reported the command's end
+// (`cpu_at_command_exit_ns`). All of it is taken out, from system time first (it is mostly
+// system time), so that a judge sees what the program used. A cell killed by a limit sends no
+// init figure: then only the command's set-up is taken out.
+void fill_stats(Stats& stats, const CgroupStats& c, const SupervisedCell& supervised) {
+  const uint64_t teardown = supervised.cpu_at_command_exit_ns && *supervised.cpu_at_command_exit_ns < c.cpu_usage_ns
+                                ? c.cpu_usage_ns - *supervised.cpu_at_command_exit_ns
+                                : 0;
+  const uint64_t setup = std::min(supervised.setup_cpu_ns + teardown, c.cpu_usage_ns);
   const uint64_t from_system = std::min(setup, c.cpu_system_ns);
   const uint64_t from_user = std::min(setup - from_system, c.cpu_user_ns);
   stats.cpu_time_ms = static_cast<double>(c.cpu_usage_ns - setup) / 1e6;
@@ -419,7 +424,7 @@ void Executor::finish(Running& r, SupervisedCell& supervised, Result& result) {
   const auto t_ended = static_cast<uint64_t>(
       std::chrono::duration_cast<std::chrono::nanoseconds>(supervised.ended.time_since_epoch()).count());
   CgroupStats stats = r.cgroup->stats();
-  fill_stats(result.stats, stats, supervised.setup_cpu_ns);
+  fill_stats(result.stats, stats, supervised);
   const uint64_t t_stats = monotonic_ns();
   r.cgroup->remove();
   const uint64_t t_cgroup_removed = monotonic_ns();

@@ -37,7 +37,7 @@ struct Stats : CgroupCounters {
   double cpu_time_ms = 0;
   double cpu_user_ms = 0;
   double cpu_system_ms = 0;
-  double setup_cpu_ms = 0;  // the cell's own work, measured in the cell, left out of cpu_time_ms
+  double setup_cpu_ms = 0;  // the cell's own work (set-up, measured in the cell; its exit), left out of cpu_time_ms
   int cgroup_version = 0;
 };
 

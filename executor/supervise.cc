@@ -132,6 +132,7 @@ void Supervision::step(const bool (&ready)[kSlots], Clock::time_point now) {
   if (ready[kReport] && fds_[kReport] >= 0) {
     const uint32_t kind = read_report(fds_[kReport], s_);
     if (kind == 0) fds_[kReport] = -1;
+    if (kind == CellReport::command_exit && cgroup_) s_.cpu_at_command_exit_ns = cgroup_->cpu_usage_ns();
     if (kind == CellReport::namespaces_ready && !killed_) {
       // The hooks run here, on this thread: the command has not started, so nothing is written
       // to the output pipes meanwhile. Their time is not the job's.

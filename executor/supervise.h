@@ -29,6 +29,10 @@ struct SupervisedCell {
   std::optional<int> command_wait_status;   // the command ended; raw waitpid() status
   CellTimings steps{};                      // stamps from the cell (breakdown only)
   uint64_t setup_cpu_ns = 0;                // the init's and the command's set-up CPU time
+  // The cgroup's CPU counter when the init reported the command's end, after it had killed and
+  // reaped every other process: all the job's CPU time is in it, and what the counter gains
+  // later is the init's exit (the cell's namespaces and mounts torn down), not the job's.
+  std::optional<uint64_t> cpu_at_command_exit_ns;
   siginfo_t init_exit{};                    // how the init itself ended
   CappedOutput out{0}, err{0};
   std::chrono::steady_clock::time_point ended;

@@ -176,7 +176,12 @@ Journal::Loaded Journal::load() {
     const std::string id = name.substr(0, name.size() - 5);
     try {
       nlohmann::json record = parse_json_text(read_file_at(results_dir_.get(), name));
-      results[record.at("id").get<std::string>()] = std::move(record);
+      // Two statements: json's operator= takes its argument by value, and C++17 evaluates the
+      // right side of an assignment first, so `results[record.at("id")] = std::move(record)`
+      // would read the id of a moved-from (null) record. The log hid that: a results file was
+      // read back only when the log still had the result too.
+      std::string record_id = record.at("id").get<std::string>();
+      results[std::move(record_id)] = std::move(record);
     } catch (const std::exception& e) {
       if (!logged_results.count(id)) out.problems.push_back(dir_ + "/results/" + name + ": " + e.what());
     }

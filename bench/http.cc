@@ -9,8 +9,8 @@
 //          directory, with a real HTTP/1.1 client (Boost.Beast, synchronous) on a keep-alive
 //          connection: POST /v1/jobs?wait=60 of the same job, timed from the request's first
 //          byte to the last byte of the 200 with the result. This path includes parsing, the
-//          journal (the job file written and fsync'd while the job is queued and runs; the answer
-//          waits for both; the result written after it), and the answer;
+//          journal (the job appended to its log and fdatasync'd while the job is queued and runs;
+//          the answer waits for both; its start and result appended after), and the answer;
 //   gojudge the same service's go-judge POST /run (jobs/gojudge/, docs/go-judge.md) of one cmd
 //          `/bin/true` in the service's --defaults rootfs, on a keep-alive connection of its
 //          own: not journaled, but each cmd gets a private tmpfs working directory at /w,

@@ -44,13 +44,15 @@ Journal::Journal(const std::string& state_dir, net::io_context& io) : dir_(state
   jobs_dir_ = open_or_make_dir(dir_ + "/jobs");
   results_dir_ = open_or_make_dir(dir_ + "/results");
   log_.emplace(dir_ + "/log", lock_.get());  // any fd of the file system serves syncfs
+  log_->before_checkpoint([this] { write_files(); });
 }
 
 Journal::~Journal() { writer_.join(); }
 
 void Journal::withdraw_files(const std::vector<std::string>& ids) {
   for (const std::string& id : ids) {
-    ::unlinkat(jobs_dir_.get(), (id + ".json").c_str(), 0);
+    unfiled_.jobs.erase(id);
+    ::unlinkat(jobs_dir_.get(), (id + ".json").c_str(), 0);  // if a checkpoint wrote it meanwhile
     try {
       log_->append({{"op", "withdraw"}, {"id", id}});
     } catch (const std::exception&) {
@@ -67,10 +69,10 @@ void Journal::accept(std::vector<JobEntry> jobs, std::function<void(std::string)
     std::vector<std::string> ids;
     for (const JobEntry& j : jobs) ids.push_back(j.id);
     try {
-      // The files survive a kill -9 as soon as they are written; the log's fdatasync makes the
-      // jobs survive the machine too (write_ahead_log.h), without an fsync per file.
+      // A write survives a kill -9 as soon as it is made; the log's fdatasync makes the jobs
+      // survive the machine too (write_ahead_log.h). Their files wait for the next checkpoint.
       for (const JobEntry& j : jobs) {
-        write_file_at(jobs_dir_.get(), j.id + ".json", dump_json(j.record) + "\n", false);
+        unfiled_.jobs[j.id] = j.record;
         log_->append({{"op", "accept"}, {"id", j.id}, {"record", j.record}});
       }
       unsynced_.push_back({std::move(ids), std::move(done)});
@@ -98,7 +100,10 @@ void Journal::sync_accepted() {
 void Journal::started(const std::string& id, unsigned attempt) {
   net::post(writer_, [this, id, attempt] {
     try {
-      write_file_at(jobs_dir_.get(), id + ".started", std::to_string(attempt) + "\n", false);
+      // Not synced: a start survives the service, not the machine (then the job runs again as
+      // the attempt it was).
+      unfiled_.starts[id] = attempt;
+      log_->append({{"op", "start"}, {"id", id}, {"attempt", attempt}});
     } catch (const std::exception& e) {
       spdlog::error("journal: job {}: {}", id, e.what());
     }
@@ -109,12 +114,12 @@ void Journal::finished(const std::string& id, nlohmann::json record) {
   net::post(writer_, [this, id, record = std::move(record)] {
     try {
       // Not synced here: the next accept's sync or the next checkpoint carries it to the disk;
-      // until then a crash of the machine runs the job again, as its accept is in the log.
-      write_file_at(results_dir_.get(), id + ".json", dump_json(record) + "\n", false);
+      // until then a crash of the machine runs the job again, as its accept is in the log (or in
+      // its file, which the checkpoint that writes this result removes).
+      unfiled_.jobs.erase(id);
+      unfiled_.starts.erase(id);
+      unfiled_.results[id] = record;
       log_->append({{"op", "result"}, {"id", id}, {"record", record}});
-      ::unlinkat(jobs_dir_.get(), (id + ".started").c_str(), 0);
-      if (::unlinkat(jobs_dir_.get(), (id + ".json").c_str(), 0) != 0 && errno != ENOENT)
-        throw_sys("unlink(" + cellblock::quoted(id + ".json") + ")");
     } catch (const std::exception& e) {
       spdlog::error("journal: result of job {}: {}", id, e.what());
     }
@@ -124,12 +129,15 @@ void Journal::finished(const std::string& id, nlohmann::json record) {
 void Journal::forget(const std::string& id) {
   net::post(writer_, [this, id] {
     try {
-      // The result's record goes to disk before its file goes: otherwise a crash of the machine
-      // could leave the job's accept in the log with nothing to say that it ran.
-      log_->sync();
+      unfiled_.jobs.erase(id);
+      unfiled_.starts.erase(id);
+      unfiled_.results.erase(id);
+      // Not synced: lost with the machine, the result comes back at the next load and expires
+      // again. A result file is only ever written by a checkpoint, which empties the log: no
+      // accept of it is left anywhere once that file goes.
+      log_->append({{"op", "forget"}, {"id", id}});
     } catch (const std::exception& e) {
-      spdlog::error("journal: forgetting job {}: {}", id, e.what());
-      return;
+      spdlog::error("journal: forgetting job {}: {}", id, e.what());  // it comes back at the next load
     }
     ::unlinkat(results_dir_.get(), (id + ".json").c_str(), 0);
     // A job withdrawn before its result (JobStore::withdraw) may have left its start behind.
@@ -138,13 +146,33 @@ void Journal::forget(const std::string& id) {
   });
 }
 
+void Journal::write_files() {
+  for (const auto& [id, record] : unfiled_.jobs)
+    write_file_at(jobs_dir_.get(), id + ".json", dump_json(record) + "\n", false);
+  for (const auto& [id, attempt] : unfiled_.starts)
+    write_file_at(jobs_dir_.get(), id + ".started", std::to_string(attempt) + "\n", false);
+  for (const auto& [id, record] : unfiled_.results) {
+    write_file_at(results_dir_.get(), id + ".json", dump_json(record) + "\n", false);
+    // Its job's files, from a checkpoint while it was pending, go once the result is written.
+    ::unlinkat(jobs_dir_.get(), (id + ".started").c_str(), 0);
+    if (::unlinkat(jobs_dir_.get(), (id + ".json").c_str(), 0) != 0 && errno != ENOENT)
+      throw_sys("unlink(" + cellblock::quoted(dir_ + "/jobs/" + id + ".json") + ")");
+  }
+  unfiled_ = {};
+}
+
 void Journal::flush() {
   std::promise<void> done;
   net::post(writer_, [this, &done] {
     try {
-      log_->sync();  // the results since the last accept: a clean stop leaves everything on disk
+      log_->checkpoint();  // a clean stop leaves everything in files and the log empty
     } catch (const std::exception& e) {
       spdlog::error("journal: {}", e.what());
+      try {
+        log_->sync();  // the log still holds it all: the next load writes the files
+      } catch (const std::exception& e2) {
+        spdlog::error("journal: {}", e2.what());
+      }
     }
     done.set_value();
   });
@@ -153,18 +181,25 @@ void Journal::flush() {
 
 Journal::Loaded Journal::load() {
   Loaded out;
-  // What happened since the log's last checkpoint. It stands in for a file that a crash of the
-  // machine left empty or never wrote (files are written without fsync, write_ahead_log.h).
+  // What happened since the log's last checkpoint: the files do not say it yet, or a crash of the
+  // machine lost what they said (they are written without fsync, write_ahead_log.h).
   WriteAheadLog::Contents logged = log_->read();
   out.problems = std::move(logged.problems);
   std::map<std::string, nlohmann::json> logged_jobs, logged_results;
-  std::set<std::string> withdrawn;
+  std::map<std::string, unsigned> logged_starts;
+  std::set<std::string> withdrawn;  // withdrawn or forgotten: no trace of them stays
   for (nlohmann::json& r : logged.records) {
     try {
       const std::string op = r.at("op").get<std::string>(), id = r.at("id").get<std::string>();
       if (op == "accept") logged_jobs[id] = std::move(r.at("record"));
+      else if (op == "start") logged_starts[id] = std::max(logged_starts[id], r.at("attempt").get<unsigned>());
       else if (op == "result") logged_results[id] = std::move(r.at("record"));
-      else if (op == "withdraw") withdrawn.insert(id);
+      else if (op == "withdraw" || op == "forget") {
+        withdrawn.insert(id);
+        logged_jobs.erase(id);
+        logged_starts.erase(id);
+        logged_results.erase(id);
+      }
     } catch (const std::exception& e) {
       out.problems.push_back(log_->dir() + ": a record without \"op\" or \"id\": " + e.what());
     }
@@ -174,6 +209,10 @@ Journal::Loaded Journal::load() {
   for (const std::string& name : names_in(results_dir_.get())) {
     if (!ends_with(name, ".json")) continue;
     const std::string id = name.substr(0, name.size() - 5);
+    if (withdrawn.count(id)) {  // its forget's unlink was lost with the machine
+      ::unlinkat(results_dir_.get(), name.c_str(), 0);
+      continue;
+    }
     try {
       nlohmann::json record = parse_json_text(read_file_at(results_dir_.get(), name));
       // Two statements: json's operator= takes its argument by value, and C++17 evaluates the
@@ -217,7 +256,13 @@ Journal::Loaded Journal::load() {
     try {
       pending.last_attempt = static_cast<unsigned>(std::stoul(read_file_at(jobs_dir_.get(), id + ".started")));
     } catch (const std::exception&) {
-      // never started (or its start was lost with the machine: it runs as attempt 1)
+      // never started, or not as of the last checkpoint (or its start was lost with the machine:
+      // it runs as attempt 1)
+    }
+    if (auto logged_start = logged_starts.find(id);
+        logged_start != logged_starts.end() && logged_start->second > pending.last_attempt) {
+      pending.last_attempt = logged_start->second;
+      write_file_at(jobs_dir_.get(), id + ".started", std::to_string(pending.last_attempt) + "\n", false);
     }
     out.jobs.push_back(std::move(pending));
   }

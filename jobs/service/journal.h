@@ -4,31 +4,35 @@
 //
 //   <state_dir>/service/
 //     lock               flock()ed by the live service: one service per state directory
-//     jobs/<id>.json     an accepted job not yet done: {"id", "submitted_at", "job"}; written
-//                        (temporary file, rename) before the client hears 202
-//     jobs/<id>.started  the attempt that started last ("1", "2", ...); written when it starts
-//     results/<id>.json  a finished job's record with its result, for --keep-results; written
-//                        (temporary file, rename) before jobs/<id>.* is removed
-//     log/<seq>.log      the write-ahead log (write_ahead_log.h): each accepted job and each
-//                        result since the last checkpoint, one JSON line each
+//     log/<seq>.log      the write-ahead log (write_ahead_log.h), one JSON line per event since
+//                        the last checkpoint: a job accepted ("accept", with its record), an
+//                        attempt started ("start"), a result ("result", with the job's record),
+//                        a result expired or a job withdrawn ("forget", "withdraw")
+//     jobs/<id>.json     an accepted job not yet done, as of the last checkpoint:
+//                        {"id", "submitted_ms", "job"}
+//     jobs/<id>.started  the attempt that had started last ("1", "2", ...), as of then
+//     results/<id>.json  a finished job's record with its result, for --keep-results, as of then
 //
-// The files survive the death of the service as soon as they are written. Surviving a crash of
-// the machine is the log's part: an accept is answered only after the log's fdatasync, which
-// writes data blocks only (no fsync of each file and its directory, two ext4 journal commits a
-// job). A checkpoint (syncfs) makes the files durable and empties the log when a segment is full
-// and after every load. A start is not in the log: it survives the service, not the machine.
+// Between checkpoints a job is only in the log: it is accepted, started and finished by three
+// appends to one file, and answered after one fdatasync of it that writes data blocks only (a
+// group commit: accepts waiting together share it). A write survives the death of the service at
+// once, and the fdatasync makes the accepts before it survive the machine. A checkpoint, when a
+// segment is full, after every load and at a clean stop, writes the files from what the log has
+// said since the last one (jobs still pending and their starts; results, whose job files go),
+// syncs the file system and empties the log. So a short job never has a file: before, each one
+// wrote three and removed three, metadata work on the writer's thread beside every launch.
 //
-// After a crash the next service reads it all back (load()): the log stands in for any file the
-// machine lost; results are kept until they expire, and every job without a result is queued
-// again; one that had started runs again as the next attempt. Writing happens on a thread of its
-// own, in order, so the io thread never waits for a disk; each call's completion is posted back
-// to the io thread.
+// After a crash the next service reads it all back (load()): the files, and the log over them;
+// results are kept until they expire, and every job without a result is queued again; one that
+// had started runs again as the next attempt. Writing happens on a thread of its own, in order, so
+// the io thread never waits for a disk; each call's completion is posted back to the io thread.
 #pragma once
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <atomic>
 #include <functional>
+#include <map>
 #include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -52,17 +56,18 @@ class Journal {
     std::string id;
     nlohmann::json record;  // {"id", "submitted_at", "job"}
   };
-  // Writes each job durably (its file, and the log synced), then posts `done` to the io thread
+  // Writes each job durably (in the log, synced), then posts `done` to the io thread
   // (with an error text, empty when all is on disk; on an error none of the jobs is kept).
   // Accepts that wait for the writer together share one sync (group commit).
   void accept(std::vector<JobEntry> jobs, std::function<void(std::string error)> done);
   // The attempt `attempt` of job `id` has started.
   void started(const std::string& id, unsigned attempt);
-  // The job is done: its record with the result replaces its job file.
+  // The job is done: its record with the result replaces the job.
   void finished(const std::string& id, nlohmann::json record);
-  // A result has expired, or a job was withdrawn: every file of `id` goes.
+  // A result has expired, or a job was withdrawn: every trace of `id` goes.
   void forget(const std::string& id);
-  // Blocks until everything handed over so far is written and the log synced.
+  // Blocks until everything handed over so far is written out as files and the log is empty (a
+  // checkpoint): what a clean stop leaves.
   void flush();
 
   struct Loaded {
@@ -92,6 +97,14 @@ class Journal {
     std::function<void(std::string error)> done;
   };
   std::vector<Unsynced> unsynced_;
+  // What the log has said since the last checkpoint that the files do not say yet (writer
+  // thread): write_files() writes it out at the next checkpoint.
+  struct Unfiled {
+    std::map<std::string, nlohmann::json> jobs;     // accepted, no result yet
+    std::map<std::string, unsigned> starts;         // the attempt that started last, of jobs without a result
+    std::map<std::string, nlohmann::json> results;  // finished: the record with its result
+  } unfiled_;
+  void write_files();
   std::atomic<size_t> accepts_posted_{0};  // posted, not yet started by the writer
   void sync_accepted();
   void withdraw_files(const std::vector<std::string>& ids);  // used on the writer thread (and by load(), before it starts)

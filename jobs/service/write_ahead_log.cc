@@ -97,6 +97,7 @@ void WriteAheadLog::sync() {
 }
 
 void WriteAheadLog::checkpoint() {
+  if (write_files_) write_files_();
   if (::syncfs(fs_fd_) != 0) throw_sys("syncfs(" + cellblock::quoted(dir_) + ")");
   segment_.reset();
   unsynced_ = false;

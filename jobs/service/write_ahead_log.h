@@ -1,25 +1,27 @@
 // The journal's write-ahead log (journal.h): what makes an accepted job survive the machine, not
 // only the service, for one fdatasync of a file whose blocks already exist.
 //
-// Why: the journal's files (jobs/<id>.json, results/<id>.json) survive a kill -9 once written,
-// but surviving a power cut took an fsync of the file and of its directory per job: two ext4
-// journal commits, 2-3 ms on a busy disk, which also hold up every other metadata change on that
-// file system meanwhile (the executor's own state files of the job that is starting). Instead,
-// each record is written into a segment that was filled with zeros and fsync'd when it was made,
-// so an fdatasync of it writes data blocks only: no block allocation, no ext4 journal commit.
+// Why: files (jobs/<id>.json, results/<id>.json) survive a kill -9 once written, but surviving a
+// power cut took an fsync of the file and of its directory per job: two ext4 journal commits,
+// 2-3 ms on a busy disk, which also hold up every other metadata change on that file system
+// meanwhile (the executor's own state files of the job that is starting). Instead, each record is
+// written into a segment that was filled with zeros and fsync'd when it was made, so an
+// fdatasync of it writes data blocks only: no block allocation, no ext4 journal commit.
 //
 //   <dir>/<seq>.log   16 hex digits, in order; records are JSON lines, the rest of the file zeros
 //
-// A checkpoint makes the files the log stands for durable (syncfs of their file system), then
-// removes every segment: the log only ever holds what happened since the last checkpoint, which is
-// taken when a segment is full and after every load. A record cut short by a crash (never
-// acknowledged: the client hears nothing before sync() returns) is the last line of its segment
-// and is dropped when read.
+// A checkpoint has the owner write out as files what only the log holds (before_checkpoint),
+// makes the files durable (syncfs of their file system), then removes every segment: the log
+// only ever holds what happened since the last checkpoint, which is taken when a segment is full,
+// after every load and at a clean stop. A record cut short by a crash (never acknowledged: the
+// client hears nothing before sync() returns) is the last line of its segment and is dropped
+// when read.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -45,7 +47,11 @@ class WriteAheadLog {
   void append(const nlohmann::json& record);
   // Everything appended so far is on disk once this returns (fdatasync). Throws SysError.
   void sync();
-  // syncfs of the files' file system, then every segment goes; the next append starts a new one.
+  // The owner's part of a checkpoint, run first: write out as files what only the log holds. When
+  // it throws, the checkpoint stops there and the segments stay.
+  void before_checkpoint(std::function<void()> write_files) { write_files_ = std::move(write_files); }
+  // The files written (before_checkpoint), syncfs of their file system, then every segment goes;
+  // the next append starts a new one.
   void checkpoint();
 
   const std::string& dir() const { return dir_; }
@@ -61,6 +67,7 @@ class WriteAheadLog {
   uint64_t next_seq_ = 1;
   size_t size_ = 0, used_ = 0;
   bool unsynced_ = false;
+  std::function<void()> write_files_;
 };
 
 }  // namespace cellblock::service

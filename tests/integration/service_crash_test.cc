@@ -3,8 +3,12 @@
 #include <gmock/gmock.h>
 #include <sys/mount.h>
 
+#include <fcntl.h>
+
 #include <cstring>
 
+#include "executor/base/unique_fd.h"
+#include "jobs/service/write_ahead_log.h"
 #include "tests/integration/calibration.h"
 #include "tests/integration/service_test_util.h"
 
@@ -17,6 +21,16 @@ using nlohmann::json;
 std::vector<std::string> names_in(const std::string& dir) {
   std::vector<std::string> out = entries(dir);
   return out;
+}
+
+// How many records of kind `op` the journal's log holds now (jobs/service/journal.h).
+size_t logged(const Scratch& s, const std::string& op) {
+  const std::string log = s.state_dir() + "/service/log";
+  UniqueFd dir(::open(log.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!dir) return 0;
+  const service::WriteAheadLog::Contents contents = service::WriteAheadLog(log, dir.get()).read();
+  return std::count_if(contents.records.begin(), contents.records.end(),
+                       [&](const json& r) { return r.value("op", "") == op; });
 }
 
 size_t count_suffix(const std::vector<std::string>& names, const std::string& suffix) {
@@ -34,11 +48,11 @@ TEST(ServiceCrash, KilledWithQueuedAndRunningJobsEveryJobGetsOneResult) {
   Ran submit = scenario(s, "submit", {"submit-gated", serve.unix_address(), s.path("gate"), "2", "3", ids});
   ASSERT_EQ(submit.code, 0) << submit.err;
   const std::string journal = s.state_dir() + "/service/jobs";
-  // Every accepted job is on disk before its 202; a start is recorded by the journal's own
-  // thread right after the job starts.
-  EXPECT_EQ(count_suffix(names_in(journal), ".json"), 5u) << ::testing::PrintToString(names_in(journal));
-  ASSERT_TRUE(eventually([&] { return count_suffix(names_in(journal), ".started") == 2; }))
-      << ::testing::PrintToString(names_in(journal));
+  // Every accepted job is in the journal's log before its 202; a start is logged by the
+  // journal's own thread right after the job starts. Files wait for a checkpoint.
+  EXPECT_EQ(logged(s, "accept"), 5u);
+  ASSERT_TRUE(eventually([&] { return logged(s, "start") == 2; })) << logged(s, "start");
+  EXPECT_THAT(names_in(journal), ::testing::IsEmpty());
 
   serve.kill9();
   // The next service on the same state directory queues them all again; the two that ran run
@@ -48,15 +62,18 @@ TEST(ServiceCrash, KilledWithQueuedAndRunningJobsEveryJobGetsOneResult) {
   std::ofstream(s.path("gate/release")).close();
   Ran check = scenario(s, "check", {"check-all", serve.unix_address(), ids});
   EXPECT_EQ(check.code, 0) << check.err << serve.err();
-  EXPECT_THAT(names_in(journal), ::testing::IsEmpty());
-  EXPECT_EQ(count_suffix(names_in(s.state_dir() + "/service/results"), ".json"), 5u);
+  // The results are in the log; the files of the jobs the load wrote wait for a checkpoint.
+  EXPECT_TRUE(eventually([&] { return logged(s, "result") == 5; })) << logged(s, "result");
 
-  // Results survive a restart too (a clean one this time).
+  // Results survive a restart too (a clean one this time), whose checkpoint wrote them out as
+  // files and removed the jobs' files.
   serve.signal(SIGTERM);
   ASSERT_EQ(serve.wait(), 0) << serve.err();
+  EXPECT_THAT(names_in(journal), ::testing::IsEmpty());
+  EXPECT_EQ(count_suffix(names_in(s.state_dir() + "/service/results"), ".json"), 5u);
   serve.start();
   const json listed = json::parse(curl_unix(s, serve, {}, "/v1/jobs?state=done").body);
-  EXPECT_EQ(listed["jobs"].size(), 5u) << listed;
+  EXPECT_EQ(listed["jobs"].size(), 5u) << listed << serve.err();
   for (const json& j : listed["jobs"]) EXPECT_EQ(j["status"], "exited") << j;
 }
 
@@ -72,9 +89,13 @@ TEST(ServiceCrash, SigtermKeepsQueuedAndInterruptedJobsForTheNextStart) {
   const std::string err = serve.err();
   EXPECT_THAT(err, HasSubstr("SIGTERM: stopped accepting; running jobs get the grace period (200 ms)"));
   EXPECT_THAT(err, HasSubstr("every job has ended; the journal is on disk; exiting"));
-  // No result was made up for what the shutdown interrupted: the journal still has all three.
+  // No result was made up for what the shutdown interrupted: the journal still has all three,
+  // written out as files by the clean stop's checkpoint, which emptied the log; the one that
+  // was running has its start there too.
   EXPECT_EQ(count_suffix(names_in(s.state_dir() + "/service/jobs"), ".json"), 3u);
+  EXPECT_EQ(count_suffix(names_in(s.state_dir() + "/service/jobs"), ".started"), 1u);
   EXPECT_EQ(count_suffix(names_in(s.state_dir() + "/service/results"), ".json"), 0u);
+  EXPECT_EQ(logged(s, "accept"), 0u);
 
   serve.start();
   std::ofstream(s.path("gate/release")).close();
@@ -82,11 +103,11 @@ TEST(ServiceCrash, SigtermKeepsQueuedAndInterruptedJobsForTheNextStart) {
   EXPECT_EQ(check.code, 0) << check.err << serve.err();
 }
 
-// The journal's files are written without fsync; its write-ahead log (jobs/service/write_ahead_log.h)
-// is what is fdatasync'd before an answer. A crash of the machine can lose files that were never
-// synced: here every job and result file is removed after a kill -9, and the next service finds
-// them all again in the log: the queued and running jobs run, the finished job keeps its result.
-TEST(ServiceCrash, JobAndResultFilesTheMachineLostComeBackFromTheLog) {
+// Between checkpoints the journal's write-ahead log (jobs/service/write_ahead_log.h) is all there
+// is of a job: it is fdatasync'd before an answer, and files are written only by a checkpoint.
+// After a kill -9 no job or result has a file, and the next service finds them all in the log:
+// the queued and running jobs run, the finished job keeps its result.
+TEST(ServiceCrash, JobsAndResultsComeBackFromTheLogAlone) {
   Scratch s("serve-wal");
   std::filesystem::create_directories(s.path("gate"));
   const std::string ids = s.path("ids.json");
@@ -102,14 +123,10 @@ TEST(ServiceCrash, JobAndResultFilesTheMachineLostComeBackFromTheLog) {
   const std::string service = s.state_dir() + "/service";
   const std::vector<std::string> segments = names_in(service + "/log");
   ASSERT_FALSE(segments.empty());
-  size_t lost = 0;
-  for (const std::string dir : {"/jobs", "/results"})
-    for (const std::string& name : names_in(service + dir))
-      if (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0) {
-        std::filesystem::remove(service + dir + "/" + name);
-        ++lost;
-      }
-  EXPECT_EQ(lost, 4u);  // three jobs, one result
+  EXPECT_THAT(names_in(service + "/jobs"), ::testing::IsEmpty());
+  EXPECT_THAT(names_in(service + "/results"), ::testing::IsEmpty());
+  EXPECT_EQ(logged(s, "accept"), 4u);  // three jobs, and the one that is done
+  EXPECT_EQ(logged(s, "result"), 1u);
 
   serve.start();
   EXPECT_THAT(serve.err(), HasSubstr("journal: queued 3 job(s) again that a previous service had accepted (1 had started"));
@@ -126,18 +143,18 @@ TEST(ServiceCrash, JobAndResultFilesTheMachineLostComeBackFromTheLog) {
 
 // The service queues a job while the journal writes it (so the disk's fsync overlaps the run) and
 // answers only once it is on disk. When the journal cannot write it, the client hears 500 and the
-// job is withdrawn: cancelled if it had started, and neither listed nor kept. The journal's jobs/
-// is a tmpfs with no inode to spare, so every new file there fails with ENOSPC.
+// job is withdrawn: cancelled if it had started, and neither listed nor kept. The journal's log/
+// is a tmpfs with no inode to spare, so its first segment cannot be made (ENOSPC).
 TEST(ServiceCrash, AJobTheJournalCannotWriteGets500AndIsNotKept) {
   Scratch s("serve-nospace");
-  const std::string jobs = s.state_dir() + "/service/jobs";
-  std::filesystem::create_directories(jobs);
-  ASSERT_EQ(::mount("tmpfs", jobs.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,nr_inodes=1,mode=0700"), 0)
-      << "mount tmpfs on " << jobs << ": " << std::strerror(errno);
+  const std::string jobs = s.state_dir() + "/service/jobs", log = s.state_dir() + "/service/log";
+  std::filesystem::create_directories(log);
+  ASSERT_EQ(::mount("tmpfs", log.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,nr_inodes=1,mode=0700"), 0)
+      << "mount tmpfs on " << log << ": " << std::strerror(errno);
   struct Unmount {
     std::string path;
     ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
-  } unmount{jobs};
+  } unmount{log};
   {
     Serve serve(s, "serve", {});
     Http refused = curl_unix(s, serve, {"-X", "POST", "--data-binary", R"({"command": ["/bin/sleep", "30"]})"},

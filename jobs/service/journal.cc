@@ -165,11 +165,14 @@ void Journal::flush() {
   std::promise<void> done;
   net::post(writer_, [this, &done] {
     try {
-      log_->checkpoint();  // a clean stop leaves everything in files and the log empty
+      // A clean stop leaves everything in files and the log empty; a start that failed before
+      // its load leaves the log it did not read.
+      if (loaded_) log_->checkpoint();
+      else log_->sync();
     } catch (const std::exception& e) {
       spdlog::error("journal: {}", e.what());
       try {
-        log_->sync();  // the log still holds it all: the next load writes the files
+        log_->sync();  // the log stays: the next load writes the files from it
       } catch (const std::exception& e2) {
         spdlog::error("journal: {}", e2.what());
       }
@@ -181,6 +184,9 @@ void Journal::flush() {
 
 Journal::Loaded Journal::load() {
   Loaded out;
+  // What the last service wrote may still be in the page cache only (it was killed, the machine
+  // was not): on disk first, before this load removes files because of what the log says.
+  if (::syncfs(lock_.get()) != 0) throw_sys("syncfs(" + cellblock::quoted(dir_) + ")");
   // What happened since the log's last checkpoint: the files do not say it yet, or a crash of the
   // machine lost what they said (they are written without fsync, write_ahead_log.h).
   WriteAheadLog::Contents logged = log_->read();
@@ -203,6 +209,13 @@ Journal::Loaded Journal::load() {
     } catch (const std::exception& e) {
       out.problems.push_back(log_->dir() + ": a record without \"op\" or \"id\": " + e.what());
     }
+  }
+  // A withdraw or a forget is final, also over records of the id that come after it (a result
+  // of a job whose accept failed to sync, appended before its withdraw was heard of).
+  for (const std::string& id : withdrawn) {
+    logged_jobs.erase(id);
+    logged_starts.erase(id);
+    logged_results.erase(id);
   }
 
   std::map<std::string, nlohmann::json> results;  // by id
@@ -267,8 +280,13 @@ Journal::Loaded Journal::load() {
     out.jobs.push_back(std::move(pending));
   }
   for (auto& [id, record] : results) out.results.push_back(std::move(record));
+  // A start whose job file never came (it was withdrawn, and a checkpoint wrote the start).
+  for (const std::string& name : names_in(jobs_dir_.get()))
+    if (ends_with(name, ".started") && !jobs.count(name.substr(0, name.size() - 8)))
+      ::unlinkat(jobs_dir_.get(), name.c_str(), 0);
   // Everything is in the files now: make them durable, and start the log afresh.
   log_->checkpoint();
+  loaded_ = true;
   return out;
 }
 

@@ -4,6 +4,7 @@
 //
 //   <state_dir>/service/
 //     lock               flock()ed by the live service: one service per state directory
+//     log/               the segments below
 //     log/<seq>.log      the write-ahead log (write_ahead_log.h), one JSON line per event since
 //                        the last checkpoint: a job accepted ("accept", with its record), an
 //                        attempt started ("start"), a result ("result", with the job's record),
@@ -67,7 +68,9 @@ class Journal {
   // A result has expired, or a job was withdrawn: every trace of `id` goes.
   void forget(const std::string& id);
   // Blocks until everything handed over so far is written out as files and the log is empty (a
-  // checkpoint): what a clean stop leaves.
+  // checkpoint): what a clean stop leaves. Before load() has succeeded (a start that failed) it
+  // only syncs the log: segments nobody has read must stay for the next start. When the
+  // checkpoint fails, the log is synced and stays; what could not be appended to it is lost.
   void flush();
 
   struct Loaded {
@@ -79,7 +82,8 @@ class Journal {
     std::vector<Pending> jobs;         // accepted, without a result; in id order
     std::vector<std::string> problems;  // files that could not be read, named with the reason
   };
-  // Reads what a previous service left (call before accepting anything).
+  // Reads what a previous service left (call before accepting anything). Throws when a file
+  // cannot be written: the log then stays as it was.
   Loaded load();
 
   const std::string& dir() const { return dir_; }
@@ -106,6 +110,7 @@ class Journal {
   } unfiled_;
   void write_files();
   std::atomic<size_t> accepts_posted_{0};  // posted, not yet started by the writer
+  std::atomic<bool> loaded_{false};          // load() succeeded: a checkpoint may empty the log
   void sync_accepted();
   void withdraw_files(const std::vector<std::string>& ids);  // used on the writer thread (and by load(), before it starts)
   boost::asio::thread_pool writer_{1};

@@ -97,6 +97,9 @@ void WriteAheadLog::sync() {
 }
 
 void WriteAheadLog::checkpoint() {
+  // The log on disk first: the files written next may remove others (a job's file goes with its
+  // result), and ext4 can commit that before a dirty page of the segment reaches the disk.
+  sync();
   if (write_files_) write_files_();
   if (::syncfs(fs_fd_) != 0) throw_sys("syncfs(" + cellblock::quoted(dir_) + ")");
   segment_.reset();

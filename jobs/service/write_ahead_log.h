@@ -50,8 +50,8 @@ class WriteAheadLog {
   // The owner's part of a checkpoint, run first: write out as files what only the log holds. When
   // it throws, the checkpoint stops there and the segments stay.
   void before_checkpoint(std::function<void()> write_files) { write_files_ = std::move(write_files); }
-  // The files written (before_checkpoint), syncfs of their file system, then every segment goes;
-  // the next append starts a new one.
+  // The segment synced, the files written (before_checkpoint), syncfs of their file system, then
+  // every segment goes; the next append starts a new one.
   void checkpoint();
 
   const std::string& dir() const { return dir_; }

@@ -103,6 +103,43 @@ TEST(ServiceCrash, SigtermKeepsQueuedAndInterruptedJobsForTheNextStart) {
   EXPECT_EQ(check.code, 0) << check.err << serve.err();
 }
 
+// A start that fails after it has opened the journal but before it has read it (here: its unix
+// socket cannot be made) must leave the log alone: it holds the only copy of the jobs a killed
+// service had accepted. The next start reads it, writes the jobs' files and only then empties
+// the log, so a second kill -9 right after that start loses nothing either.
+TEST(ServiceCrash, AStartThatFailsLeavesTheLogAndALoadWritesTheFilesBeforeEmptyingIt) {
+  Scratch s("serve-failed-start");
+  std::filesystem::create_directories(s.path("gate"));
+  Serve serve(s, "serve", {"--parallel", "1"});
+  Ran submit = scenario(s, "submit", {"submit-gated", serve.unix_address(), s.path("gate"), "1", "2", s.path("ids.json")});
+  ASSERT_EQ(submit.code, 0) << submit.err;
+  serve.kill9();
+  ASSERT_EQ(logged(s, "accept"), 3u);
+
+  const std::string not_a_dir = s.write("not-a-dir", "");
+  std::vector<std::string> argv{kCellblockBinary};
+  for (const auto& a : s.global_args()) argv.push_back(a);
+  for (const std::string a : {"serve", "--unix"}) argv.push_back(a);
+  argv.push_back(not_a_dir + "/api.sock");
+  argv.push_back("--defaults");
+  argv.push_back(s.defaults());
+  Ran failed = run_program(s, "failed", argv, 60s);
+  EXPECT_EQ(failed.code, 1) << failed.err;
+  EXPECT_EQ(logged(s, "accept"), 3u) << failed.err;
+  EXPECT_EQ(logged(s, "start"), 1u);
+
+  serve.start();
+  EXPECT_THAT(serve.err(), HasSubstr("journal: queued 3 job(s) again that a previous service had accepted (1 had started"));
+  const std::string jobs = s.state_dir() + "/service/jobs";
+  EXPECT_EQ(count_suffix(names_in(jobs), ".json"), 3u) << ::testing::PrintToString(names_in(jobs));
+  EXPECT_EQ(count_suffix(names_in(jobs), ".started"), 1u) << ::testing::PrintToString(names_in(jobs));
+  EXPECT_EQ(logged(s, "accept"), 0u);
+  serve.kill9();
+  serve.start();
+  EXPECT_THAT(serve.err(), HasSubstr("journal: queued 3 job(s) again that a previous service had accepted"));
+  std::ofstream(s.path("gate/release")).close();
+}
+
 // Between checkpoints the journal's write-ahead log (jobs/service/write_ahead_log.h) is all there
 // is of a job: it is fdatasync'd before an answer, and files are written only by a checkpoint.
 // After a kill -9 no job or result has a file, and the next service finds them all in the log:
@@ -185,7 +222,12 @@ TEST(ServiceCrash, ResultsExpireAfterKeepResults) {
   const std::string id = json::parse(ran.body)["id"];
   EXPECT_EQ(curl_unix(s, serve, {}, "/v1/jobs/" + id).code, 200);
   EXPECT_TRUE(eventually([&] { return curl_unix(s, serve, {}, "/v1/jobs/" + id).code == 404; }, 60s));
-  EXPECT_TRUE(eventually([&] { return names_in(s.state_dir() + "/service/results").empty(); }, 10s));
+  // Forgotten in the log, where its result was: after a kill -9 the next load drops it.
+  EXPECT_TRUE(eventually([&] { return logged(s, "forget") == 1; }, 10s)) << logged(s, "forget");
+  serve.kill9();
+  serve.start();
+  EXPECT_EQ(curl_unix(s, serve, {}, "/v1/jobs/" + id).code, 404);
+  EXPECT_THAT(names_in(s.state_dir() + "/service/results"), ::testing::IsEmpty());
 }
 
 }  // namespace

@@ -32,9 +32,15 @@ void write_file_at(int dir, const std::string& name, const std::string& text, bo
   const std::string tmp = "." + name + ".tmp";
   UniqueFd fd(::openat(dir, tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd) throw_sys("open(" + quoted(tmp) + ")");
-  write_all(fd.get(), text, tmp);
-  if (sync && ::fsync(fd.get()) != 0) throw_sys("fsync(" + quoted(tmp) + ")");
-  if (::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0) throw_sys("rename(" + quoted(tmp) + ", " + quoted(name) + ")");
+  try {
+    write_all(fd.get(), text, tmp);
+    if (sync && ::fsync(fd.get()) != 0) throw_sys("fsync(" + quoted(tmp) + ")");
+    if (::renameat(dir, tmp.c_str(), dir, name.c_str()) != 0) throw_sys("rename(" + quoted(tmp) + ", " + quoted(name) + ")");
+  } catch (...) {
+    // A half-written temporary file would stay for good: nothing reads or removes dot files.
+    ::unlinkat(dir, tmp.c_str(), 0);
+    throw;
+  }
 }
 
 std::string read_file_at(int dir, const std::string& name) {

@@ -17,7 +17,8 @@ UniqueFd open_or_make_dir(const std::string& path);
 UniqueFd open_or_make_dir_at(int dir, const std::string& name);
 
 // Writes `name` in `dir` whole or not at all: ".<name>.tmp" written, fsync'd when `sync`, then
-// renamed over `name`. The rename is durable only once the directory is fsync'd too. Throws SysError.
+// renamed over `name`. The rename is durable only once the directory is fsync'd too. Throws SysError;
+// a write that fails removes its temporary file.
 void write_file_at(int dir, const std::string& name, const std::string& text, bool sync);
 // The whole file `name` in `dir`. Throws SysError.
 std::string read_file_at(int dir, const std::string& name);

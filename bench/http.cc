@@ -146,6 +146,8 @@ int run(int argc, char** argv) {
 
   const std::string scratch = o.state_dir.empty() ? "/run/cellblock/bench-http-" + std::to_string(::getpid()) : o.state_dir;
   std::filesystem::create_directories(scratch);
+  // Also when the run fails half-way (a job failed, no policy): it used to stay in /run/cellblock.
+  RemoveAtEnd remove_at_end{o.state_dir.empty() ? scratch : ""};
   ExecutorConfig config;
   config.state_dir = scratch;
   config.netns_pool = o.parallel * 2 + 1;
@@ -278,10 +280,6 @@ int run(int argc, char** argv) {
   std::cout << md;
   write_file(o.report.json_path, out.dump(2) + "\n");
   write_file(o.report.md_path, md);
-  if (o.state_dir.empty()) {
-    std::error_code ec;
-    std::filesystem::remove_all(scratch, ec);
-  }
   if (!met && o.report.targets) {
     std::cerr << "http: the HTTP path adds " << fmt(added, 3) << " ms at the median, more than " << o.target_ms << " ms\n";
     return 1;

@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <optional>
@@ -24,6 +25,18 @@
 #include "executor/base/sys_error.h"
 
 namespace cellblock::bench {
+
+// A scratch directory the benchmark made for itself, removed however the run ends, also when it
+// leaves early with an exception. Declare it before whatever uses the directory (an Executor, a
+// service, worker processes), so that it goes after them. An empty `dir` is left alone (the
+// user named the directory).
+struct RemoveAtEnd {
+  std::string dir;
+  ~RemoveAtEnd() {
+    std::error_code ec;
+    if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+  }
+};
 
 inline std::string fmt(double v, int prec = 2) {
   char buf[64];

@@ -288,14 +288,7 @@ int run(int argc, char** argv) {
 
   const std::string scratch = "/run/cellblock/bench-workers-" + std::to_string(::getpid());
   std::filesystem::create_directories(scratch);
-  // Removed however the run ends; declared first, so that it goes after the workers and Redis.
-  struct RemoveAtEnd {
-    std::string dir;
-    ~RemoveAtEnd() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } remove_at_end{scratch};
+  RemoveAtEnd remove_at_end{scratch};  // declared first, so that it goes after the workers and Redis
   write_file(scratch + "/defaults.json", json{{"rootfs", o.rootfs}}.dump() + "\n");
   auto say = [&](const std::string& what) {
     if (o.report.progress) std::cerr << "workers: " << what << "\n";

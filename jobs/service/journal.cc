@@ -200,17 +200,12 @@ Journal::Loaded Journal::load() {
       if (op == "accept") logged_jobs[id] = std::move(r.at("record"));
       else if (op == "start") logged_starts[id] = std::max(logged_starts[id], r.at("attempt").get<unsigned>());
       else if (op == "result") logged_results[id] = std::move(r.at("record"));
-      else if (op == "withdraw" || op == "forget") {
-        withdrawn.insert(id);
-        logged_jobs.erase(id);
-        logged_starts.erase(id);
-        logged_results.erase(id);
-      }
+      else if (op == "withdraw" || op == "forget") withdrawn.insert(id);
     } catch (const std::exception& e) {
       out.problems.push_back(log_->dir() + ": a record without \"op\" or \"id\": " + e.what());
     }
   }
-  // A withdraw or a forget is final, also over records of the id that come after it (a result
+  // A withdraw or a forget is final, over the id's records before it and also after it (a result
   // of a job whose accept failed to sync, appended before its withdraw was heard of).
   for (const std::string& id : withdrawn) {
     logged_jobs.erase(id);

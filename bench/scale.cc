@@ -120,12 +120,16 @@ class TimedRunner : public JobRunner {
   // As the queue runs jobs in a supervisor: launched here, watched by the executor's one
   // watching thread (executor/cell_watcher.h), so the threads measured are the product's.
   bool runs_async(const JobSpec& job) const override { return executor_.runs_async(job); }
-  void run_async(const JobSpec& job, const StopToken* stop, OutputListener*, std::function<void(Result)> done) override {
+  void run_async(const JobSpec& job, const StopToken* stop, OutputListener*, std::function<void(Result)> done,
+                 std::function<void()> released) override {
     const Clock::time_point entered = enter();
-    executor_.run_async(job, stop, nullptr, [this, &job, entered, done = std::move(done)](Result r) {
-      leave(job.id, entered, r);
-      done(std::move(r));
-    });
+    executor_.run_async(
+        job, stop, nullptr,
+        [this, &job, entered, done = std::move(done)](Result r) {
+          leave(job.id, entered, r);
+          done(std::move(r));
+        },
+        std::move(released));
   }
   std::optional<uint64_t> memory_limit() const override { return executor_.cgroups().memory_limit(); }
   size_t peak_inside() const { return peak_; }

@@ -31,6 +31,7 @@ struct CellWatcher::Cell {
   };
   std::unique_ptr<Supervision> supervision;
   Done done;
+  Answer answer;  // empty once called
   Slot slots[kSlots];
   int registered[kSlots];  // the descriptor in the epoll set per slot, -1 for none
   bool ready[kSlots] = {};
@@ -59,10 +60,11 @@ CellWatcher::~CellWatcher() {
   if (thread_.joinable()) thread_.join();
 }
 
-void CellWatcher::watch(std::unique_ptr<Supervision> supervision, Done done) {
+void CellWatcher::watch(std::unique_ptr<Supervision> supervision, Done done, Answer answer) {
   auto cell = std::make_unique<Cell>();
   cell->supervision = std::move(supervision);
   cell->done = std::move(done);
+  cell->answer = std::move(answer);
   for (int i = 0; i < kSlots; ++i) {
     cell->slots[i] = {cell.get(), i};
     cell->registered[i] = -1;
@@ -131,6 +133,20 @@ void CellWatcher::end(Cell& cell, std::exception_ptr error) {
   count_.fetch_sub(1);
 }
 
+// The outcome goes first; the cell stays watched until its init has exited. The stop token
+// leaves the epoll set before the callback, which may close it.
+void CellWatcher::answer(Cell& cell, Clock::time_point now) {
+  cell.supervision->answered(now);
+  sync_registrations(cell);
+  Answer answer = std::move(cell.answer);
+  cell.answer = nullptr;
+  try {
+    answer(cell.supervision->result());
+  } catch (const std::exception& e) {
+    spdlog::error("cell watcher: an answer callback threw: {}", e.what());
+  }
+}
+
 void CellWatcher::arm_timer() {
   Clock::time_point wake = Clock::time_point::max();
   for (const auto& c : cells_) wake = std::min(wake, c->supervision->next_wake());
@@ -185,6 +201,7 @@ void CellWatcher::loop() {
         c->supervision->step(c->ready, now);
         std::fill(std::begin(c->ready), std::end(c->ready), false);
         if (c->supervision->done(now)) end(*c, nullptr);
+        else if (c->answer && c->supervision->answerable()) answer(*c, now);
         else sync_registrations(*c);
       } catch (...) {
         end(*c, std::current_exception());

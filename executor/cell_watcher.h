@@ -29,6 +29,10 @@ class CellWatcher {
   // or with the exception its step() threw (the cell may still run: the caller's cleanup, its
   // cgroup's kill, ends it). It must not block for long: every other cell waits meanwhile.
   using Done = std::function<void(SupervisedCell*, std::exception_ptr)>;
+  // Called at most once on the watcher's thread, before `done`, when the cell's outcome is known
+  // and only its init's exit is left (Supervision::answerable). From then on the supervision no
+  // longer uses the stop token or the output listener; `done` still comes when the init is gone.
+  using Answer = std::function<void(SupervisedCell&)>;
 
   CellWatcher();   // the thread starts with the first watch()
   ~CellWatcher();  // waits until every watched cell is done, then stops the thread
@@ -38,7 +42,7 @@ class CellWatcher {
   // Thread-safe. Takes over `supervision` (whose cell, stop token and listener must live until
   // `done` has been called). Throws std::system_error, having taken nothing over, when the
   // thread cannot be started.
-  void watch(std::unique_ptr<Supervision> supervision, Done done);
+  void watch(std::unique_ptr<Supervision> supervision, Done done, Answer answer = {});
 
   // How many cells are watched now (for tests and metrics).
   size_t watched() const { return count_.load(); }
@@ -50,6 +54,7 @@ class CellWatcher {
   void take_new_cells();
   void sync_registrations(Cell& cell);
   void end(Cell& cell, std::exception_ptr error);
+  void answer(Cell& cell, Supervision::Clock::time_point now);
 
   UniqueFd epoll_, wake_, timer_;
   std::mutex mutex_;  // guards new_, stopping_ and the thread's start

@@ -73,10 +73,14 @@ class Executor {
 
   // run() without holding the calling thread while the job runs: the cell is launched on this
   // thread, then the executor's one watching thread supervises it among all others
-  // (cell_watcher.h) and calls done(result) when the job has ended; `job`, `stop` and `output`
-  // must live until then. A job that runs_async() refuses runs on this thread, as run() would, and
-  // done is called before run_async returns.
-  void run_async(const JobSpec& job, const StopToken* stop, OutputListener* output, std::function<void(Result)> done);
+  // (cell_watcher.h). done(result) comes as soon as the job's outcome is known, which for a
+  // command that exited is before its init has finished exiting (Supervision::answerable); then
+  // released() (may be empty), once the cell is gone and its cgroup, state file, lease and
+  // working directory are given back: a queue frees the job's slot then. `job`, `stop` and
+  // `output` must live until done. A job that runs_async() refuses runs on this thread, as run()
+  // would, and both are called before run_async returns.
+  void run_async(const JobSpec& job, const StopToken* stop, OutputListener* output, std::function<void(Result)> done,
+                 std::function<void()> released = {});
   // Whether run_async() runs `job` without a thread of its own: one cell and no operator hooks
   // (a pod and the hooks block around the cell).
   bool runs_async(const JobSpec& job) const;
@@ -115,7 +119,11 @@ class Executor {
     LaunchedCell cell;
   };
   std::shared_ptr<Running> begin(const JobSpec& job, const PodNamespaces* pod, CellRole role);
+  CgroupStats collect_stats(Running& running, const SupervisedCell& supervised, Result& result);
+  void conclude(Running& running, SupervisedCell& supervised, const CgroupStats& stats, Result& result);
   void finish(Running& running, SupervisedCell& supervised, Result& result);
+  void answer(Running& running, SupervisedCell& supervised, Result& result);
+  void release_after_answer(Running& running);
   void run_checked(const JobSpec& job, const StopToken* stop, OutputListener* output, Result& result,
                    const PodNamespaces* pod, CellRole role);
   CellWatcher& watcher();  // made on the first run_async()

@@ -107,6 +107,7 @@ void Supervision::kill_cell(Status why) {
 
 Supervision::Clock::time_point Supervision::next_wake() const {
   if (init_exited_) return drain_until_;
+  if (answered_) return Clock::time_point::max();  // only the pidfd is awaited
   Clock::time_point wake = deadline_;
   if (cpu_limit_ns_ && !killed_) wake = std::min(wake, next_cpu_);
   if (sample_pids_) wake = std::min(wake, next_sample_);
@@ -116,6 +117,18 @@ Supervision::Clock::time_point Supervision::next_wake() const {
 bool Supervision::done(Clock::time_point now) const {
   if (!init_exited_) return false;
   return (fds_[kStdout] < 0 && fds_[kStderr] < 0 && fds_[kReport] < 0) || now >= drain_until_;
+}
+
+bool Supervision::answerable() const {
+  return !answered_ && !init_exited_ && !killed_ && s_.command_wait_status && s_.cpu_at_command_exit_ns &&
+         !s_.setup_error && !s_.prestart_error && fds_[kStdout] < 0 && fds_[kStderr] < 0;
+}
+
+void Supervision::answered(Clock::time_point now) {
+  answered_ = true;
+  s_.ended = now;
+  fds_[kStop] = -1;
+  output_ = nullptr;
 }
 
 void Supervision::step(const bool (&ready)[kSlots], Clock::time_point now) {
@@ -154,12 +167,13 @@ void Supervision::step(const bool (&ready)[kSlots], Clock::time_point now) {
   if (ready[kStop] && fds_[kStop] >= 0) kill_cell(Status::cancelled);
   if (ready[kPidfd] && fds_[kPidfd] >= 0) {
     if (::waitid(P_PIDFD, static_cast<id_t>(cell_.pidfd.get()), &s_.init_exit, WEXITED) != 0) throw_sys("waitid(P_PIDFD)");
-    s_.ended = now;
+    if (!answered_) s_.ended = now;
     init_exited_ = true;
     fds_[kPidfd] = -1;
     drain_until_ = now + std::chrono::seconds(1);
   }
-  if (init_exited_) return;
+  // Once answered the job is over: only the init's exit is awaited, with no limit to enforce.
+  if (init_exited_ || answered_) return;
   if (sample_pids_ && now >= next_sample_) {
     cgroup_->sample();
     next_sample_ = now + kSampleEvery;

@@ -71,6 +71,17 @@ class Supervision {
   void step(const bool (&ready)[kSlots], Clock::time_point now);
   // The init has exited and the pipes are drained (or their grace period has passed).
   bool done(Clock::time_point now) const;
+  // The job's outcome is known before its cell is gone: the command has exited, the init has
+  // killed and reaped every other process and said so, and stdout and stderr are at their end.
+  // What is left, the init's own exit (which tears down the cell's mounts and namespaces) and
+  // the cgroup's removal, changes nothing in the result, so a caller may hand the result on
+  // first (Executor::run_async). Never after a kill: a limit, a cancel or a setup error waits
+  // for the init as before.
+  bool answerable() const;
+  // The caller has taken the outcome (answerable() was true): from now on no limit is enforced
+  // and the stop token and the output listener are not used again (they may go); the
+  // supervision only waits for the init's exit. The job's wall time ends `now`.
+  void answered(Clock::time_point now);
   SupervisedCell& result() { return s_; }
 
  private:
@@ -89,6 +100,7 @@ class Supervision {
   Clock::time_point next_sample_;
   bool init_exited_ = false;
   bool killed_ = false;
+  bool answered_ = false;
   // After the init has exited every process of the cell is gone, so the pipes reach
   // end-of-file at once; the grace period only guards against a bug holding a write end.
   Clock::time_point drain_until_ = Clock::time_point::max();

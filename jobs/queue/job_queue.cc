@@ -166,8 +166,9 @@ void JobQueue::start(std::shared_ptr<Entry> entry) {
   spdlog::info("job {} {} started", entry->id, cellblock::quoted(job.id));
   if (runner_.runs_async(job)) {
     asio::post(launchers_, [this, entry] {
-      runner_.run_async(entry->submission.job, &entry->stop, entry->submission.output.get(),
-                        [this, entry](Result result) { ran(entry, std::move(result)); });
+      runner_.run_async(
+          entry->submission.job, &entry->stop, entry->submission.output.get(),
+          [this, entry](Result result) { answered(entry, std::move(result)); }, [this, entry] { released(entry); });
     });
     return;
   }
@@ -186,14 +187,33 @@ void JobQueue::ran(std::shared_ptr<Entry> entry, Result result) {
       job_threads_.erase(t);
     }
     scheduler_.finished(entry->id);
-    if (result.status == Status::cancelled && !result.error) result.error = entry->cancel_reason;
     complete(entry, std::move(result));
     start_admitted();
   });
 }
 
+void JobQueue::answered(std::shared_ptr<Entry> entry, Result result) {
+  asio::post(io_, [this, entry = std::move(entry), result = std::move(result)]() mutable { deliver(entry, result); });
+}
+
+void JobQueue::released(std::shared_ptr<Entry> entry) {
+  // The runner is done with the stop token too.
+  entry->stop.close_fd();
+  asio::post(io_, [this, entry = std::move(entry)] {
+    scheduler_.finished(entry->id);
+    count_done(entry);
+    start_admitted();
+  });
+}
+
 void JobQueue::complete(std::shared_ptr<Entry> entry, Result result) {
+  deliver(entry, result);
+  count_done(std::move(entry));
+}
+
+void JobQueue::deliver(std::shared_ptr<Entry> entry, Result& result) {
   entries_.erase(entry->id);
+  if (result.status == Status::cancelled && !result.error) result.error = entry->cancel_reason;
   if (entry->grace_timer) entry->grace_timer->cancel();
   if (entry->queue_timer) entry->queue_timer->cancel();
   // One line per job at info, none at the default level (warn): a batch of thousands of jobs
@@ -212,6 +232,9 @@ void JobQueue::complete(std::shared_ptr<Entry> entry, Result result) {
       spdlog::error("result callback of job {} failed: {}", entry->id, e.what());
     }
   }
+}
+
+void JobQueue::count_done(std::shared_ptr<Entry> entry) {
   {
     std::lock_guard lock(idle_mutex_);
     (entry->started ? running_ : waiting_)--;

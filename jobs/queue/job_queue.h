@@ -40,10 +40,13 @@ class JobRunner {
   virtual std::optional<uint64_t> memory_limit() const { return std::nullopt; }
   // Whether run_async() runs `job` without holding the calling thread until it ends.
   virtual bool runs_async(const JobSpec&) const { return false; }
-  // Starts the job and calls done(result) exactly once, on any thread, when it has ended.
+  // Starts the job and calls done(result) exactly once, on any thread, when its outcome is known;
+  // then released() exactly once, when all the job held is given back (its cell gone): only then
+  // may its slot and memory go to the next job.
   virtual void run_async(const JobSpec& job, const StopToken* stop, OutputListener* output,
-                         std::function<void(Result)> done) {
+                         std::function<void(Result)> done, std::function<void()> released) {
     done(run(job, stop, output));
+    released();
   }
 };
 
@@ -55,9 +58,9 @@ class ExecutorRunner : public JobRunner {
   }
   std::optional<uint64_t> memory_limit() const override { return executor_.cgroups().memory_limit(); }
   bool runs_async(const JobSpec& job) const override { return executor_.runs_async(job); }
-  void run_async(const JobSpec& job, const StopToken* stop, OutputListener* output,
-                 std::function<void(Result)> done) override {
-    executor_.run_async(job, stop, output, std::move(done));
+  void run_async(const JobSpec& job, const StopToken* stop, OutputListener* output, std::function<void(Result)> done,
+                 std::function<void()> released) override {
+    executor_.run_async(job, stop, output, std::move(done), std::move(released));
   }
 
  private:
@@ -106,7 +109,8 @@ class JobQueue {
   // Thread-safe. Stops admitting; waiting jobs end as cancelled; running jobs get `grace` to
   // finish and are then cancelled. Call again with zero grace to kill at once.
   void shutdown(std::chrono::milliseconds grace);
-  // Blocks until every submitted job has its result.
+  // Blocks until every submitted job has its result and whatever it held is given back (a cell's
+  // teardown may end after its result: JobRunner::run_async).
   void wait_idle();
 
   struct Counts {
@@ -128,10 +132,18 @@ class JobQueue {
   void arm_queue_timeout(const std::shared_ptr<Entry>& entry);
   void start_admitted();
   void start(std::shared_ptr<Entry> entry);
-  // Any thread, once the runner is done with the job: hands the result to the io thread.
+  // Any thread, once a job on a thread of its own is done: hands the result to the io thread.
   void ran(std::shared_ptr<Entry> entry, Result result);
-  // Takes its own reference: it erases the entry from entries_, which may hold the last other one.
+  // Any thread, for a job run_async runs: its result, then (released) its slot, each handed to the
+  // io thread in that order.
+  void answered(std::shared_ptr<Entry> entry, Result result);
+  void released(std::shared_ptr<Entry> entry);
+  // complete() is deliver() and count_done(): the result to its callback, then the counts that
+  // wait_idle() waits on. Both take their own reference: deliver erases the entry from entries_,
+  // which may hold the last other one.
   void complete(std::shared_ptr<Entry> entry, Result result);
+  void deliver(std::shared_ptr<Entry> entry, Result& result);
+  void count_done(std::shared_ptr<Entry> entry);
   void cancel_now(uint64_t id, const std::string& reason);
 
   JobRunner& runner_;

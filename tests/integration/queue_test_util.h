@@ -48,11 +48,15 @@ inline void expect_same_host(const HostSnapshot& before, const HostSnapshot& aft
 
 // One job the way the queue runs it (Executor::run_async), so that what the executor keeps
 // for its lifetime (the watching thread and its descriptors) exists before a snapshot.
+// It waits for the cell's release too: the result may come before the cell is gone.
 inline void warm_up() {
   const JobSpec j = sh("true");
   std::promise<Result> done;
-  executor().run_async(j, nullptr, nullptr, [&](Result r) { done.set_value(std::move(r)); });
+  std::promise<void> released;
+  executor().run_async(
+      j, nullptr, nullptr, [&](Result r) { done.set_value(std::move(r)); }, [&] { released.set_value(); });
   const Result r = done.get_future().get();
+  released.get_future().get();
   EXPECT_EQ(r.status, Status::exited) << describe(r);
 }
 

@@ -39,9 +39,9 @@ class CellWatcher {
   CellWatcher(const CellWatcher&) = delete;
   CellWatcher& operator=(const CellWatcher&) = delete;
 
-  // Thread-safe. Takes over `supervision` (whose cell, stop token and listener must live until
-  // `done` has been called). Throws std::system_error, having taken nothing over, when the
-  // thread cannot be started.
+  // Thread-safe. Takes over `supervision` (whose cell must live until `done` has been called, and
+  // its stop token and listener until `answer` has, or `done` when there is no answer). Throws
+  // std::system_error, having taken nothing over, when the thread cannot be started.
   void watch(std::unique_ptr<Supervision> supervision, Done done, Answer answer = {});
 
   // How many cells are watched now (for tests and metrics).

@@ -295,7 +295,9 @@ void Executor::run_async(const JobSpec& job, const StopToken* stop, OutputListen
   auto hand_on = std::make_shared<std::function<void(Result)>>(std::move(done));
   auto answered = std::make_shared<bool>(false);  // both callbacks run on the watcher's thread
   std::string job_id = job.id;                     // for the log: the job may be gone after the answer
-  guarded(*result, started, [&] {
+  // Not guarded(): once watch() has returned, `result` is the watcher's, which may be filling it
+  // in already. Only a throwing watch(), which took nothing over, leaves it to this thread.
+  try {
     cells->watch(
         std::move(supervision),
         [this, running, result, started, hand_on, answered, job_id, release](SupervisedCell* supervised,
@@ -328,9 +330,10 @@ void Executor::run_async(const JobSpec& job, const StopToken* stop, OutputListen
           guarded(*result, started, [&] { answer(*running, supervised, *result); });
           (*hand_on)(std::move(*result));
         });
-    cells = nullptr;  // taken over
-  });
-  if (cells) {  // watch() threw: no thread to watch the cell
+  } catch (const std::exception& e) {  // no thread to watch the cell
+    result->status = Status::internal_error;
+    result->error = e.what();
+    result->stats.wall_time_ms = ms_between(started, Clock::now());
     running->reset();
     (*hand_on)(std::move(*result));
     release();

@@ -214,8 +214,11 @@ void JobQueue::complete(std::shared_ptr<Entry> entry, Result result) {
 void JobQueue::deliver(std::shared_ptr<Entry> entry, Result& result) {
   entries_.erase(entry->id);
   if (result.status == Status::cancelled && !result.error) result.error = entry->cancel_reason;
-  if (entry->grace_timer) entry->grace_timer->cancel();
-  if (entry->queue_timer) entry->queue_timer->cancel();
+  // Gone here, on the io thread, not only cancelled: the runner may hold the entry until after
+  // the queue and its io_context are destroyed (a cell's release), and a timer must not outlive
+  // its io_context.
+  entry->grace_timer.reset();
+  entry->queue_timer.reset();
   // One line per job at info, none at the default level (warn): a batch of thousands of jobs
   // does not drown the log.
   if (entry->started)

@@ -11,7 +11,8 @@ SharedQueue::SharedQueue(JobQueue& queue, metrics::Registry& m, size_t max_queue
     : queue_(queue),
       max_queued_(max_queued),
       jobs_total_(m.counter("cellblock_jobs_total", "Jobs that ended, by result status", {"status"})),
-      duration_(m.histogram("cellblock_job_duration_seconds", "Wall-clock time of jobs that ran, from clone to the init's exit",
+      duration_(m.histogram("cellblock_job_duration_seconds",
+                            "Wall-clock time of jobs that ran, from clone to the command's end (wall_time_ms)",
                             metrics::exponential_buckets(0.001, 4, 10)).get()),
       cpu_(m.histogram("cellblock_job_cpu_seconds", "CPU time of jobs that ran (the cgroup's, less the cell's set-up)",
                        metrics::exponential_buckets(0.001, 4, 10)).get()),
@@ -20,7 +21,8 @@ SharedQueue::SharedQueue(JobQueue& queue, metrics::Registry& m, size_t max_queue
       queue_wait_(m.histogram("cellblock_queue_wait_seconds", "Time jobs waited in the queue before they started or ended",
                               metrics::exponential_buckets(0.0001, 4, 12)).get()) {
   m.gauge_fn("cellblock_jobs_queued", "Jobs waiting to start", [this] { return double(queue_.counts().waiting); });
-  m.gauge_fn("cellblock_jobs_running", "Jobs running now", [this] { return double(queue_.counts().running); });
+  m.gauge_fn("cellblock_jobs_running", "Jobs holding a slot now (running, or answered and their cell going)",
+             [this] { return double(queue_.counts().running); });
 }
 
 Submission SharedQueue::submission_for(JobRequest request, std::function<void(Result&)> done, Hooks hooks) {

@@ -7,6 +7,10 @@
 #include <cerrno>
 #include <cstdint>
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace cellblock {
 
 #if defined(__x86_64__)
@@ -51,6 +55,11 @@ pid_t clone3_vfork(clone_args& args, int (*fn)(void*), void* arg) {
   args.stack = reinterpret_cast<uintptr_t>(stack);
   args.stack_size = sizeof stack;
   long rc = cellblock_clone3_call(&args, sizeof args, fn, arg);
+#if defined(__SANITIZE_ADDRESS__)
+  // The child ran instrumented code on this buffer and left its frames' redzones poisoned; ASan
+  // would report the parent's next use of this stack region as a use after scope.
+  __asan_unpoison_memory_region(stack, sizeof stack);
+#endif
   pid_t pid = rc < 0 ? -1 : static_cast<pid_t>(rc);
   int err = rc < 0 ? static_cast<int>(-rc) : 0;
 #else

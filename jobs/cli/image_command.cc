@@ -5,6 +5,7 @@
 #include <iomanip>
 #include <iostream>
 #include <memory>
+#include <mutex>
 #include <sstream>
 
 #include "executor/base/sys_error.h"
@@ -148,12 +149,20 @@ int image_command(const ImageOptions& o) {
   return 2;
 }
 
-std::function<void(JobSpec&)> image_job_resolver(const std::string& state_dir, bool quiet) {
-  std::shared_ptr<ImageResolver> resolver;
-  return [state_dir, quiet, resolver](JobSpec& job) mutable {
+std::function<void(JobSpec&)> image_job_resolver(const std::string& state_dir, bool quiet, ImageSources sources) {
+  // Made at the first image job, once, whichever thread asks first (serve's image thread, a
+  // worker's reader): a process without image jobs never touches the image store.
+  struct Lazy {
+    std::once_flag once;
+    std::unique_ptr<ImageResolver> resolver;
+  };
+  auto lazy = std::make_shared<Lazy>();
+  return [state_dir, quiet, sources, lazy](JobSpec& job) {
     try {
-      if (!resolver) resolver = std::make_shared<ImageResolver>(state_dir, ImportOptions{{}, terminal_progress(quiet)});
-      resolver->resolve(job);
+      std::call_once(lazy->once, [&] {
+        lazy->resolver = std::make_unique<ImageResolver>(state_dir, ImportOptions{{}, terminal_progress(quiet)}, sources);
+      });
+      lazy->resolver->resolve(job);
       end_progress(quiet);
     } catch (const FieldError&) {
       end_progress(quiet);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "executor/job_spec.h"
+#include "jobs/images/image_sources.h"
 
 namespace cellblock {
 
@@ -28,9 +29,11 @@ struct ImageOptions {
 void add_image_command(CLI::App& app, ImageOptions& options);
 int image_command(const ImageOptions& options);
 
-// Resolves a job's image under state_dir: imported once per process (cached across processes),
-// its layers held while the process lives. Throws FieldError("image", ...). A progress line
-// goes to stderr when it is a terminal and `quiet` is false.
-std::function<void(JobSpec&)> image_job_resolver(const std::string& state_dir, bool quiet);
+// Resolves a job's image under state_dir: imported once per process (cached across processes)
+// and again when its source changed, its layers held while the process lives. Thread-safe.
+// Throws FieldError("image", ...). A progress line goes to stderr when it is a terminal and
+// `quiet` is false. `sources`: imported_only for jobs that clients send (serve, worker).
+std::function<void(JobSpec&)> image_job_resolver(const std::string& state_dir, bool quiet,
+                                                 images::ImageSources sources = images::ImageSources::any);
 
 }  // namespace cellblock

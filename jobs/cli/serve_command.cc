@@ -10,8 +10,9 @@
 #include <iostream>
 #include <thread>
 
-#include "jobs/cli/queue_flags.h"
+#include "jobs/cli/image_command.h"
 #include "jobs/cli/job_flags.h"
+#include "jobs/cli/queue_flags.h"
 #include "jobs/dispatch/redis_client.h"
 #include "jobs/format/json_reader.h"
 #include "jobs/frontend/redis_frontend.h"
@@ -147,6 +148,9 @@ int serve_command(const ServeOptions& o, const std::function<Executor&()>& execu
     return 2;
   }
   options.state_dir = state_dir;
+  // A client names only images the operator imported (image_sources.h). With --redis the jobs
+  // API is the front end's, and a worker resolves the image on its own host.
+  options.resolve_image = image_job_resolver(state_dir, /*quiet=*/true, images::ImageSources::imported_only);
   if (o.redis) try {
       // A wrong password or a host nobody answers on: one line now, not 503s later.
       RedisClient(parse_redis_url(*o.redis)).command({"PING"});

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "jobs/cli/image_command.h"
 #include "jobs/cli/job_flags.h"
 #include "jobs/dispatch/stop_signals.h"
 #include "jobs/dispatch/worker.h"
@@ -65,7 +66,12 @@ int worker_command(const WorkerCommandOptions& o, const std::function<Executor&(
   // Before the executor and the queue start their threads, so that all of them inherit it.
   block_stop_signals();
   ExecutorRunner runner(executor());
-  auto parse = [&](const std::string& text) { return parse_job_text(text, defaults, policies, HostFiles::refused); };
+  // Images only as the operator imported them on this host (image_sources.h); an import runs
+  // on the reading thread, like the rest of a job's parse.
+  auto resolve_image = image_job_resolver(o.state_dir, /*quiet=*/true, images::ImageSources::imported_only);
+  auto parse = [&](const std::string& text) {
+    return parse_job_text(text, defaults, policies, HostFiles::refused, resolve_image);
+  };
   metrics::Registry registry;
   options.metrics = &registry;
   try {

@@ -358,10 +358,11 @@ json job_to_json(const JobSpec& job) {
 }
 
 void prepare_job(JobSpec& job, PolicyRegistry& policies) {
-  // Only `cellblock run` and `batch` resolve images today (docs/images.md); everywhere else an
-  // image job is refused here, before it is queued, rather than failing at launch.
+  // An image is resolved before this (docs/images.md); where nothing resolves it (go-judge's
+  // /run) the job is refused here, before it is queued, rather than failing at launch.
   if (!job.image.empty() && job.lower_dirs.empty())
-    throw FieldError("image", "jobs from images are not supported here yet; `cellblock run` and `cellblock batch` run them");
+    throw FieldError("image", "jobs from images are not run here; the native API (/v1/jobs), `cellblock run`, `batch` "
+                              "and `worker` run them");
   for (size_t i = 0; i < job.limits.io.size(); ++i) {
     try {
       resolve_io_limit(job.limits.io[i]);

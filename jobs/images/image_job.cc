@@ -112,13 +112,28 @@ std::optional<std::string> read_etc_file(const std::vector<std::string>& lower_d
   return std::nullopt;
 }
 
-ImageResolver::ImageResolver(const std::string& state_dir, ImportOptions options)
-    : cache_(state_dir), store_(state_dir), options_(std::move(options)) {}
+std::optional<SourceStamp> source_stamp(const ImageRef& ref) {
+  const std::string file = ref.transport == Transport::oci ? ref.path + "/index.json" : ref.path;
+  struct stat st;
+  if (::stat(file.c_str(), &st) != 0) return std::nullopt;
+  return SourceStamp{st.st_dev, st.st_ino, st.st_size,
+                     static_cast<int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec};
+}
+
+ImageResolver::ImageResolver(const std::string& state_dir, ImportOptions options, ImageSources sources)
+    : cache_(state_dir), store_(state_dir), options_(std::move(options)), sources_(sources) {}
 
 const ImageRecord& ImageResolver::import_once(const std::string& name) {
-  auto it = images_.find(name);
-  if (it != images_.end()) return it->second;
   ImageRef ref = parse_image_ref(name);
+  // Asked every time: `cellblock image rm` takes an image away from the service at once.
+  if (sources_ == ImageSources::imported_only && !store_.find(name))
+    throw std::invalid_argument(cellblock::quoted(name) +
+                                " is not imported on this host; here a job may name only an image the operator "
+                                "imported (cellblock image import " + name + ")");
+  // Stamped before the import: a change while it reads is seen at the next job.
+  std::optional<SourceStamp> stamp = source_stamp(ref);
+  auto it = images_.find(name);
+  if (it != images_.end() && stamp && it->second.stamp == stamp) return it->second.record;
   for (int attempt = 0;; ++attempt) {
     ImageRecord record = import_image(ref, cache_, store_, options_).record;
     // Held before checked: a gc that ran between the import and here removed a layer only if
@@ -128,7 +143,7 @@ const ImageRecord& ImageResolver::import_once(const std::string& name) {
       if (!holds_.count(id)) holds_.emplace(id, cache_.hold(id));
       complete = complete && cache_.has(id);
     }
-    if (complete) return images_.emplace(name, std::move(record)).first->second;
+    if (complete) return (images_[name] = Imported{std::move(record), stamp}).record;
     if (attempt == 1) throw std::runtime_error(name + ": its layers were removed while it was imported");
   }
 }

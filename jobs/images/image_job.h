@@ -3,6 +3,8 @@
 // applied under the job's own fields (docs/images.md, "The job").
 #pragma once
 
+#include <sys/types.h>
+
 #include <functional>
 #include <map>
 #include <mutex>
@@ -13,6 +15,7 @@
 #include "executor/base/unique_fd.h"
 #include "executor/job_spec.h"
 #include "jobs/images/image_import.h"
+#include "jobs/images/image_sources.h"
 
 namespace cellblock::images {
 
@@ -33,21 +36,40 @@ void apply_image_config(JobSpec& job, const ImageConfig& config, const std::opti
 // its layer; a whiteout hides it. Returns none when missing. At most 1 MiB.
 std::optional<std::string> read_etc_file(const std::vector<std::string>& lower_dirs_top_first, const std::string& file);
 
+// What tells that an image's source changed since it was imported: the layout's index.json (umoci
+// and skopeo replace it whole when a tag moves) or the docker archive, by inode, size and mtime.
+struct SourceStamp {
+  dev_t dev = 0;
+  ino_t ino = 0;
+  off_t size = 0;
+  int64_t mtime_ns = 0;
+  bool operator==(const SourceStamp&) const = default;
+};
+// None when the source cannot be stat()ed (the import that follows says why).
+std::optional<SourceStamp> source_stamp(const ImageRef& ref);
+
 class ImageResolver {
  public:
-  ImageResolver(const std::string& state_dir, ImportOptions options);
-  // Imports job.image (cached) and applies it. Thread-safe; each image is imported once per
-  // resolver, and its layers stay held (shared flock) until the resolver goes.
+  ImageResolver(const std::string& state_dir, ImportOptions options, ImageSources sources = ImageSources::any);
+  // Imports job.image and applies it. Thread-safe. An image is imported once per resolver and
+  // looked at again (one stat) on each job after: a changed source is imported again, so a
+  // long-lived service runs what a tag names now. Layers stay held (shared flock) until the
+  // resolver goes, older versions' too (a job may still run on them).
   // Throws LayerRefused, std::invalid_argument or SysError.
   void resolve(JobSpec& job);
 
  private:
+  struct Imported {
+    ImageRecord record;
+    std::optional<SourceStamp> stamp;
+  };
   const ImageRecord& import_once(const std::string& name);
   LayerCache cache_;
   ImageStore store_;
   ImportOptions options_;
+  ImageSources sources_;
   std::mutex mutex_;
-  std::map<std::string, ImageRecord> images_;
+  std::map<std::string, Imported> images_;
   std::map<std::string, UniqueFd> holds_;
 };
 

@@ -8,6 +8,7 @@
 
 #include "jobs/format/policy_json.h"
 #include "jobs/format/result_json.h"
+#include "jobs/service/image_jobs.h"
 
 namespace cellblock::service {
 namespace {
@@ -302,7 +303,7 @@ void JobStore::sweep() {
   });
 }
 
-size_t JobStore::recover(PolicyRegistry& policies) {
+size_t JobStore::recover(PolicyRegistry& policies, const ImageJobs& images) {
   Journal::Loaded loaded = journal_.load();
   for (const std::string& p : loaded.problems) spdlog::warn("journal: skipped {}", p);
   const int64_t now = unix_ms();
@@ -331,6 +332,7 @@ size_t JobStore::recover(PolicyRegistry& policies) {
     JobRecord& rec = records_[r.id] = std::move(r);
     try {
       JobRequest request = request_from_json(rec.job);
+      images.resolve_now(request.job);
       prepare_job(request.job, policies);
       enqueue(rec, std::move(request));
       ++queued;

@@ -26,6 +26,8 @@ class PolicyRegistry;
 
 namespace cellblock::service {
 
+class ImageJobs;
+
 enum class JobState { queued, running, done };
 std::string_view to_string(JobState s);
 std::optional<JobState> job_state_from_string(std::string_view s);
@@ -54,8 +56,9 @@ class JobStore {
   ~JobStore();
 
   // Reads the journal of a previous service: results are kept; jobs are queued again, those
-  // that had started as their next attempt. Returns how many jobs were queued; logs at warn.
-  size_t recover(PolicyRegistry& policies);
+  // that had started as their next attempt (an image job's image resolved again by `images`).
+  // Returns how many jobs were queued; logs at warn.
+  size_t recover(PolicyRegistry& policies, const ImageJobs& images);
 
   // Jobs parsed and prepared by the caller (job_json.h: request_from_json, prepare_job). Queues
   // them at once and journals them all as they will run (job_to_json: defaults merged), then

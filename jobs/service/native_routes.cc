@@ -16,12 +16,15 @@ Response not_found(const std::string& id) {
   return error_response(http::status::not_found, "no job with id " + json_quoted(id), "id");
 }
 
-// Parses the body into prepared jobs: one job, or {"jobs": [...]} (`batch`). Throws FieldError.
-std::vector<JobRequest> read_jobs(const std::string& body, ServiceContext& ctx, bool& batch) {
+// Parses the body into jobs: one job, or {"jobs": [...]} (`batch`). Each is prepared, unless it
+// names an image: that waits for ImageJobs. Throws FieldError.
+std::vector<JobRequest> read_jobs(const std::string& body, ServiceContext& ctx, bool& batch, bool& images) {
   std::vector<JobRequest> out;
+  images = false;
   for_each_job(body, batch, [&](const json& j) {
     JobRequest r = request_from_json(j, ctx.defaults);
-    prepare_job(r.job, ctx.policies);
+    if (names_image(r.job)) images = true;
+    else prepare_job(r.job, ctx.policies);
     out.push_back(std::move(r));
   });
   return out;
@@ -40,12 +43,11 @@ void wait_all(JobStore& store, std::vector<std::string> ids, milliseconds timeou
       std::move(then));
 }
 
-void post_jobs(NativeApi& api, Call& call, ResponderPtr answer) {
+// Queues prepared jobs and answers: 202 with their ids, or 200 with the records once they end
+// within `wait`.
+void accept_jobs(NativeApi& api, std::vector<JobRequest> jobs, bool batch, milliseconds wait, ResponderPtr answer) {
   if (!api.accepting.load())
     return answer->send(error_response(http::status::service_unavailable, "the service is shutting down"));
-  const milliseconds wait = seconds_param(call, "wait", 0);
-  bool batch = false;
-  std::vector<JobRequest> jobs = read_jobs(call.request.body(), api.ctx, batch);
   if (!api.ctx.queue.has_room(jobs.size())) {
     const auto counts = api.ctx.queue.counts();
     Response r = error_response(http::status::too_many_requests,
@@ -66,6 +68,27 @@ void post_jobs(NativeApi& api, Call& call, ResponderPtr answer) {
       answer->send(json_response(http::status::ok, batch ? json{{"jobs", records}} : records[0]));
     });
   });
+}
+
+void post_jobs(NativeApi& api, Call& call, ResponderPtr answer) {
+  if (!api.accepting.load())
+    return answer->send(error_response(http::status::service_unavailable, "the service is shutting down"));
+  const milliseconds wait = seconds_param(call, "wait", 0);
+  bool batch = false, images = false;
+  std::vector<JobRequest> jobs = read_jobs(call.request.body(), api.ctx, batch, images);
+  if (!images) return accept_jobs(api, std::move(jobs), batch, wait, answer);
+  api.images.prepare(std::move(jobs), batch, api.ctx.policies,
+                     [&api, batch, wait, answer](std::vector<JobRequest> jobs, std::exception_ptr error) {
+                       try {
+                         if (error) std::rethrow_exception(error);
+                       } catch (const FieldError& e) {
+                         return answer->send(invalid_input(e));
+                       } catch (const std::exception& e) {
+                         return answer->send(error_response(http::status::internal_server_error,
+                                                            std::string("preparing the image: ") + e.what()));
+                       }
+                       accept_jobs(api, std::move(jobs), batch, wait, answer);
+                     });
 }
 
 void get_output(NativeApi& api, Call& call, ResponderPtr answer) {

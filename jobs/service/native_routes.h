@@ -7,6 +7,7 @@
 #include <functional>
 #include <nlohmann/json.hpp>
 
+#include "jobs/service/image_jobs.h"
 #include "jobs/service/job_store.h"
 #include "jobs/service/router.h"
 #include "jobs/service/service_context.h"
@@ -17,6 +18,7 @@ struct NativeApi {
   ServiceContext& ctx;
   JobStore& store;
   const std::atomic<bool>& accepting;       // false once the service shuts down
+  ImageJobs& images;                        // jobs that name an image are resolved there first
 };
 
 void add_native_routes(Router& router, NativeApi api);

@@ -14,6 +14,12 @@ namespace {
 constexpr double kMaxWaitSeconds = 3600;
 }
 
+FieldError in_batch_job(const FieldError& e, size_t i) {
+  const std::string prefix = index_path("jobs", i);
+  const std::string field = e.field().empty() ? prefix : e.field()[0] == '[' ? prefix + e.field() : prefix + "." + e.field();
+  return FieldError(field, e.reason());
+}
+
 void for_each_job(const std::string& body, bool& batch, const std::function<void(const json& job)>& read_one) {
   const json doc = parse_json_text(body);
   batch = doc.is_object() && doc.contains("jobs");
@@ -25,12 +31,10 @@ void for_each_job(const std::string& body, bool& batch, const std::function<void
     throw FieldError("jobs", std::to_string(doc["jobs"].size()) + " jobs are too many for one request (at most " +
                                  std::to_string(kMaxJobsPerRequest) + ")");
   for (size_t i = 0; i < doc["jobs"].size(); ++i) {
-    const std::string prefix = index_path("jobs", i);
     try {
       read_one(doc["jobs"][i]);
     } catch (const FieldError& e) {
-      const std::string field = e.field().empty() ? prefix : e.field()[0] == '[' ? prefix + e.field() : prefix + "." + e.field();
-      throw FieldError(field, e.reason());
+      throw in_batch_job(e, i);
     }
   }
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "jobs/format/json_reader.h"
 #include "jobs/service/router.h"
 
 namespace cellblock::service {
@@ -21,6 +22,9 @@ inline constexpr size_t kMaxJobsPerRequest = 10000;
 // (`batch` true). A FieldError `read_one` throws for a job of a batch names it:
 // "jobs[2].limits.memory_bytes". Throws FieldError.
 void for_each_job(const std::string& body, bool& batch, const std::function<void(const nlohmann::json& job)>& read_one);
+
+// `e`, a FieldError of the i-th job of a batch, naming its field as for_each_job does.
+FieldError in_batch_job(const FieldError& e, size_t i);
 
 // A query value in seconds (fractions allowed) from 0 to an hour; `fallback` when absent.
 // Throws FieldError naming the key.

@@ -51,19 +51,21 @@ Service::Service(Executor& executor, PolicyRegistry& policies, ServiceOptions op
 
   journal_ = std::make_unique<Journal>(options_.state_dir, queue_.io_context());
   store_ = std::make_unique<JobStore>(shared_, *journal_, options_.keep_results);
+  images_ = std::make_unique<ImageJobs>(queue_.io_context(), options_.resolve_image);
   server_ = std::make_unique<Server>(queue_.io_context(), router_, metrics_, options_.http, options_.max_connections,
                                      "cellblock/" + info_.version);
 
   // The modules: each registers its routes on the router (router.h, docs/api.md).
   add_service_routes();
   if (options_.jobs_api) (*options_.jobs_api)(router_, context_);
-  else add_native_routes(router_, NativeApi{context_, *store_, accepting_});
+  else add_native_routes(router_, NativeApi{context_, *store_, accepting_, *images_});
   for (const RouteModule& add_module_routes : options_.modules) add_module_routes(router_, context_);
 }
 
 Service::~Service() {
   accepting_ = false;
   server_->stop_accepting();
+  images_->stop();  // an image job resolved after this is answered 503 (accepting_ is false)
   queue_.shutdown(std::chrono::milliseconds(0));
   queue_.wait_idle();
   journal_->flush();
@@ -106,7 +108,7 @@ json Service::info_json() const {
 void Service::start() {
   if (options_.unix_path) server_->listen_unix(*options_.unix_path, options_.unix_group);
   if (options_.listen) server_->listen_tcp(*options_.listen, options_.token);
-  on_io(queue_.io_context(), [this] { recovered_ = store_->recover(policies_); });
+  on_io(queue_.io_context(), [this] { recovered_ = store_->recover(policies_, *images_); });
   server_->start();
 }
 

@@ -21,6 +21,7 @@
 #include "executor/executor.h"
 #include "jobs/metrics/metrics.h"
 #include "jobs/queue/job_queue.h"
+#include "jobs/service/image_jobs.h"
 #include "jobs/service/router.h"
 #include "jobs/service/server.h"
 #include "jobs/service/service_context.h"
@@ -57,6 +58,8 @@ struct ServiceOptions {
   // that registers /v1/jobs... and /v1/health in their place (the Redis front end,
   // jobs/frontend/); the local queue then runs only what other modules give it.
   std::optional<RouteModule> jobs_api;
+  // Resolves a job's "image" (image_jobs.h); empty: image jobs are refused with 400.
+  ImageResolve resolve_image;
 };
 
 class Service {
@@ -96,6 +99,7 @@ class Service {
   std::atomic<bool> accepting_{true};
   std::unique_ptr<Journal> journal_;
   std::unique_ptr<JobStore> store_;
+  std::unique_ptr<ImageJobs> images_;
   std::unique_ptr<Server> server_;
   size_t recovered_ = 0;
 };

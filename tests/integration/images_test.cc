@@ -17,7 +17,7 @@
 
 #include "tests/file_util.h"
 #include "tests/integration/cell_test_util.h"
-#include "tests/integration/service_test_util.h"
+#include "tests/integration/images_test_util.h"
 
 namespace cellblock::test {
 namespace {
@@ -25,58 +25,6 @@ namespace {
 namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using cellblock::testing::slurp;
-
-const std::string kTools = CELLBLOCK_IMAGE_TOOLS;
-
-struct Ran {
-  int exit_code;
-  std::string out, err;
-};
-
-// A shell command line; stdout and stderr kept apart.
-Ran shell(const std::string& cmd, const std::string& scratch) {
-  std::string out = scratch + ".out", err = scratch + ".err";
-  int status = std::system((cmd + " >" + out + " 2>" + err + " </dev/null").c_str());
-  Ran r{WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(out), slurp(err)};
-  fs::remove(out);
-  fs::remove(err);
-  return r;
-}
-
-std::string fresh_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("cellblock-images-" + std::to_string(::getpid()) + "-" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d.string();
-}
-
-// The umoci/skopeo image, built once per test process and removed when it exits.
-const std::string& fixture() {
-  struct Fixture {
-    std::string base = fresh_dir("fixture");
-    std::string image = base + "/img";
-    Fixture() {
-      Ran r = shell(kTools + "/make-image " + kRootfs + " " + image, base + "/make");
-      if (r.exit_code != 0) throw std::runtime_error("tests/images/make-image failed: " + r.err);
-    }
-    ~Fixture() { fs::remove_all(base); }
-  };
-  static const Fixture f;
-  return f.image;
-}
-
-Ran cellblock(const std::string& state_dir, const std::string& args) {
-  return shell(std::string(kCellblockBinary) + " --state-dir " + state_dir + " " + args, state_dir + "/cmd");
-}
-
-nlohmann::json result_of(const Ran& r) {
-  EXPECT_EQ(r.exit_code, 0) << r.err;
-  return nlohmann::json::parse(r.out);
-}
-
-// What the image's Cmd prints in the merged tree: the Env and WorkingDir of the config, /data
-// without the whited-out "a", /opq with only the opaque layer's "new", /keep a file now.
-constexpr const char* kMergedTree = "hello from /data\nb\nnew\nfile\n";
 
 std::vector<std::string> cached_layers(const std::string& state_dir) {
   std::vector<std::string> out;
@@ -120,7 +68,7 @@ TEST(ImagesRun, DockerArchiveGivesTheSameResult) {
   EXPECT_EQ(r["exit_code"], 0) << r.dump();
   EXPECT_EQ(r["stdout"], kMergedTree) << r.dump();
   // The same layers by diff_id as from the OCI layout: one cache for both.
-  Ran imported = cellblock(state, "image import -q oci:" + fixture() + "/oci:test");
+  Shelled imported = cellblock(state, "image import -q oci:" + fixture() + "/oci:test");
   EXPECT_EQ(imported.exit_code, 0) << imported.err;
   EXPECT_THAT(imported.out, HasSubstr("(0 unpacked, 5 cached)"));
   fs::remove_all(state);
@@ -157,7 +105,7 @@ TEST(ImagesRun, BatchJobsNameImagesAndAMissingOneIsAnInvalidLine) {
   std::ofstream(jobs) << nlohmann::json{{"id", "img"}, {"image", "oci:" + fixture() + "/oci:test"}}.dump() << "\n"
                       << nlohmann::json{{"id", "nope"}, {"image", "oci:" + state + "/missing"}}.dump() << "\n"
                       << nlohmann::json{{"id", "plain"}, {"rootfs", kRootfs}, {"command", {"/bin/true"}}}.dump() << "\n";
-  Ran r = cellblock(state, "batch -q " + jobs);
+  Shelled r = cellblock(state, "batch -q " + jobs);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::map<std::string, nlohmann::json> by_id;
   std::istringstream lines(r.out);
@@ -176,7 +124,7 @@ TEST(ImagesRun, BatchJobsNameImagesAndAMissingOneIsAnInvalidLine) {
 TEST(ImagesCache, TwentyConcurrentJobsUnpackEachLayerOnce) {
   std::string state = fresh_dir("twenty");
   std::vector<std::thread> threads;
-  std::vector<Ran> results(20);
+  std::vector<Shelled> results(20);
   for (int i = 0; i < 20; ++i)
     threads.emplace_back([&, i] {
       results[i] = shell(std::string(kCellblockBinary) + " --state-dir " + state + " run --image oci:" + fixture() +
@@ -184,7 +132,7 @@ TEST(ImagesCache, TwentyConcurrentJobsUnpackEachLayerOnce) {
                          state + "/run" + std::to_string(i));
     });
   for (auto& t : threads) t.join();
-  for (const Ran& r : results) {
+  for (const Shelled& r : results) {
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_EQ(nlohmann::json::parse(r.out)["stdout"], kMergedTree);
   }
@@ -205,7 +153,7 @@ TEST(ImagesCache, GcRemovesUnusedLayersOnly) {
   ASSERT_EQ(cellblock(state, "image import -q oci:" + other + ":test").exit_code, 0);
   std::vector<std::string> both = cached_layers(state);
   ASSERT_EQ(both.size(), 6u);
-  Ran ls = cellblock(state, "image ls");
+  Shelled ls = cellblock(state, "image ls");
   EXPECT_THAT(ls.out, ::testing::StartsWith("NAME"));
   EXPECT_THAT(ls.out, HasSubstr("DIGEST"));
   EXPECT_THAT(ls.out, ::testing::MatchesRegex("(.|\n)*oci:" + other + ":test +sha256:[0-9a-f]{12} +[0-9.]+[BKM] +1\n(.|\n)*"));
@@ -216,7 +164,7 @@ TEST(ImagesCache, GcRemovesUnusedLayersOnly) {
   EXPECT_EQ(cached_layers(state), both);
 
   ASSERT_EQ(cellblock(state, "image rm oci:" + other + ":test").exit_code, 0);
-  Ran gc = cellblock(state, "image gc");
+  Shelled gc = cellblock(state, "image gc");
   EXPECT_EQ(gc.exit_code, 0) << gc.err;
   EXPECT_THAT(gc.out, HasSubstr("layer removed: sha256:"));
   EXPECT_EQ(cached_layers(state).size(), 5u);
@@ -232,7 +180,7 @@ TEST(ImagesCache, GcWithMaxBytesKeepsTheMostRecentlyUsed) {
   ASSERT_EQ(shell(kTools + "/hostile-layout good " + small, state + "/mk").exit_code, 0);
   ASSERT_EQ(cellblock(state, "image import -q oci:" + fixture() + "/oci:test").exit_code, 0);
   ASSERT_EQ(cellblock(state, "image import -q oci:" + small + ":test").exit_code, 0);  // the most recent
-  Ran gc = cellblock(state, "image gc --max-bytes 1K");
+  Shelled gc = cellblock(state, "image gc --max-bytes 1K");
   EXPECT_EQ(gc.exit_code, 0) << gc.err;
   EXPECT_THAT(gc.out, HasSubstr("image removed: oci:" + fixture() + "/oci:test"));
   EXPECT_THAT(gc.out, ::testing::Not(HasSubstr("image removed: oci:" + small)));
@@ -253,9 +201,9 @@ TEST_P(ImagesHostile, IsRefusedNamingTheEntryAndTheHostIsUntouched) {
   const Hostile& h = GetParam();
   std::string state = fresh_dir(std::string("hostile-") + h.name);
   std::string layout = state + "/layout";
-  Ran made = shell(kTools + "/hostile-layout " + h.name + " " + layout, state + "/mk");
+  Shelled made = shell(kTools + "/hostile-layout " + h.name + " " + layout, state + "/mk");
   ASSERT_EQ(made.exit_code, 0) << made.err;
-  Ran r = cellblock(state, std::string("image import -q --max-layer-bytes 16M --max-layer-entries 1000 ") +
+  Shelled r = cellblock(state, std::string("image import -q --max-layer-bytes 16M --max-layer-entries 1000 ") +
                                (std::string(h.name) == "setuid" ? "--setid refuse " : "") + "oci:" + layout + ":test");
   EXPECT_EQ(r.exit_code, 1) << r.out;
   EXPECT_THAT(r.err, HasSubstr(std::string("layer entry \"") + h.entry + "\"")) << r.err;
@@ -264,7 +212,7 @@ TEST_P(ImagesHostile, IsRefusedNamingTheEntryAndTheHostIsUntouched) {
   EXPECT_TRUE(fs::is_empty(state + "/layers/tmp"));
   if (h.always) {
     // A job naming it is an invalid job with the same reason, and nothing runs.
-    Ran job = cellblock(state, "run --image oci:" + layout + ":test");
+    Shelled job = cellblock(state, "run --image oci:" + layout + ":test");
     EXPECT_EQ(job.exit_code, 2) << job.out;
     EXPECT_THAT(job.err, HasSubstr(std::string("layer entry \"") + h.entry + "\"")) << job.err;
     EXPECT_TRUE(cached_layers(state).empty());
@@ -298,7 +246,7 @@ TEST(ImagesHostileFixups, ASymlinkReplacingAnEntryIsNeverFollowed) {
     ::stat("/etc/hostname", &hostname_before);
     ::stat("/etc", &etc_before);
     ASSERT_EQ(shell(kTools + "/hostile-layout " + name + " " + state + "/layout", state + "/mk").exit_code, 0);
-    Ran r = cellblock(state, "image import -q oci:" + state + "/layout:test");
+    Shelled r = cellblock(state, "image import -q oci:" + state + "/layout:test");
     EXPECT_EQ(r.exit_code, 0) << r.err;
     struct stat hostname_after {}, etc_after {};
     ::stat("/etc/hostname", &hostname_after);
@@ -312,7 +260,7 @@ TEST(ImagesHostileFixups, ASymlinkReplacingAnEntryIsNeverFollowed) {
 TEST(ImagesHostileFixups, SetIdBitsAreStrippedByDefault) {
   std::string state = fresh_dir("strip");
   ASSERT_EQ(shell(kTools + "/hostile-layout setuid " + state + "/layout", state + "/mk").exit_code, 0);
-  Ran r = cellblock(state, "image import -q oci:" + state + "/layout:test");
+  Shelled r = cellblock(state, "image import -q oci:" + state + "/layout:test");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> layers = cached_layers(state);
   ASSERT_EQ(layers.size(), 1u);
@@ -325,11 +273,11 @@ TEST(ImagesHostileFixups, SetIdBitsAreStrippedByDefault) {
 TEST(ImagesDigest, AWrongLayerDigestIsRefused) {
   std::string state = fresh_dir("digest");
   ASSERT_EQ(shell(kTools + "/hostile-layout wrong-digest " + state + "/layout", state + "/mk").exit_code, 0);
-  Ran r = cellblock(state, "image import -q oci:" + state + "/layout:test");
+  Shelled r = cellblock(state, "image import -q oci:" + state + "/layout:test");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("the manifest says sha256:"));
   EXPECT_TRUE(cached_layers(state).empty());
-  Ran job = cellblock(state, "run --image oci:" + state + "/layout:test");
+  Shelled job = cellblock(state, "run --image oci:" + state + "/layout:test");
   EXPECT_EQ(job.exit_code, 2);
   EXPECT_THAT(job.err, HasSubstr("invalid job: image: oci:" + state + "/layout:test"));
   fs::remove_all(state);
@@ -338,7 +286,7 @@ TEST(ImagesDigest, AWrongLayerDigestIsRefused) {
 TEST(ImagesDigest, ALayerThatIsNotTheConfigsDiffIdIsRefused) {
   std::string state = fresh_dir("diffid");
   ASSERT_EQ(shell(kTools + "/hostile-layout wrong-diff-id " + state + "/layout", state + "/mk").exit_code, 0);
-  Ran r = cellblock(state, "image import -q oci:" + state + "/layout:test");
+  Shelled r = cellblock(state, "image import -q oci:" + state + "/layout:test");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("not the config's diff_id"));
   EXPECT_TRUE(cached_layers(state).empty());
@@ -348,7 +296,7 @@ TEST(ImagesDigest, ALayerThatIsNotTheConfigsDiffIdIsRefused) {
 
 TEST(ImagesDigest, AnUnknownTagNamesTheTagsThereAre) {
   std::string state = fresh_dir("tag");
-  Ran r = cellblock(state, "image import -q oci:" + fixture() + "/oci:nope");
+  Shelled r = cellblock(state, "image import -q oci:" + fixture() + "/oci:nope");
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_THAT(r.err, HasSubstr("no image tagged \"nope\" (tags: \"test\", \"user\")"));
   fs::remove_all(state);
@@ -362,7 +310,7 @@ TEST(ImagesIndex, AnImageIndexPicksLinuxAmd64OrSaysWhatItHas) {
   // The amd64 manifest was chosen (the arm64 one is not even there); the layer has no /bin.
   EXPECT_EQ(r["status"], "setup_error") << r.dump();
   EXPECT_EQ(cached_layers(state).size(), 1u);
-  Ran arm = cellblock(state, "image import -q oci:" + state + "/arm:test");
+  Shelled arm = cellblock(state, "image import -q oci:" + state + "/arm:test");
   EXPECT_EQ(arm.exit_code, 1);
   EXPECT_THAT(arm.err, HasSubstr("no manifest for linux/amd64 (it has linux/arm64)"));
   fs::remove_all(state);
@@ -371,14 +319,14 @@ TEST(ImagesIndex, AnImageIndexPicksLinuxAmd64OrSaysWhatItHas) {
 TEST(ImagesCli, ImportShowsAProgressLineOnATerminalOnly) {
   std::string state = fresh_dir("progress");
   // script(1) gives the command a terminal; its output is what the terminal received.
-  Ran tty = shell("script -qec '" + std::string(kCellblockBinary) + " --state-dir " + state + " image import oci:" +
+  Shelled tty = shell("script -qec '" + std::string(kCellblockBinary) + " --state-dir " + state + " image import oci:" +
                       fixture() + "/oci:test' /dev/null",
                   state + "/tty");
   ASSERT_EQ(tty.exit_code, 0) << tty.err;
   EXPECT_THAT(tty.out, HasSubstr("\r\033[K" "oci:" + fixture() + "/oci:test: layer 1/5 sha256:"));
   fs::remove_all(state + "/images");
   fs::remove_all(state + "/layers");
-  Ran file = cellblock(state, "image import oci:" + fixture() + "/oci:test");
+  Shelled file = cellblock(state, "image import oci:" + fixture() + "/oci:test");
   ASSERT_EQ(file.exit_code, 0) << file.err;
   EXPECT_EQ(file.err, "");
   EXPECT_THAT(file.out, HasSubstr("5 layers (5 unpacked, 0 cached)"));
@@ -410,7 +358,7 @@ TEST(ImagesCache, ACrashMidUnpackLeavesNothingThatIsUsed) {
   EXPECT_TRUE(cached_layers(state).empty());  // nothing half-unpacked is ever under sha256/
   EXPECT_FALSE(fs::is_empty(state + "/layers/tmp"));
   // The next import clears what the crash left and unpacks the layer whole.
-  Ran again = cellblock(state, "image import -q " + layout);
+  Shelled again = cellblock(state, "image import -q " + layout);
   EXPECT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(cached_layers(state).size(), 1u);
   EXPECT_TRUE(fs::is_empty(state + "/layers/tmp"));
@@ -420,7 +368,7 @@ TEST(ImagesCache, ACrashMidUnpackLeavesNothingThatIsUsed) {
 TEST(ImagesRun, AZstdLayerWithAHardLinkUnpacksAsOneFileTwice) {
   std::string state = fresh_dir("zstd");
   ASSERT_EQ(shell(kTools + "/hostile-layout zstd " + state + "/layout", state + "/mk").exit_code, 0);
-  Ran r = cellblock(state, "image import -q oci:" + state + "/layout:test");
+  Shelled r = cellblock(state, "image import -q oci:" + state + "/layout:test");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::vector<std::string> layers = cached_layers(state);
   ASSERT_EQ(layers.size(), 1u);
@@ -434,20 +382,6 @@ TEST(ImagesRun, AZstdLayerWithAHardLinkUnpacksAsOneFileTwice) {
   fs::remove_all(state);
 }
 
-TEST(ImagesServe, TheServiceRefusesAnImageJobWithTheFieldAndTheReason) {
-  Scratch s("serve-image");
-  Serve serve(s, "serve", {});
-  Http r = curl_unix(s, serve, {"-X", "POST", "--data-binary", R"({"image": "oci:/srv/img:1"})"}, "/v1/jobs");
-  ASSERT_EQ(r.code, 400) << r.body;
-  nlohmann::json j = nlohmann::json::parse(r.body);
-  EXPECT_EQ(j["field"], "image");
-  EXPECT_THAT(j["error"].get<std::string>(), HasSubstr("not supported here yet"));
-  // And it goes on serving.
-  Http ok = curl_unix(s, serve, {"-X", "POST", "--data-binary",
-                                 nlohmann::json{{"rootfs", kRootfs}, {"command", {"/bin/true"}}}.dump()},
-                      "/v1/jobs?wait=60");
-  EXPECT_EQ(ok.code, 200) << ok.body;
-}
 
 }  // namespace
 }  // namespace cellblock::test

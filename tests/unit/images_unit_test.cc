@@ -167,7 +167,7 @@ TEST(ImagesJobFormat, AFrontEndThatCannotResolveImagesSaysSo) {
     FAIL() << "accepted";
   } catch (const FieldError& e) {
     EXPECT_EQ(e.field(), "image");
-    EXPECT_THAT(e.what(), HasSubstr("not supported here"));
+    EXPECT_THAT(e.what(), HasSubstr("are not run here"));
   }
 }
 

@@ -183,7 +183,7 @@ int run(int argc, char** argv) {
   so.keep_results = std::chrono::minutes(10);
   so.defaults = json{{"rootfs", o.rootfs}};  // where go-judge's cmds run
   so.modules.push_back([](service::Router& router, service::ServiceContext& ctx) {
-    gojudge::add_gojudge_routes(router, ctx, gojudge::GoJudgeOptions{});
+    gojudge::add_gojudge_routes(router, ctx);
   });
   service::Service service(executor, policies, so);
   service.start();

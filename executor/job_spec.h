@@ -67,6 +67,9 @@ struct InputFile {
 struct CollectFile {
   std::string path;  // absolute in the cell, under /w
   uint64_t max_bytes = 1 << 20;
+  // `cellblock serve` keeps the file in its file store and the result names its id
+  // (jobs/service/file_store.h); elsewhere it comes inline, as without.
+  bool keep = false;
 };
 
 // A pod's service ("pod.services" in the job format, docs/job-format.md): a command that runs
@@ -102,6 +105,10 @@ struct JobSpec {
   // `lower_dirs`, the image's unpacked layers, top first, stacked as the overlay's lowerdir in
   // place of `rootfs`. A job whose image is not resolved does not start (setup_error).
   std::string image;
+  // The image's manifest digest ("sha256:..."): set by the resolver to what the job runs; given,
+  // the job runs only while `image` still names that manifest. A journaled job keeps it, so a tag
+  // that moved while the service was down never mixes the old config with the new layers.
+  std::string image_digest;
   std::vector<std::string> lower_dirs;
   std::vector<std::string> command;          // argv; command[0] resolved inside the cell
   std::map<std::string, std::string> env;    // the whole environment; nothing from the host

@@ -59,6 +59,10 @@ struct FileRead {
 struct CollectedFile {
   std::string path;
   FileRead read;
+  // Kept by the service (CollectFile::keep): the file store's id and the size; read.content is
+  // then empty.
+  std::string file_id;
+  uint64_t file_bytes = 0;
 };
 
 struct ServiceResult;

@@ -90,11 +90,8 @@ service::ServiceOptions service_options(const ServeOptions& o) {
   } else if (!o.redis_queue.empty()) {
     throw FieldError("--queue", "names a Redis queue: it needs --redis");
   }
-  gojudge::GoJudgeOptions go_judge;
-  go_judge.file_store_bytes = size_flag(o.file_store_max, "--file-store-max");
-  s.modules.push_back([go_judge](service::Router& router, service::ServiceContext& ctx) {
-    gojudge::add_gojudge_routes(router, ctx, go_judge);
-  });
+  s.file_store_bytes = size_flag(o.file_store_max, "--file-store-max");
+  s.modules.push_back([](service::Router& router, service::ServiceContext& ctx) { gojudge::add_gojudge_routes(router, ctx); });
   return s;
 }
 
@@ -130,9 +127,9 @@ void add_serve_command(CLI::App& app, ServeOptions& o) {
   redis->add_option("--queue", o.redis_queue, "The queue's name (NAME:jobs, as `cellblock worker --queue`)");
   redis->add_option("--job-ttl", o.job_ttl, "How long Redis remembers an accepted job's id (longer than jobs wait)")
       ->capture_default_str();
-  serve->add_option_group("go-judge API")
-      ->add_option("--file-store-max", o.file_store_max,
-                   "Total size of the files kept by copyOutCached or POST /file, on disk under the state directory (docs/go-judge.md)")
+  serve->add_option("--file-store-max", o.file_store_max,
+                     "Total size of the files the service keeps (collect \"keep\", go-judge's copyOutCached and POST "
+                     "/file), on disk under the state directory (docs/api.md)")
       ->capture_default_str();
 }
 

@@ -133,19 +133,20 @@ void read_files(const json& v, HostFiles host_files, std::vector<InputFile>& out
   }
 }
 
-// "collect": [{"path": "/w/out.xml", "max_bytes": N}, ...].
+// "collect": [{"path": "/w/out.xml", "max_bytes": N, "keep": true}, ...].
 void read_collect(const json& v, std::vector<CollectFile>& out) {
   require_array(v, "collect");
   if (v.size() > kMaxFiles) throw FieldError("collect", std::to_string(v.size()) + " files are too many (at most " + std::to_string(kMaxFiles) + ")");
   for (size_t i = 0; i < v.size(); ++i) {
     const std::string p = index_path("collect", i);
-    require_object(v[i], p, {"path", "max_bytes"});
+    require_object(v[i], p, {"path", "max_bytes", "keep"});
     CollectFile c;
     c.path = read_string(require_key(v[i], p, "path"), p + ".path", false);
     relative_to_work_dir(c.path, p + ".path");
     for (const CollectFile& earlier : out)
       if (earlier.path == c.path) throw FieldError(p + ".path", json_quoted(c.path) + " is collected twice");
     if (v[i].contains("max_bytes")) c.max_bytes = read_uint(v[i]["max_bytes"], p + ".max_bytes", 0, kMaxCollectBytes);
+    if (v[i].contains("keep")) c.keep = read_bool(v[i]["keep"], p + ".keep");
     out.push_back(std::move(c));
   }
 }
@@ -208,7 +209,7 @@ std::map<std::string, std::string> read_env(const json& env, const std::string& 
 
 JobSpec job_from_json(const json& input, const json& defaults, HostFiles host_files) {
   const json j = merge_defaults(input, defaults);
-  require_object(j, "", {"id", "rootfs", "image", "command", "env", "cwd", "hostname", "stdin", "mounts", "files",
+  require_object(j, "", {"id", "rootfs", "image", "image_digest", "command", "env", "cwd", "hostname", "stdin", "mounts", "files",
                               "collect", "network", "egress", "egress_allow", "limits", "policy", "user_namespace",
                               "user", "time_namespace", "pod"});
   JobSpec job;
@@ -222,7 +223,9 @@ JobSpec job_from_json(const json& input, const json& defaults, HostFiles host_fi
   if (has_image) {
     job.image = read_string(j["image"], "image", false);
     job.cwd.clear();  // the image's WorkingDir unless "cwd" says otherwise
+    if (j.contains("image_digest")) job.image_digest = read_string(j["image_digest"], "image_digest", false);
   } else {
+    if (j.contains("image_digest")) throw FieldError("image_digest", "pins an image: it needs \"image\"");
     job.rootfs = read_string(require_key(j, "", "rootfs"), "rootfs", false);
   }
 
@@ -330,6 +333,7 @@ json job_to_json(const JobSpec& job) {
   if (!job.image.empty()) {
     j.erase("rootfs");
     j["image"] = job.image;
+    if (!job.image_digest.empty()) j["image_digest"] = job.image_digest;
     if (job.command.empty()) j.erase("command");
     if (job.cwd.empty()) j.erase("cwd");
   }
@@ -348,7 +352,10 @@ json job_to_json(const JobSpec& job) {
   }
   if (!job.collect.empty()) {
     json collect = json::array();
-    for (const CollectFile& c : job.collect) collect.push_back({{"path", c.path}, {"max_bytes", c.max_bytes}});
+    for (const CollectFile& c : job.collect) {
+      collect.push_back({{"path", c.path}, {"max_bytes", c.max_bytes}});
+      if (c.keep) collect.back()["keep"] = true;
+    }
     j["collect"] = std::move(collect);
   }
   if (job.user) j["user"] = {{"uid", job.user->uid}, {"gid", job.user->gid}};
@@ -361,8 +368,8 @@ void prepare_job(JobSpec& job, PolicyRegistry& policies) {
   // An image is resolved before this (docs/images.md); where nothing resolves it (go-judge's
   // /run) the job is refused here, before it is queued, rather than failing at launch.
   if (!job.image.empty() && job.lower_dirs.empty())
-    throw FieldError("image", "jobs from images are not run here; the native API (/v1/jobs), `cellblock run`, `batch` "
-                              "and `worker` run them");
+    throw FieldError("image", "jobs from images are not run here (nothing resolves their image); `cellblock run`, `batch`, "
+                              "`worker` and the service's /v1/jobs do");
   for (size_t i = 0; i < job.limits.io.size(); ++i) {
     try {
       resolve_io_limit(job.limits.io[i]);

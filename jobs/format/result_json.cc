@@ -15,10 +15,15 @@ constexpr std::pair<FileRead::Outcome, const char*> kReasons[] = {
     {FileRead::missing, "missing"}, {FileRead::not_regular, "not_regular"},
     {FileRead::too_large, "too_large"}, {FileRead::failed, "failed"}};
 
-// "collected": {"/w/out.xml": {"content": ...} | {"base64": ...} | {"error": ..., "reason": ...}}
+// "collected": {"/w/out.xml": {"content": ...} | {"base64": ...} | {"file_id": ..., "bytes": N} |
+//               {"error": ..., "reason": ...}}
 json collected_to_json(const std::vector<CollectedFile>& files) {
   json out = json::object();
   for (const CollectedFile& f : files) {
+    if (!f.file_id.empty()) {
+      out[f.path] = {{"file_id", f.file_id}, {"bytes", f.file_bytes}};
+      continue;
+    }
     if (f.read.outcome == FileRead::ok) {
       out[f.path] = content_to_json(f.read.content);
       continue;
@@ -37,7 +42,11 @@ std::vector<CollectedFile> collected_from_json(const json& j) {
     CollectedFile& f = files.emplace_back();
     f.path = it.key();
     const std::string field = "collected." + json_quoted(it.key());
-    if (it->contains("content")) {
+    if (it->contains("file_id")) {
+      f.read.outcome = FileRead::ok;
+      f.file_id = it->at("file_id").get<std::string>();
+      f.file_bytes = it->at("bytes").get<uint64_t>();
+    } else if (it->contains("content")) {
       f.read.outcome = FileRead::ok;
       f.read.content = it->at("content").get<std::string>();
     } else if (it->contains("base64")) {

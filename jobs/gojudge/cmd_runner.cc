@@ -17,7 +17,7 @@ namespace {
 // An input's content: inline, or the store's copy. None when the fileId is not in the store.
 std::optional<std::string> content_of(const GoJudge& gj, const InputFile& f) {
   if (f.content) return *f.content;
-  const FileStore::File* stored = gj.store.find(*f.file_id);
+  const service::FileStore::File* stored = gj.store.find(*f.file_id);
   if (!stored) return std::nullopt;
   return stored->content;
 }

@@ -17,9 +17,9 @@
 #include <vector>
 
 #include "jobs/format/job_json.h"
-#include "jobs/gojudge/file_store.h"
 #include "jobs/gojudge/run_request.h"
 #include "jobs/gojudge/run_result.h"
+#include "jobs/service/file_store.h"
 #include "jobs/service/service_context.h"
 
 namespace cellblock::gojudge {
@@ -36,7 +36,7 @@ struct Unmounter {
 // What the go-judge routes share for the life of the service.
 struct GoJudge {
   service::ServiceContext& ctx;
-  FileStore store;
+  service::FileStore& store;  // the service's (ServiceContext::files), shared with /v1
   std::string work_root;  // <state_dir>/gojudge/work: the working directories' mount points
   uint64_t next_work = 0;  // names the working directories
   uint64_t next_job = 0;   // names the jobs: "gojudge-<n>"

@@ -11,6 +11,7 @@
 #include "jobs/gojudge/cmd_pipes.h"
 #include "jobs/gojudge/cmd_runner.h"
 #include "jobs/gojudge/multipart_upload.h"
+#include "jobs/service/file_routes.h"
 #include "jobs/service/http.h"
 
 namespace cellblock::gojudge {
@@ -84,11 +85,9 @@ void post_run(GoJudge& gj, Call& call, ResponderPtr answer) {
 }
 
 void get_file(GoJudge& gj, Call& call, ResponderPtr answer) {
-  const FileStore::File* f = gj.store.find(call.params.at("id"));
+  const service::FileStore::File* f = gj.store.find(call.params.at("id"));
   if (!f) return answer->send(go_error(http::status::not_found, "no file with id " + json_quoted(call.params.at("id"))));
-  service::Response r = service::text_response(http::status::ok, f->content, "application/octet-stream");
-  r.set(http::field::content_disposition, "attachment; filename=" + json_quoted(f->name));
-  answer->send(std::move(r));
+  answer->send(service::file_download(*f));
 }
 
 // POST /file: a multipart upload into the store; the answer is its id as a JSON string.
@@ -126,8 +125,8 @@ std::string machine() {
 
 }  // namespace
 
-void add_gojudge_routes(service::Router& router, service::ServiceContext& ctx, GoJudgeOptions options) {
-  auto gj = std::make_shared<GoJudge>(GoJudge{ctx, FileStore(options.file_store_bytes, ctx.state_dir + "/gojudge/files"),
+void add_gojudge_routes(service::Router& router, service::ServiceContext& ctx) {
+  auto gj = std::make_shared<GoJudge>(GoJudge{ctx, ctx.files,
                                                 ctx.state_dir + "/gojudge/work"});
   router.add(http::verb::post, "/run", [gj](Call& c, ResponderPtr a) { post_run(*gj, c, a); });
   router.add(http::verb::get, "/file", [gj](Call&, ResponderPtr a) {

@@ -1,5 +1,8 @@
 #include "jobs/images/image_import.h"
 
+#include <stdexcept>
+
+#include "executor/base/sys_error.h"
 #include "jobs/images/source_image.h"
 
 namespace cellblock::images {
@@ -34,7 +37,19 @@ ImportResult import_image(const ImageRef& ref, LayerCache& cache, ImageStore& st
     record.bytes += info.bytes;
   }
   record.last_used_ms = now_ms();
-  store.put(record);
+  if (!options.replace_only) {
+    store.put(record);
+    return result;
+  }
+  bool there = false;
+  store.update([&](std::vector<ImageRecord>& records) {
+    for (ImageRecord& r : records)
+      if (r.name == record.name) {
+        r = record;
+        there = true;
+      }
+  });
+  if (!there) throw std::invalid_argument(cellblock::quoted(record.name) + " was removed (cellblock image rm) while it was read");
   return result;
 }
 

@@ -16,6 +16,9 @@ struct ImportOptions {
   UnpackLimits limits;
   // A human progress line ("layer 2/5 sha256:1234abcd…: 12 MiB"), for a terminal; may be empty.
   std::function<void(const std::string&)> progress;
+  // Write the record only over one the store has: an imported-only resolver's import must not
+  // bring back an image `cellblock image rm` removed meanwhile (image_sources.h).
+  bool replace_only = false;
 };
 
 struct ImportResult {

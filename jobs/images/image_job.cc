@@ -121,7 +121,19 @@ std::optional<SourceStamp> source_stamp(const ImageRef& ref) {
 }
 
 ImageResolver::ImageResolver(const std::string& state_dir, ImportOptions options, ImageSources sources)
-    : cache_(state_dir), store_(state_dir), options_(std::move(options)), sources_(sources) {}
+    : cache_(state_dir), store_(state_dir), options_(std::move(options)), sources_(sources) {
+  options_.replace_only = sources == ImageSources::imported_only;
+}
+
+bool ImageResolver::hold_all(const std::vector<std::string>& layers) {
+  // Held before checked: a gc that ran before the hold removed a layer only if nobody held it.
+  bool complete = true;
+  for (const std::string& id : layers) {
+    if (!holds_.count(id)) holds_.emplace(id, cache_.hold(id));
+    complete = complete && cache_.has(id);
+  }
+  return complete;
+}
 
 const ImageRecord& ImageResolver::import_once(const std::string& name) {
   ImageRef ref = parse_image_ref(name);
@@ -133,17 +145,16 @@ const ImageRecord& ImageResolver::import_once(const std::string& name) {
   // Stamped before the import: a change while it reads is seen at the next job.
   std::optional<SourceStamp> stamp = source_stamp(ref);
   auto it = images_.find(name);
-  if (it != images_.end() && stamp && it->second.stamp == stamp) return it->second.record;
+  if (it != images_.end() && (!stamp || it->second.stamp == stamp)) return it->second.record;
+  // The source is gone (the operator imported it and removed it): what the store and the layer
+  // cache hold still runs. Without them the import below says what is missing.
+  if (!stamp)
+    if (std::optional<ImageRecord> stored = store_.find(name); stored && hold_all(stored->layers))
+      return (images_[name] = Imported{std::move(*stored), std::nullopt}).record;
   for (int attempt = 0;; ++attempt) {
     ImageRecord record = import_image(ref, cache_, store_, options_).record;
-    // Held before checked: a gc that ran between the import and here removed a layer only if
-    // nobody held it, and then we import once more.
-    bool complete = true;
-    for (const std::string& id : record.layers) {
-      if (!holds_.count(id)) holds_.emplace(id, cache_.hold(id));
-      complete = complete && cache_.has(id);
-    }
-    if (complete) return (images_[name] = Imported{std::move(record), stamp}).record;
+    // A gc that ran between the import and the hold removed a layer: import once more.
+    if (hold_all(record.layers)) return (images_[name] = Imported{std::move(record), stamp}).record;
     if (attempt == 1) throw std::runtime_error(name + ": its layers were removed while it was imported");
   }
 }
@@ -154,6 +165,10 @@ void ImageResolver::resolve(JobSpec& job) {
   {
     std::lock_guard lock(mutex_);
     const ImageRecord& record = import_once(parse_image_ref(job.image).text());
+    if (!job.image_digest.empty() && job.image_digest != record.manifest_digest)
+      throw std::invalid_argument("image_digest: the job was accepted for manifest " + job.image_digest + ", but " +
+                                  job.image + " names " + record.manifest_digest + " now (the tag moved)");
+    job.image_digest = record.manifest_digest;
     for (auto it = record.layers.rbegin(); it != record.layers.rend(); ++it) lowers.push_back(cache_.dir_of(*it));
     config = record.defaults;
   }

@@ -64,6 +64,7 @@ class ImageResolver {
     std::optional<SourceStamp> stamp;
   };
   const ImageRecord& import_once(const std::string& name);
+  bool hold_all(const std::vector<std::string>& layers);  // holds each; false if one is gone
   LayerCache cache_;
   ImageStore store_;
   ImportOptions options_;

@@ -1,6 +1,7 @@
 // Jobs that name a container image ("image", docs/images.md), in the service: resolving one
-// reads the image's index, manifest and config and may unpack new layers for seconds, so it runs
-// on a thread of its own and never on the io thread, which serves every client and result.
+// reads the image's index, manifest and config and may unpack new layers for seconds, so a
+// client's job is resolved on a thread of its own, not on the io thread, which serves every
+// client and result. (A restart's journaled jobs are resolved at start, before anything is served.)
 // Which images a client may name is the resolver's business (jobs/images/image_sources.h: only
 // those the operator imported); without a resolver an image job is refused by prepare_job.
 #pragma once

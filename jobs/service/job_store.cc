@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 
 #include "jobs/format/policy_json.h"
 #include "jobs/format/result_json.h"
@@ -96,8 +97,8 @@ struct JobStore::Waiter {
   bool fired = false;
 };
 
-JobStore::JobStore(SharedQueue& queue, Journal& journal, std::chrono::milliseconds keep)
-    : queue_(queue), journal_(journal), keep_(keep), sweeper_(queue.io()) {
+JobStore::JobStore(SharedQueue& queue, Journal& journal, FileStore& files, std::chrono::milliseconds keep)
+    : queue_(queue), journal_(journal), files_(files), keep_(keep), sweeper_(queue.io()) {
   sweep();
 }
 
@@ -198,6 +199,7 @@ void JobStore::finished(const std::string& id, Result& result) {
   deleted_.erase(id);
   r.state = JobState::done;
   r.finished_ms = unix_ms();
+  keep_files(r, result);
   r.result = result_to_json(result);
   (*r.result)["attempt"] = r.attempt;
   if (r.output) {
@@ -211,6 +213,33 @@ void JobStore::finished(const std::string& id, Result& result) {
   // `r`: the waiters' callbacks are route code, run before this line.
   wake(id);
   if (const JobRecord* done = find(id)) journal_.finished(id, journal_json(*done));
+}
+
+// Collected files the job asked to keep go to the file store, and the result names their ids. A
+// store that is full, or a disk that fails, is that file's error: the job's result stands.
+void JobStore::keep_files(const JobRecord& r, Result& result) {
+  if (result.collected.empty() || !r.job.contains("collect")) return;
+  std::set<std::string> kept;
+  for (const json& c : r.job["collect"])
+    if (c.value("keep", false)) kept.insert(c.value("path", ""));
+  for (CollectedFile& f : result.collected) {
+    if (!kept.count(f.path) || f.read.outcome != FileRead::ok) continue;
+    const uint64_t bytes = f.read.content.size();
+    std::optional<std::string> file_id;
+    try {
+      file_id = files_.add(std::filesystem::path(f.path).filename(), std::move(f.read.content));
+    } catch (const std::exception& e) {
+      f.read = {FileRead::failed, "", std::string("keeping it in the file store: ") + e.what()};
+      continue;
+    }
+    if (!file_id) {
+      f.read = {FileRead::failed, "", files_.full_message()};
+      continue;
+    }
+    f.file_id = *file_id;
+    f.file_bytes = bytes;
+    f.read.content.clear();
+  }
 }
 
 void JobStore::wake(const std::string& id) {

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "jobs/format/job_json.h"
+#include "jobs/service/file_store.h"
 #include "jobs/service/journal.h"
 #include "jobs/service/live_output.h"
 #include "jobs/service/shared_queue.h"
@@ -52,7 +53,8 @@ nlohmann::json record_json(const JobRecord& r, bool summary = false);
 
 class JobStore {
  public:
-  JobStore(SharedQueue& queue, Journal& journal, std::chrono::milliseconds keep_results);
+  // `files`: where collected files with "keep" go (file_store.h).
+  JobStore(SharedQueue& queue, Journal& journal, FileStore& files, std::chrono::milliseconds keep_results);
   ~JobStore();
 
   // Reads the journal of a previous service: results are kept; jobs are queued again, those
@@ -92,10 +94,12 @@ class JobStore {
   void withdraw(const std::string& id);
   void finished(const std::string& id, Result& result);
   void wake(const std::string& id);  // calls the id's waiters with its record
+  void keep_files(const JobRecord& r, Result& result);
   void sweep();
 
   SharedQueue& queue_;
   Journal& journal_;
+  FileStore& files_;
   std::chrono::milliseconds keep_;
   std::map<std::string, JobRecord> records_;
   std::multimap<std::string, std::shared_ptr<Waiter>> waiters_;

@@ -87,7 +87,13 @@ void post_jobs(NativeApi& api, Call& call, ResponderPtr answer) {
                          return answer->send(error_response(http::status::internal_server_error,
                                                             std::string("preparing the image: ") + e.what()));
                        }
-                       accept_jobs(api, std::move(jobs), batch, wait, answer);
+                       // On the io thread but outside the session's handler: nothing may escape.
+                       try {
+                         accept_jobs(api, std::move(jobs), batch, wait, answer);
+                       } catch (const std::exception& e) {
+                         answer->send(error_response(http::status::internal_server_error,
+                                                     std::string("internal error: ") + e.what()));
+                       }
                      });
 }
 

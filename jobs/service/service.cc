@@ -3,10 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <filesystem>
 #include <future>
 
 #include "jobs/format/job_json.h"
 #include "jobs/format/policy_json.h"
+#include "jobs/service/file_routes.h"
 #include "jobs/service/job_store.h"
 #include "jobs/service/journal.h"
 #include "jobs/service/metrics_endpoint.h"
@@ -29,6 +31,15 @@ void on_io(boost::asio::io_context& io, const std::function<void()>& f) {
   done.get_future().wait();
 }
 
+// <state_dir>/files; a store that go-judge's routes kept alone, before /v1 shared it, moves there.
+std::string file_store_dir(const std::string& state_dir) {
+  const std::filesystem::path dir = std::filesystem::path(state_dir) / "files";
+  const std::filesystem::path old = std::filesystem::path(state_dir) / "gojudge" / "files";
+  std::error_code ec;
+  if (!std::filesystem::exists(dir, ec) && std::filesystem::is_directory(old, ec)) std::filesystem::rename(old, dir);
+  return dir.string();
+}
+
 }  // namespace
 
 Service::Service(Executor& executor, PolicyRegistry& policies, ServiceOptions options)
@@ -37,7 +48,9 @@ Service::Service(Executor& executor, PolicyRegistry& policies, ServiceOptions op
       runner_(executor),
       queue_(runner_, options_.queue),
       shared_(queue_, metrics_, options_.max_queued),
-      context_{queue_.io_context(), shared_, policies_, options_.defaults, options_.state_dir, metrics_, info_} {
+      journal_(std::make_unique<Journal>(options_.state_dir, queue_.io_context())),
+      files_(options_.file_store_bytes, file_store_dir(options_.state_dir)),
+      context_{queue_.io_context(), shared_, policies_, options_.defaults, options_.state_dir, metrics_, info_, files_} {
   info_.version = CELLBLOCK_VERSION;
   info_.cgroup_version = executor.cgroup_version();
   info_.cgroup_mode = "v" + std::to_string(info_.cgroup_version);
@@ -49,8 +62,7 @@ Service::Service(Executor& executor, PolicyRegistry& policies, ServiceOptions op
                     [] { return 1.0; }, {"version", "cgroup_version"},
                     {info_.version, std::to_string(info_.cgroup_version)});
 
-  journal_ = std::make_unique<Journal>(options_.state_dir, queue_.io_context());
-  store_ = std::make_unique<JobStore>(shared_, *journal_, options_.keep_results);
+  store_ = std::make_unique<JobStore>(shared_, *journal_, files_, options_.keep_results);
   images_ = std::make_unique<ImageJobs>(queue_.io_context(), options_.resolve_image);
   server_ = std::make_unique<Server>(queue_.io_context(), router_, metrics_, options_.http, options_.max_connections,
                                      "cellblock/" + info_.version);
@@ -65,9 +77,11 @@ Service::Service(Executor& executor, PolicyRegistry& policies, ServiceOptions op
 Service::~Service() {
   accepting_ = false;
   server_->stop_accepting();
-  images_->stop();  // an image job resolved after this is answered 503 (accepting_ is false)
   queue_.shutdown(std::chrono::milliseconds(0));
   queue_.wait_idle();
+  // After the cells are gone, not before: an import in hand may take a while. What it resolves
+  // now is answered 503 (accepting_ is false).
+  images_->stop();
   journal_->flush();
   server_->stop();
   on_io(queue_.io_context(), [this] { store_.reset(); });
@@ -76,6 +90,7 @@ Service::~Service() {
 
 void Service::add_service_routes() {
   add_metrics_route(router_, metrics_);
+  add_file_routes(router_, files_);
   router_.add(http::verb::get, "/v1/info", [this](Call&, ResponderPtr answer) {
     answer->send(json_response(http::status::ok, info_json()));
   });

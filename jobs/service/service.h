@@ -60,6 +60,7 @@ struct ServiceOptions {
   std::optional<RouteModule> jobs_api;
   // Resolves a job's "image" (image_jobs.h); empty: image jobs are refused with 400.
   ImageResolve resolve_image;
+  uint64_t file_store_bytes = 256ull << 20;  // --file-store-max: all kept files together (file_store.h)
 };
 
 class Service {
@@ -94,10 +95,11 @@ class Service {
   ExecutorRunner runner_;
   JobQueue queue_;
   SharedQueue shared_;
+  std::unique_ptr<Journal> journal_;  // first of the state directory: its lock says it is ours
+  FileStore files_;
   ServiceContext context_;
   Router router_;
   std::atomic<bool> accepting_{true};
-  std::unique_ptr<Journal> journal_;
   std::unique_ptr<JobStore> store_;
   std::unique_ptr<ImageJobs> images_;
   std::unique_ptr<Server> server_;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "jobs/metrics/metrics.h"
+#include "jobs/service/file_store.h"
 #include "jobs/service/shared_queue.h"
 
 namespace cellblock {
@@ -34,6 +35,7 @@ struct ServiceContext {
   std::string state_dir;        // --state-dir; a module keeps its files below <state_dir>/<its name>/
   metrics::Registry& metrics;
   const ServiceInfo& info;
+  FileStore& files;             // files kept by id: /v1/files and go-judge's /file (io thread only)
 };
 
 }  // namespace cellblock::service

@@ -335,7 +335,7 @@ TEST(GoJudge, UploadedFilesAreKeptUsedAndSurviveARestart) {
   EXPECT_EQ(curl_unix(s, again, {}, "/file/" + binary_id).body, binary);
   EXPECT_EQ(json::parse(curl_unix(s, again, {}, "/config").body)["fileStore"]["usedBytes"], script.size() + binary.size());
   EXPECT_EQ(curl_unix(s, again, {"-X", "DELETE"}, "/file/" + script_id).code, 200);
-  EXPECT_FALSE(std::filesystem::exists(s.path("state/gojudge/files/" + script_id)));
+  EXPECT_FALSE(std::filesystem::exists(s.path("state/files/" + script_id)));
 }
 
 }  // namespace

@@ -118,5 +118,49 @@ TEST(JobFiles, ServiceJobsGetFilesInAndOutAndNoHostFiles) {
   EXPECT_EQ(serve.wait(), 0) << serve.err();
 }
 
+// "keep": the service puts the collected file in its file store and the result names its id;
+// the id works on /v1/files and go-judge's /file alike, survives a restart, and a full store is
+// that file's error while the job's result stands.
+TEST(JobFiles, KeptFilesComeBackByIdFromEitherApiAndAFullStoreIsThatFilesError) {
+  Scratch s("job-files-keep");
+  const std::string binary("\x7f" "ELF\0\x01\xff", 7);
+  json job = {{"command", {"/bin/sh", "-c", "printf '\\177ELF\\000\\001\\377' > /w/a.out; echo small > /w/log"}},
+              {"collect", {{{"path", "/w/a.out"}, {"keep", true}}, {{"path", "/w/log"}}}}};
+  std::string id;
+  {
+    Serve serve(s, "serve", {"--file-store-max", "10"});
+    Http ran = curl_unix(s, serve, {"-X", "POST", "--data-binary", job.dump()}, "/v1/jobs?wait=120");
+    ASSERT_EQ(ran.code, 200) << ran.body;
+    json collected = json::parse(ran.body)["result"]["collected"];
+    ASSERT_TRUE(collected["/w/a.out"].contains("file_id")) << collected;
+    EXPECT_EQ(collected["/w/a.out"]["bytes"], binary.size()) << collected;
+    EXPECT_FALSE(collected["/w/a.out"].contains("base64")) << collected;
+    EXPECT_EQ(collected["/w/log"], json({{"content", "small\n"}})) << "not kept: inline as before";
+    id = collected["/w/a.out"]["file_id"];
+    EXPECT_EQ(curl_unix(s, serve, {}, "/v1/files/" + id).body, binary);
+    EXPECT_EQ(curl_unix(s, serve, {}, "/file/" + id).body, binary) << "go-judge's route, the same store";
+    json listed = json::parse(curl_unix(s, serve, {}, "/v1/files").body);
+    ASSERT_EQ(listed["files"].size(), 1u) << listed;
+    EXPECT_EQ(listed["files"][0], json({{"id", id}, {"name", "a.out"}, {"bytes", binary.size()}})) << listed;
+
+    // The store holds 10 bytes: a second copy does not fit, and only that file says so.
+    Http full = curl_unix(s, serve, {"-X", "POST", "--data-binary", job.dump()}, "/v1/jobs?wait=120");
+    ASSERT_EQ(full.code, 200) << full.body;
+    json result = json::parse(full.body)["result"];
+    EXPECT_EQ(result["status"], "exited") << result;
+    EXPECT_EQ(result["collected"]["/w/a.out"]["reason"], "failed") << result;
+    EXPECT_THAT(result["collected"]["/w/a.out"]["error"].get<std::string>(), HasSubstr("file store is full"));
+    EXPECT_EQ(result["collected"]["/w/log"]["content"], "small\n") << result;
+    serve.signal(SIGTERM);
+    EXPECT_EQ(serve.wait(), 0) << serve.err();
+  }
+  Serve again(s, "serve-again", {"--file-store-max", "10"});
+  EXPECT_EQ(curl_unix(s, again, {}, "/v1/files/" + id).body, binary) << "kept across a restart";
+  EXPECT_EQ(curl_unix(s, again, {"-X", "DELETE"}, "/v1/files/" + id).code, 200);
+  Http gone = curl_unix(s, again, {}, "/v1/files/" + id);
+  EXPECT_EQ(gone.code, 404) << gone.body;
+  EXPECT_EQ(json::parse(gone.body)["field"], "id") << gone.body;
+}
+
 }  // namespace
 }  // namespace cellblock::test

@@ -1,14 +1,8 @@
-// go-judge's /run request is read strictly, in go-judge's words and units; the file store keeps
-// to its cap.
-#include <unistd.h>
-
-#include <filesystem>
-
+// go-judge's /run request is read strictly, in go-judge's words and units.
 #include <gmock/gmock.h>
 
 #include "jobs/format/cell_path.h"
 #include "jobs/format/json_reader.h"
-#include "jobs/gojudge/file_store.h"
 #include "jobs/gojudge/run_request.h"
 
 namespace cellblock::gojudge {
@@ -92,33 +86,6 @@ TEST(GoJudgeRequest, RelativePathsStayInsideTheWorkingDirectory) {
     EXPECT_THROW(check_relative_path(bad, "p"), FieldError) << bad;
 }
 
-TEST(GoJudgeFileStore, KeepsToItsCapAndFreesOnRemove) {
-  const std::string dir = ::testing::TempDir() + "cellblock-file-store-" + std::to_string(::getpid());
-  std::filesystem::remove_all(dir);
-  FileStore store(10, dir);
-  auto a = store.add("a", "12345");
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->size(), 20u);
-  EXPECT_FALSE(store.add("b", "123456")) << "past the cap";
-  auto b = store.add("b", "12345");
-  ASSERT_TRUE(b);
-  EXPECT_NE(*a, *b);
-  EXPECT_EQ(store.list().at(*a), "a");
-  EXPECT_EQ(store.find(*b)->content, "12345");
-  EXPECT_TRUE(store.remove(*a));
-  EXPECT_FALSE(store.remove(*a));
-  EXPECT_EQ(store.used_bytes(), 5u);
-  auto c = store.add("c", "12345");
-  EXPECT_TRUE(c);
-  // On disk: a new store on the directory has them again, and only them.
-  FileStore again(10, dir);
-  EXPECT_EQ(again.used_bytes(), 10u);
-  EXPECT_EQ(again.find(*b)->content, "12345");
-  EXPECT_EQ(again.list().at(*c), "c");
-  EXPECT_FALSE(again.find(*a));
-  EXPECT_FALSE(again.add("d", "1"));
-  std::filesystem::remove_all(dir);
-}
 
 }  // namespace
 }  // namespace cellblock::gojudge

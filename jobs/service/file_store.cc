@@ -1,4 +1,4 @@
-#include "jobs/gojudge/file_store.h"
+#include "jobs/service/file_store.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,7 +14,7 @@
 #include "executor/base/sys_error.h"
 #include "executor/base/unique_fd.h"
 
-namespace cellblock::gojudge {
+namespace cellblock::service {
 namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -63,7 +63,7 @@ FileStore::FileStore(uint64_t max_bytes, std::string dir) : max_bytes_(max_bytes
     }
   }
   if (!files_.empty())
-    spdlog::info("gojudge: {} files ({} bytes) in the file store {}", files_.size(), used_bytes_, dir_);
+    spdlog::info("service: {} files ({} bytes) in the file store {}", files_.size(), used_bytes_, dir_);
 }
 
 std::optional<std::string> FileStore::add(std::string name, std::string content) {
@@ -96,7 +96,7 @@ bool FileStore::remove(const std::string& id) {
 
 std::string FileStore::full_message() const {
   return "the file store is full (" + std::to_string(used_bytes_) + " of " + std::to_string(max_bytes_) +
-         " bytes used, --file-store-max): DELETE /file/{id} what is no longer needed";
+         " bytes used, --file-store-max): DELETE /v1/files/{id} or /file/{id} what is no longer needed";
 }
 
 std::map<std::string, std::string> FileStore::list() const {
@@ -105,4 +105,4 @@ std::map<std::string, std::string> FileStore::list() const {
   return out;
 }
 
-}  // namespace cellblock::gojudge
+}  // namespace cellblock::service

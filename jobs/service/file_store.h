@@ -1,10 +1,11 @@
-// go-judge's file store: the files a /run kept with copyOutCached or a client uploaded with
-// POST /file, by id, for a later cmd's copyIn {"fileId"} and for GET/DELETE /file/{id}. Kept in
-// memory and on disk under the state directory (<state-dir>/gojudge/files: "<id>" holds the
-// bytes, "<id>.name" the name), so that a restart of the service finds them again. With a cap
-// on the total size (`cellblock serve --file-store-max`): a client cannot grow the service
-// without bound, and a full store says so instead of dropping older files behind a client's back.
-// Used on the service's io thread only.
+// The service's file store: files kept by id. A job's collected file with "keep" (the native
+// API, GET/DELETE /v1/files/{id}), what a go-judge /run kept with copyOutCached or a client
+// uploaded with POST /file (a later cmd's copyIn {"fileId"}, GET/DELETE /file/{id}): one store,
+// so an id from either API works in the other. Kept in memory and on disk under the state
+// directory (<state-dir>/files: "<id>" holds the bytes, "<id>.name" the name), so that a restart
+// of the service finds them again. With a cap on the total size (`cellblock serve
+// --file-store-max`): a client cannot grow the service without bound, and a full store says so
+// instead of dropping older files behind a client's back. Used on the service's io thread only.
 #pragma once
 
 #include <cstdint>
@@ -12,7 +13,7 @@
 #include <optional>
 #include <string>
 
-namespace cellblock::gojudge {
+namespace cellblock::service {
 
 class FileStore {
  public:
@@ -46,4 +47,4 @@ class FileStore {
   std::map<std::string, File> files_;
 };
 
-}  // namespace cellblock::gojudge
+}  // namespace cellblock::service

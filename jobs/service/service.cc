@@ -36,7 +36,10 @@ std::string file_store_dir(const std::string& state_dir) {
   const std::filesystem::path dir = std::filesystem::path(state_dir) / "files";
   const std::filesystem::path old = std::filesystem::path(state_dir) / "gojudge" / "files";
   std::error_code ec;
-  if (!std::filesystem::exists(dir, ec) && std::filesystem::is_directory(old, ec)) std::filesystem::rename(old, dir);
+  if (std::filesystem::is_directory(old, ec)) {
+    if (!std::filesystem::exists(dir, ec)) std::filesystem::rename(old, dir);
+    else spdlog::warn("service: {} is left as it is: the file store is {} now", old.string(), dir.string());
+  }
   return dir.string();
 }
 

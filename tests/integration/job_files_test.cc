@@ -2,6 +2,7 @@
 // real clients: `cellblock run --job` and POST /v1/jobs on `cellblock serve` with curl.
 #include <gmock/gmock.h>
 
+#include "tests/integration/gojudge_test_util.h"
 #include "tests/integration/service_test_util.h"
 
 namespace cellblock::test {
@@ -126,11 +127,12 @@ TEST(JobFiles, KeptFilesComeBackByIdFromEitherApiAndAFullStoreIsThatFilesError) 
   const std::string binary("\x7f" "ELF\0\x01\xff", 7);
   json job = {{"command", {"/bin/sh", "-c", "printf '\\177ELF\\000\\001\\377' > /w/a.out; echo small > /w/log"}},
               {"collect", {{{"path", "/w/a.out"}, {"keep", true}}, {{"path", "/w/log"}}}}};
-  std::string id;
+  std::string id, job_id;
   {
     Serve serve(s, "serve", {"--file-store-max", "10"});
     Http ran = curl_unix(s, serve, {"-X", "POST", "--data-binary", job.dump()}, "/v1/jobs?wait=120");
     ASSERT_EQ(ran.code, 200) << ran.body;
+    job_id = json::parse(ran.body)["id"];
     json collected = json::parse(ran.body)["result"]["collected"];
     ASSERT_TRUE(collected["/w/a.out"].contains("file_id")) << collected;
     EXPECT_EQ(collected["/w/a.out"]["bytes"], binary.size()) << collected;
@@ -139,6 +141,11 @@ TEST(JobFiles, KeptFilesComeBackByIdFromEitherApiAndAFullStoreIsThatFilesError) 
     id = collected["/w/a.out"]["file_id"];
     EXPECT_EQ(curl_unix(s, serve, {}, "/v1/files/" + id).body, binary);
     EXPECT_EQ(curl_unix(s, serve, {}, "/file/" + id).body, binary) << "go-judge's route, the same store";
+    // Built with /v1, used by a go-judge cmd's copyIn.
+    json use = gojudge_test::cmd({"/bin/sh", "-c", "wc -c < a.out"});
+    use["copyIn"] = {{"a.out", {{"fileId", id}}}};
+    json used = gojudge_test::run_ok(s, serve, {{"cmd", {use}}})[0];
+    EXPECT_EQ(used["files"]["stdout"], std::to_string(binary.size()) + "\n") << used;
     json listed = json::parse(curl_unix(s, serve, {}, "/v1/files").body);
     ASSERT_EQ(listed["files"].size(), 1u) << listed;
     EXPECT_EQ(listed["files"][0], json({{"id", id}, {"name", "a.out"}, {"bytes", binary.size()}})) << listed;
@@ -156,6 +163,8 @@ TEST(JobFiles, KeptFilesComeBackByIdFromEitherApiAndAFullStoreIsThatFilesError) 
   }
   Serve again(s, "serve-again", {"--file-store-max", "10"});
   EXPECT_EQ(curl_unix(s, again, {}, "/v1/files/" + id).body, binary) << "kept across a restart";
+  json record = json::parse(curl_unix(s, again, {}, "/v1/jobs/" + job_id).body);
+  EXPECT_EQ(record["result"]["collected"]["/w/a.out"]["file_id"], id) << "the journaled result names it";
   EXPECT_EQ(curl_unix(s, again, {"-X", "DELETE"}, "/v1/files/" + id).code, 200);
   Http gone = curl_unix(s, again, {}, "/v1/files/" + id);
   EXPECT_EQ(gone.code, 404) << gone.body;

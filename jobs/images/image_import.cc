@@ -37,19 +37,9 @@ ImportResult import_image(const ImageRef& ref, LayerCache& cache, ImageStore& st
     record.bytes += info.bytes;
   }
   record.last_used_ms = now_ms();
-  if (!options.replace_only) {
-    store.put(record);
-    return result;
-  }
-  bool there = false;
-  store.update([&](std::vector<ImageRecord>& records) {
-    for (ImageRecord& r : records)
-      if (r.name == record.name) {
-        r = record;
-        there = true;
-      }
-  });
-  if (!there) throw std::invalid_argument(cellblock::quoted(record.name) + " was removed (cellblock image rm) while it was read");
+  if (!options.replace_only) store.put(record);
+  else if (!store.replace(record))
+    throw std::invalid_argument(cellblock::quoted(record.name) + " was removed (cellblock image rm) while it was read");
   return result;
 }
 

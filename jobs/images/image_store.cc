@@ -109,16 +109,23 @@ void ImageStore::update(const std::function<void(std::vector<ImageRecord>&)>& ch
   write(records);
 }
 
-void ImageStore::put(const ImageRecord& record) {
+bool ImageStore::write_record(const ImageRecord& record, bool add) {
+  bool there = false;
   update([&](std::vector<ImageRecord>& records) {
     for (ImageRecord& r : records)
       if (r.name == record.name) {
         r = record;
+        there = true;
         return;
       }
-    records.push_back(record);
+    if (add) records.push_back(record);
   });
+  return there;
 }
+
+void ImageStore::put(const ImageRecord& record) { write_record(record, /*add=*/true); }
+
+bool ImageStore::replace(const ImageRecord& record) { return write_record(record, /*add=*/false); }
 
 void ImageStore::touch(const std::string& name) {
   update([&](std::vector<ImageRecord>& records) {

@@ -29,7 +29,8 @@ class ImageStore {
 
   std::vector<ImageRecord> list() const;
   std::optional<ImageRecord> find(const std::string& name) const;
-  void put(const ImageRecord& record);       // replaces the record of the same name
+  void put(const ImageRecord& record);       // replaces the record of the same name, or adds it
+  bool replace(const ImageRecord& record);   // replaces it only if there is one; false if not
   void touch(const std::string& name);       // last_used_ms = now
   bool remove(const std::string& name);
   // Runs `change` on all records under the lock and writes the result back.
@@ -37,6 +38,7 @@ class ImageStore {
 
  private:
   std::vector<ImageRecord> read() const;
+  bool write_record(const ImageRecord& record, bool add);  // put and replace: whether it was there
   void write(const std::vector<ImageRecord>& records) const;
   std::string dir_;
 };

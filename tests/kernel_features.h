@@ -6,6 +6,7 @@
 #pragma once
 
 #include <signal.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -63,5 +64,22 @@ inline bool ia32_emulation() {
 inline std::string i386_answer(const std::string& with_emulation, const std::string& unreachable) {
   return ia32_emulation() ? with_emulation : unreachable;
 }
+
+// Does the kernel run x32 system calls (an x86_64 call with bit 30, __X32_SYSCALL_BIT, set in
+// its number)? Where it does not, it answers ENOSYS, and cellblock's filter then has no x32
+// section (executor/security/kernel_abis.h): every x32 call of a cell gets ENOSYS from the
+// filter, whatever the policy says for that syscall natively. Asked here in the test process,
+// which has no filter of its own.
+inline bool x32_abi() {
+#if defined(__x86_64__)
+  static const bool runs = ::syscall(0x40000000L | SYS_getpid) == ::getpid();
+  return runs;
+#else
+  return false;
+#endif
+}
+
+// What an x32 call answers in a cell: `with_x32` where the kernel runs x32, ENOSYS where not.
+inline std::string x32_answer(const std::string& with_x32) { return x32_abi() ? with_x32 : "ENOSYS"; }
 
 }  // namespace cellblock::test

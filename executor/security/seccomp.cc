@@ -13,6 +13,7 @@
 #include <set>
 #include <utility>
 
+#include "executor/security/kernel_abis.h"
 #include "executor/security/policy.h"
 #include "executor/base/sys_error.h"
 #include "executor/base/unique_fd.h"
@@ -49,8 +50,12 @@ SeccompProgram& SeccompProgram::operator=(SeccompProgram&& other) noexcept {
 std::vector<uint32_t> seccomp_architectures() {
   uint32_t native = seccomp_arch_native();
   switch (native) {
-    case SCMP_ARCH_X86_64:
-      return {SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32};
+    case SCMP_ARCH_X86_64: {
+      std::vector<uint32_t> arches{SCMP_ARCH_X86_64};
+      if (kernel_abis().i386) arches.push_back(SCMP_ARCH_X86);
+      if (kernel_abis().x32) arches.push_back(SCMP_ARCH_X32);
+      return arches;
+    }
     case SCMP_ARCH_AARCH64:
       return {SCMP_ARCH_AARCH64, SCMP_ARCH_ARM};
     default:
@@ -199,9 +204,9 @@ Ctx compile_arch(const SeccompProfile& profile, uint32_t arch) {
     check(seccomp_arch_add(ctx.get(), arch), "seccomp_arch_add");
     check(seccomp_arch_remove(ctx.get(), SCMP_ARCH_NATIVE), "seccomp_arch_remove");
   }
-  // A call from an ABI the filter has no section for cannot happen on the architectures we list
-  // (they are all the kernel accepts); if it does, it is an attack: kill.
-  check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS), "seccomp_attr_set(ACT_BADARCH)");
+  // A call from an ABI the filter has no section for is one the kernel does not run (see
+  // kernel_abis.h): refused without running it, with the kernel's own answer for such a call.
+  check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_ERRNO(ENOSYS)), "seccomp_attr_set(ACT_BADARCH)");
   // We load the program ourselves; libseccomp's own no_new_privs handling is for seccomp_load.
   check(seccomp_attr_set(ctx.get(), SCMP_FLTATR_CTL_NNP, 0), "seccomp_attr_set(CTL_NNP)");
   // Level 2 sorts the syscalls into a binary tree: about 9 comparisons per syscall for a

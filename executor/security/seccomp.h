@@ -10,9 +10,10 @@
 // Architectures: a filter covers every syscall ABI the kernel accepts on this machine, because
 // seccomp sees the ABI of each call, not of the binary: on x86_64 a process can enter the
 // kernel as x86_64 (syscall), i386 (int $0x80) or x32 (syscall with bit 30 set in the number),
-// and a rule written for one ABI does nothing for the others. On x86_64 we compile x86_64, x86
-// and x32; on aarch64, aarch64 and arm; elsewhere the native ABI. Calls from any other ABI kill
-// the process.
+// and a rule written for one ABI does nothing for the others. On x86_64 we compile x86_64, and
+// x86 and x32 where the running kernel accepts them (kernel_abis.h: a section costs every cell
+// its load); on aarch64, aarch64 and arm; elsewhere the native ABI. A call from any other ABI
+// is refused with ENOSYS, as the kernel itself answers it.
 #pragma once
 
 #include <linux/filter.h>

@@ -205,9 +205,10 @@ void expect_basics(std::map<std::string, std::string>& results) {
 }
 
 void expect_other_abis(std::map<std::string, std::string>& results, const char* socketcall_errno) {
-  EXPECT_EQ(results["x32 mount"], "EPERM");
-  EXPECT_EQ(results["x32 unshare"], "EPERM");
-  EXPECT_EQ(results["x32 keyctl"], "EPERM");
+  // Where the kernel runs no x32, the filter has no x32 section and answers ENOSYS for all.
+  EXPECT_EQ(results["x32 mount"], test::x32_answer("EPERM"));
+  EXPECT_EQ(results["x32 unshare"], test::x32_answer("EPERM"));
+  EXPECT_EQ(results["x32 keyctl"], test::x32_answer("EPERM"));
   EXPECT_EQ(results["x32 clone3"], "ENOSYS");
   EXPECT_EQ(results["i386 mount"], test::i386_expect("EPERM"));
   EXPECT_EQ(results["i386 unshare"], test::i386_expect("EPERM"));

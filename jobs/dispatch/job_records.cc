@@ -3,33 +3,43 @@
 #include <algorithm>
 #include <map>
 
+#include "jobs/format/json_reader.h"
+#include "jobs/format/wall_time.h"
+
 namespace cellblock {
 namespace {
 
-// KEYS: per job NAME:job:<id>, NAME:result:<id>. ARGV: ttl, now in ms, then per job id, stream,
-// text. A script runs atomically: no other client sees half of a batch, and two front ends
-// given the same id cannot both add it.
+// KEYS: NAME:ids, then per job NAME:job:<id>, NAME:result:<id>. ARGV: ttl, now in ms, then per
+// job id, stream, text. A script runs atomically: no other client sees half of a batch, and two
+// front ends given the same id cannot both add it. NAME:ids loses what is older than the ttl
+// here, so it stays as long as the jobs' own keys whether anyone lists or not.
 constexpr const char* kAcceptScript = R"lua(
-for i = 1, #KEYS do
+for i = 2, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then
-    local job = math.floor((i + 1) / 2)
+    local job = math.floor(i / 2)
     return {0, ARGV[3 * job]}
   end
 end
 local out = {1}
-for job = 1, #KEYS / 2 do
+-- Scores are ms * 1000 plus the job's place in this batch: a batch lists in its own order.
+local now = tonumber(ARGV[2]) * 1000
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('(%.0f', now - 1000000 * tonumber(ARGV[1])))
+for job = 1, (#KEYS - 1) / 2 do
   local id, stream, text = ARGV[3 * job], ARGV[3 * job + 1], ARGV[3 * job + 2]
   local entry = redis.call('XADD', stream, '*', 'id', id, 'job', text)
-  redis.call('HSET', KEYS[2 * job - 1], 'stream', stream, 'entry', entry, 'submitted_ms', ARGV[2])
-  redis.call('EXPIRE', KEYS[2 * job - 1], ARGV[1])
+  redis.call('HSET', KEYS[2 * job], 'stream', stream, 'entry', entry, 'submitted_ms', ARGV[2])
+  redis.call('EXPIRE', KEYS[2 * job], ARGV[1])
+  redis.call('ZADD', KEYS[1], string.format('%.0f', now + job - 1), id)
   out[#out + 1] = entry
 end
 return out
 )lua";
 
-int64_t unix_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+// How many ids one listing looks at, at most: a page with a rare state may come back short,
+// with `next` to go on from.
+constexpr size_t kListScan = 1000;
+// Ids looked up per round trip while listing.
+constexpr size_t kListBatch = 100;
 
 // Adds one job stream's numbers to `stats`.
 void add_stream_stats(RedisClient& redis, const std::string& stream, QueueStats& stats) {
@@ -60,7 +70,7 @@ void add_stream_stats(RedisClient& redis, const std::string& stream, QueueStats&
 
 std::optional<std::string> accept_jobs(RedisClient& redis, const QueueKeys& keys, const std::vector<NewJob>& jobs,
                                        std::chrono::seconds ttl) {
-  Command eval{"EVAL", kAcceptScript, std::to_string(jobs.size() * 2)};
+  Command eval{"EVAL", kAcceptScript, std::to_string(1 + jobs.size() * 2), keys.ids};
   for (const NewJob& j : jobs) {
     eval.push_back(keys.job(j.id));
     eval.push_back(keys.result(j.id));
@@ -74,28 +84,111 @@ std::optional<std::string> accept_jobs(RedisClient& redis, const QueueKeys& keys
 }
 
 nlohmann::json job_record(RedisClient& redis, const QueueKeys& keys, const std::string& id) {
-  auto replies = redis.pipeline({{"GET", keys.result(id)}, {"HMGET", keys.job(id), "stream", "entry"}});
+  return job_records(redis, keys, {id}).front();
+}
+
+std::vector<nlohmann::json> job_records(RedisClient& redis, const QueueKeys& keys, const std::vector<std::string>& ids) {
+  std::vector<Command> lookups;
+  for (const std::string& id : ids) {
+    lookups.push_back({"GET", keys.result(id)});
+    lookups.push_back({"HMGET", keys.job(id), "stream", "entry", "submitted_ms"});
+  }
+  auto replies = redis.pipeline(lookups);
   for (const Reply& r : replies)
     if (r->type == REDIS_REPLY_ERROR) throw RedisError(redis.url().display() + ": " + reply_string(r.get()));
-  nlohmann::json record{{"id", id}};
-  if (!is_nil(replies[0].get())) {
-    record["state"] = "done";
-    record["result"] = nlohmann::json::parse(reply_string(replies[0].get()), nullptr, false);
-    return record;
+  std::vector<nlohmann::json> records(ids.size());
+  std::vector<Command> pending;  // XPENDING for each job that is not done
+  std::vector<size_t> pending_of;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const redisReply* result = replies[2 * i].get();
+    const redisReply* where = replies[2 * i + 1].get();
+    const bool known = where->type == REDIS_REPLY_ARRAY && where->elements == 3 && !is_nil(where->element[1]);
+    nlohmann::json& record = records[i];
+    if (!is_nil(result)) {
+      record = {{"id", ids[i]}, {"state", "done"}};
+      record["result"] = nlohmann::json::parse(reply_string(result), nullptr, false);
+    } else if (known) {
+      record = {{"id", ids[i]}, {"state", "queued"}};
+      // Delivered and not acked: a worker holds it, and a worker holds only what it runs now.
+      pending.push_back({"XPENDING", reply_string(where->element[0]), QueueKeys::group, reply_string(where->element[1]),
+                         reply_string(where->element[1]), "1"});
+      pending_of.push_back(i);
+    } else {
+      continue;  // null: Redis does not know the id
+    }
+    if (known && !is_nil(where->element[2])) record["submitted_at"] = iso_time(std::stoll(reply_string(where->element[2])));
   }
-  const redisReply* where = replies[1].get();
-  if (where->type != REDIS_REPLY_ARRAY || where->elements != 2 || is_nil(where->element[1])) return nullptr;
-  const std::string stream = reply_string(where->element[0]), entry = reply_string(where->element[1]);
-  record["state"] = "queued";
-  // Delivered and not acked: a worker holds it, and a worker holds only what it runs now. No
-  // group yet (no worker ever started) is an error reply: the job is only queued then.
-  auto pending = redis.pipeline({{"XPENDING", stream, QueueKeys::group, entry, entry, "1"}});
-  const redisReply* p = pending[0].get();
-  if (p->type == REDIS_REPLY_ARRAY && p->elements == 1 && p->element[0]->elements >= 2) {
-    record["state"] = "running";
-    record["worker"] = reply_string(p->element[0]->element[1]);
+  if (pending.empty()) return records;
+  // No group yet (no worker ever started) is an error reply: the job is only queued then.
+  auto held = redis.pipeline(pending);
+  for (size_t k = 0; k < held.size(); ++k) {
+    const redisReply* p = held[k].get();
+    if (p->type == REDIS_REPLY_ARRAY && p->elements == 1 && p->element[0]->elements >= 2) {
+      records[pending_of[k]]["state"] = "running";
+      records[pending_of[k]]["worker"] = reply_string(p->element[0]->element[1]);
+    }
   }
-  return record;
+  return records;
+}
+
+JobPage list_jobs(RedisClient& redis, const QueueKeys& keys, const std::optional<std::string>& state, size_t limit,
+                  const std::string& after) {
+  JobPage page;
+  size_t from = 0;  // rank in NAME:ids of the first id to look at
+  if (!after.empty()) {
+    Reply rank = redis.command({"ZRANK", keys.ids, after});
+    if (is_nil(rank.get()))
+      throw FieldError("after", json_quoted(after) + " is no job of this queue now (its record expired, or it never was one)");
+    from = static_cast<size_t>(rank->integer) + 1;
+  }
+  std::vector<std::string> gone;  // ids whose job and result have both expired
+  size_t looked = 0;
+  std::string last;  // the last id looked at
+  while (looked < kListScan) {
+    Reply batch = redis.command({"ZRANGE", keys.ids, std::to_string(from), std::to_string(from + kListBatch - 1)});
+    if (batch->type != REDIS_REPLY_ARRAY || batch->elements == 0) {
+      last.clear();  // the end: no next page
+      break;
+    }
+    std::vector<std::string> ids;
+    for (size_t i = 0; i < batch->elements; ++i) ids.push_back(reply_string(batch->element[i]));
+    std::vector<nlohmann::json> records = job_records(redis, keys, ids);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      ++looked;
+      last = ids[i];
+      if (records[i].is_null()) {
+        gone.push_back(ids[i]);
+        continue;
+      }
+      if (state && records[i]["state"] != *state) continue;
+      if (page.jobs.size() == limit) {
+        page.next = page.jobs.back()["id"].get<std::string>();
+        break;
+      }
+      nlohmann::json& r = records[i];
+      if (r.contains("result")) {  // a summary, as a lone service lists it
+        const nlohmann::json result = std::move(r["result"]);
+        r.erase("result");
+        r["status"] = result.is_object() ? result.value("status", nlohmann::json()) : nlohmann::json();
+        r["exit_code"] = result.is_object() ? result.value("exit_code", nlohmann::json()) : nlohmann::json();
+      }
+      page.jobs.push_back(std::move(r));
+    }
+    if (page.next) break;
+    from += ids.size();
+    if (ids.size() < kListBatch) {
+      last.clear();
+      break;
+    }
+  }
+  // Looked at kListScan ids without filling the page: go on from the last one looked at.
+  if (!page.next && !last.empty()) page.next = last;
+  if (!gone.empty()) {
+    Command zrem{"ZREM", keys.ids};
+    zrem.insert(zrem.end(), gone.begin(), gone.end());
+    redis.command(zrem);
+  }
+  return page;
 }
 
 void request_cancel(RedisClient& redis, const QueueKeys& keys, const std::string& id, std::chrono::seconds ttl) {

@@ -32,6 +32,24 @@ std::optional<std::string> accept_jobs(RedisClient& redis, const QueueKeys& keys
 // know (never accepted by a front end, or expired). Throws RedisError.
 nlohmann::json job_record(RedisClient& redis, const QueueKeys& keys, const std::string& id);
 
+// The same for several ids at once (each null when unknown, each with "submitted_at" when its
+// job key is there): two round trips whatever their number. Throws RedisError.
+std::vector<nlohmann::json> job_records(RedisClient& redis, const QueueKeys& keys, const std::vector<std::string>& ids);
+
+// GET /v1/jobs on a front end: the jobs in the order front ends and `submit` accepted them
+// (NAME:ids), from the one after `after` (empty: the first), those in `state` if given, at most
+// `limit`, each as job_record gives it but with the result's "status" and "exit_code" instead of
+// the result. `next` is the id to go on after; none at the end. One call looks at no more than
+// kListScan ids, so a page of a rare state may be short with a `next`. Ids whose job and result
+// have both expired leave NAME:ids as a listing meets them. Throws RedisError, and FieldError
+// ("after") for an id that is not in the list.
+struct JobPage {
+  std::vector<nlohmann::json> jobs;
+  std::optional<std::string> next;
+};
+JobPage list_jobs(RedisClient& redis, const QueueKeys& keys, const std::optional<std::string>& state, size_t limit,
+                  const std::string& after);
+
 // Marks the id cancelled (NAME:cancelled:<id>, TTL `ttl`) for a worker that reads it later, and
 // publishes it on NAME:cancel for the worker that holds it now. Throws RedisError.
 void request_cancel(RedisClient& redis, const QueueKeys& keys, const std::string& id, std::chrono::seconds ttl);

@@ -34,6 +34,7 @@ Worker::Worker(WorkerOptions options, JobRunner& runner, JobParser parser)
       reader_(std::make_unique<RedisClient>(options_.redis)),
       writer_(std::make_unique<RedisClient>(options_.redis)),
       job_reader_(keys_, options_.name, milliseconds(200)),
+      relay_(options_.redis, keys_, options_.name),
       queue_(runner, options_.local) {
   ensure_group(*reader_, keys_);
   if (!options_.state_dir.empty()) {
@@ -48,7 +49,7 @@ Worker::Worker(WorkerOptions options, JobRunner& runner, JobParser parser)
   if (options_.metrics) register_metrics(*options_.metrics);
   writer_thread_ = std::thread([this] { write_results(); });
   subscriber_ = std::make_unique<RedisClient>(options_.redis);
-  subscriber_->command({"SUBSCRIBE", keys_.cancel});
+  subscriber_->command({"SUBSCRIBE", keys_.cancel, keys_.follow});
   cancel_thread_ = std::thread([this] { listen_for_cancels(); });
 }
 
@@ -161,7 +162,9 @@ void Worker::accept(StreamJob job, bool cancelled) {
   s.priority = request.priority;
   s.queue_timeout_ms = request.queue_timeout_ms;
   s.on_started = [started] { *started = true; };
+  s.output = relay_.track(job.id);
   s.on_done = [this, job, started](Result& r) {
+    relay_.finish(job.id);
     bool keep_pending;
     {
       std::lock_guard lock(mutex_);
@@ -180,7 +183,8 @@ void Worker::accept(StreamJob job, bool cancelled) {
 }
 
 // `cellblock submit --cancel ID` publishes the id; the worker that holds the job cancels it in
-// its local queue (a running cell is killed), and the result says `cancelled`.
+// its local queue (a running cell is killed), and the result says `cancelled`. A front end
+// publishes a followed job's id on NAME:follow: its output goes to NAME:output:<id>.
 void Worker::listen_for_cancels() {
   while (!closing_) {
     try {
@@ -188,12 +192,16 @@ void Worker::listen_for_cancels() {
         std::this_thread::sleep_for(milliseconds(500));
         if (closing_) return;
         auto fresh = std::make_unique<RedisClient>(options_.redis);
-        fresh->command({"SUBSCRIBE", keys_.cancel});
+        fresh->command({"SUBSCRIBE", keys_.cancel, keys_.follow});
         subscriber_ = std::move(fresh);  // only this thread and the destructor (after closing_) touch it
       }
       Reply r = subscriber_->read_pushed();  // ["message", channel, id]
       if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || reply_string(r->element[0]) != "message") continue;
       std::string id = reply_string(r->element[2]);
+      if (reply_string(r->element[1]) == keys_.follow) {
+        relay_.follow(id);
+        continue;
+      }
       std::optional<uint64_t> queue_id;
       {
         std::lock_guard lock(mutex_);

@@ -22,6 +22,7 @@
 
 #include "jobs/dispatch/job_reader.h"
 #include "jobs/dispatch/job_stream.h"
+#include "jobs/dispatch/output_relay.h"
 #include "jobs/dispatch/redis_url.h"
 #include "jobs/dispatch/result_spool.h"
 #include "jobs/format/job_json.h"
@@ -79,7 +80,7 @@ class Worker {
   // On the writer thread: spools them in order; false when the disk failed (the rest wait in memory).
   bool spool(const std::vector<Unwritten*>& unspooled);
   void register_metrics(metrics::Registry& registry);
-  void listen_for_cancels();
+  void listen_for_cancels();  // and for follows (output_relay.h)
   size_t free_slots() const;  // parallel minus the jobs held
 
   WorkerOptions options_;
@@ -108,9 +109,10 @@ class Worker {
   bool stopping_ = false;
   bool writer_done_ = false;
   std::thread writer_thread_;
-  std::unique_ptr<RedisClient> subscriber_;  // SUBSCRIBE NAME:cancel
+  std::unique_ptr<RedisClient> subscriber_;  // SUBSCRIBE NAME:cancel NAME:follow
   std::atomic<bool> closing_{false};
   std::thread cancel_thread_;
+  OutputRelay relay_;  // live output of the jobs clients follow
   JobQueue queue_;  // last: destroyed first, while what its callbacks use is still there
 };
 

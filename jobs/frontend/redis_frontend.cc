@@ -12,6 +12,7 @@
 #include "jobs/format/job_json.h"
 #include "jobs/format/json_reader.h"
 #include "jobs/frontend/done_listener.h"
+#include "jobs/frontend/output_follow.h"
 #include "jobs/frontend/redis_lane.h"
 #include "jobs/service/route_helpers.h"
 
@@ -39,11 +40,6 @@ std::string new_job_id() {
 
 Response not_found(const std::string& id) {
   return service::error_response(http::status::not_found, "no job with id " + json_quoted(id) + " in this queue", "id");
-}
-
-Response not_available(const std::string& what, const std::string& instead) {
-  return service::error_response(http::status::not_implemented,
-                                 what + " is not available from a front end (serve --redis): " + instead);
 }
 
 class Frontend : public std::enable_shared_from_this<Frontend> {
@@ -137,6 +133,39 @@ class Frontend : public std::enable_shared_from_this<Frontend> {
                                                   o.value));
             });
           });
+    });
+  }
+
+  void list(Call& call, ResponderPtr answer) {
+    const std::optional<std::string> state = service::state_param(call);
+    const size_t limit = service::limit_param(call);
+    const std::string after = call.query_value("after").value_or("");
+    lane_.run(
+        [keys = keys_, state, limit, after](RedisClient& redis) -> json {
+          try {
+            JobPage page = list_jobs(redis, keys, state, limit, after);
+            return {{"jobs", std::move(page.jobs)}, {"next", page.next ? json(*page.next) : json(nullptr)}};
+          } catch (const FieldError& e) {
+            return {{"bad_field", e.field()}, {"reason", e.reason()}};
+          }
+        },
+        [self = shared_from_this(), answer](RedisLane::Outcome o) {
+          if (o.error) return answer->send(self->redis_error(o));
+          if (o.value.contains("bad_field"))
+            return answer->send(service::invalid_input(FieldError(o.value["bad_field"], o.value["reason"])));
+          answer->send(service::json_response(http::status::ok, o.value));
+        });
+  }
+
+  void get_output(Call& call, ResponderPtr answer) {
+    const std::string id = call.params.at("id");
+    const service::OutputFilter filter = service::output_filter_param(call);
+    fetch(id, [self = shared_from_this(), answer, id, filter](RedisLane::Outcome o) {
+      if (o.error) return answer->send(self->redis_error(o));
+      if (o.value.is_null()) return answer->send(not_found(id));
+      if (o.value["state"] == "done")
+        return answer->send(service::text_response(http::status::ok, service::result_output(o.value["result"], filter)));
+      follow_output(self->lane_, self, self->ctx_.io, self->keys_, id, filter, answer);
     });
   }
 
@@ -303,14 +332,8 @@ void add_redis_frontend(service::Router& router, service::ServiceContext& ctx, F
   }));
   router.add(http::verb::delete_, "/v1/jobs/{id}", [fe](Call& c, ResponderPtr a) { fe->cancel_job(c.params.at("id"), a); });
   router.add(http::verb::get, "/v1/health", [fe](Call&, ResponderPtr a) { fe->health(a); });
-  router.add(http::verb::get, "/v1/jobs", [](Call&, ResponderPtr a) {
-    a->send(not_available("listing jobs", "Redis holds them by stream entry, not by state; ask for each id, or read the "
-                                          "results stream (XREAD) as docs/distributed.md says"));
-  });
-  router.add(http::verb::get, "/v1/jobs/{id}/output", [](Call&, ResponderPtr a) {
-    a->send(not_available("live output", "the job runs on a worker host; its stdout and stderr are in its result "
-                                         "(GET /v1/jobs/{id}/wait)"));
-  });
+  router.add(http::verb::get, "/v1/jobs", checked([fe](Call& c, ResponderPtr a) { fe->list(c, a); }));
+  router.add(http::verb::get, "/v1/jobs/{id}/output", checked([fe](Call& c, ResponderPtr a) { fe->get_output(c, a); }));
 }
 
 }  // namespace cellblock::frontend

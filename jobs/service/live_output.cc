@@ -3,7 +3,33 @@
 #include <boost/asio/post.hpp>
 #include <algorithm>
 
+#include "jobs/format/json_reader.h"
+
 namespace cellblock::service {
+
+OutputFilter output_filter_param(const Call& call) {
+  OutputFilter filter;
+  const std::string which = call.query_value("stream").value_or("both");
+  if (which == "stdout") filter.err = false;
+  else if (which == "stderr") filter.out = false;
+  else if (which != "both")
+    throw FieldError("stream", json_quoted(which) + " is not a stream (stdout, stderr or both)");
+  return filter;
+}
+
+Response output_stream_head() {
+  Response head = text_response(http::status::ok, "");
+  head.set(http::field::cache_control, "no-store");
+  head.set("X-Content-Type-Options", "nosniff");
+  return head;
+}
+
+std::string result_output(const nlohmann::json& result, OutputFilter filter) {
+  std::string text;
+  if (filter.out) text += result.value("stdout", "");
+  if (filter.err) text += result.value("stderr", "");
+  return text;
+}
 
 void LiveOutput::on_output(OutputStream stream, std::string_view chunk) noexcept {
   try {
@@ -23,10 +49,7 @@ void LiveOutput::on_output(OutputStream stream, std::string_view chunk) noexcept
 }
 
 void LiveOutput::follow(ResponderPtr responder, OutputFilter filter) {
-  Response head = text_response(http::status::ok, "");
-  head.set(http::field::cache_control, "no-store");
-  head.set("X-Content-Type-Options", "nosniff");
-  responder->begin_stream(std::move(head));
+  responder->begin_stream(output_stream_head());
   followers_.push_back({std::move(responder), filter, 0});
   deliver();
   if (closed_) close();

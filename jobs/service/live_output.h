@@ -7,6 +7,7 @@
 #include <atomic>
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,13 @@ struct OutputFilter {
   bool out = true, err = true;
   bool wants(OutputStream s) const { return s == OutputStream::out ? out : err; }
 };
+// From the query's `stream` (stdout, stderr or both; both when absent). Throws FieldError.
+OutputFilter output_filter_param(const Call& call);
+// The head of a streamed output answer: 200, text, never cached or sniffed.
+Response output_stream_head();
+// What GET /v1/jobs/{id}/output answers for a done job: the result's stdout, then its stderr,
+// as the filter says.
+std::string result_output(const nlohmann::json& result, OutputFilter filter);
 
 class LiveOutput : public OutputListener, public std::enable_shared_from_this<LiveOutput> {
  public:

@@ -101,37 +101,16 @@ void get_output(NativeApi& api, Call& call, ResponderPtr answer) {
   const std::string& id = call.params.at("id");
   const JobRecord* r = api.store.find(id);
   if (!r) return answer->send(not_found(id));
-  OutputFilter filter;
-  const std::string which = call.query_value("stream").value_or("both");
-  if (which == "stdout") filter.err = false;
-  else if (which == "stderr") filter.out = false;
-  else if (which != "both")
-    throw FieldError("stream", json_quoted(which) + " is not a stream (stdout, stderr or both)");
+  const OutputFilter filter = output_filter_param(call);
   if (api.store.follow_output(id, answer, filter)) return;
   // Done: what the result kept, stdout first.
-  const json& result = *r->result;
-  std::string text;
-  if (filter.out) text += result.value("stdout", "");
-  if (filter.err) text += result.value("stderr", "");
-  answer->send(text_response(http::status::ok, std::move(text)));
+  answer->send(text_response(http::status::ok, result_output(*r->result, filter)));
 }
 
 void list_jobs(NativeApi& api, Call& call, ResponderPtr answer) {
   std::optional<JobState> state;
-  if (auto s = call.query_value("state")) {
-    state = job_state_from_string(*s);
-    if (!state) throw FieldError("state", json_quoted(*s) + " is not a state (queued, running or done)");
-  }
-  size_t limit = 100;
-  if (auto l = call.query_value("limit")) {
-    try {
-      size_t used = 0;
-      limit = std::stoul(*l, &used);
-      if (used != l->size() || limit < 1 || limit > 1000) throw std::out_of_range("limit");
-    } catch (const std::exception&) {
-      throw FieldError("limit", json_quoted(*l) + " is not a whole number from 1 to 1000");
-    }
-  }
+  if (auto s = state_param(call)) state = job_state_from_string(*s);
+  const size_t limit = limit_param(call);
   bool more = false;
   json jobs = json::array();
   for (const JobRecord* r : api.store.page(state, limit, call.query_value("after").value_or(""), more))

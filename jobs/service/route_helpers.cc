@@ -52,6 +52,25 @@ milliseconds seconds_param(const Call& call, const std::string& key, double fall
                             std::to_string(static_cast<int>(kMaxWaitSeconds)));
 }
 
+std::optional<std::string> state_param(const Call& call) {
+  auto s = call.query_value("state");
+  if (s && *s != "queued" && *s != "running" && *s != "done")
+    throw FieldError("state", json_quoted(*s) + " is not a state (queued, running or done)");
+  return s;
+}
+
+size_t limit_param(const Call& call) {
+  auto l = call.query_value("limit");
+  if (!l) return 100;
+  try {
+    size_t used = 0;
+    const size_t limit = std::stoul(*l, &used);
+    if (used == l->size() && limit >= 1 && limit <= 1000) return limit;
+  } catch (const std::exception&) {
+  }
+  throw FieldError("limit", json_quoted(*l) + " is not a whole number from 1 to 1000");
+}
+
 void gather_records(size_t n, const std::function<void(size_t i, GiveRecord give)>& wait_one,
                     std::function<void(std::vector<json> records, bool all_done)> then) {
   struct State {

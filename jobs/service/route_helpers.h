@@ -29,6 +29,10 @@ FieldError in_batch_job(const FieldError& e, size_t i);
 // A query value in seconds (fractions allowed) from 0 to an hour; `fallback` when absent.
 // Throws FieldError naming the key.
 std::chrono::milliseconds seconds_param(const Call& call, const std::string& key, double fallback);
+// GET /v1/jobs's `state` (queued, running or done; none when absent) and `limit` (1 to 1000,
+// 100 when absent). Throw FieldError naming the key.
+std::optional<std::string> state_param(const Call& call);
+size_t limit_param(const Call& call);
 
 // For a POST with ?wait: calls `wait_one(i, give)` for each of `n` jobs; once each has given its
 // record (`give(record, done)`, in any order, on the io thread), calls `then` with them all.

@@ -74,10 +74,17 @@ TEST(FrontendTest, JobsGoThroughRedisToAWorkerAndBack) {
   h = post(s, serve, {{"command", {"/bin/true"}}, {"wall_tme", 5}});
   EXPECT_EQ(h.code, 400);
   EXPECT_NE(h.body.find("wall_tme"), std::string::npos) << h.body;
+  // A done job's output is its result's, whole; a stream that is not one is named.
   h = curl_unix(s, serve, {}, "/v1/jobs/hello/output");
-  EXPECT_EQ(h.code, 501);
-  EXPECT_NE(h.body.find("live output"), std::string::npos) << h.body;
-  EXPECT_EQ(curl_unix(s, serve, {}, "/v1/jobs").code, 501);
+  EXPECT_EQ(h.code, 200) << h.body;
+  EXPECT_EQ(h.body, "hi\n");
+  EXPECT_EQ(curl_unix(s, serve, {}, "/v1/jobs/hello/output?stream=stderr").body, "");
+  h = curl_unix(s, serve, {}, "/v1/jobs/hello/output?stream=both-please");
+  EXPECT_EQ(h.code, 400) << h.body;
+  EXPECT_NE(h.body.find("\"stream\""), std::string::npos) << h.body;
+  EXPECT_EQ(curl_unix(s, serve, {}, "/v1/jobs/nobody/output").code, 404);
+  // Nobody followed these jobs: their output never went to Redis but in their results.
+  EXPECT_EQ(c->command({"EXISTS", keys.output("hello")})->integer, 0);
   EXPECT_EQ(curl_unix(s, serve, {}, "/v1/health").code, 200);
   // A "priority" picks the stream.
   h = post(s, serve, {{"id", "urgent"}, {"command", {"/bin/true"}}, {"priority", 3}}, wait);
@@ -98,6 +105,97 @@ TEST(FrontendTest, JobsGoThroughRedisToAWorkerAndBack) {
   const std::string file = s.write("metrics.txt", text);
   Ran promtool = run_program(s, "promtool", {"/bin/sh", "-c", "promtool check metrics < " + file});
   EXPECT_EQ(promtool.code, 0) << promtool.out << promtool.err;
+}
+
+// GET /v1/jobs/{id}/output on a front end streams what the job prints on its worker while it
+// runs (tests/service/scenarios.py stream: the first line arrives while the job is running, the
+// test then lets it end, and the stream ends with the rest), through NAME:output:<id>; and a
+// client that follows a job still queued behind another gets it from its first byte
+// (stream-queued, one slot).
+TEST(FrontendTest, OutputIsStreamedFromTheWorkerWhileTheJobRuns) {
+  Scratch s("frontend-stream");
+  std::filesystem::create_directories(s.path("gate"));
+  std::filesystem::create_directories(s.path("gate-queued"));
+  RedisServer redis(s);
+  auto worker = start_worker(s, redis, "w", {"--parallel", "1"});
+  Serve serve(s, "serve", {"--redis", redis.url(), "--queue", "q"});
+  Ran r = scenario(s, "stream", {"stream", serve.unix_address(), s.path("gate")});
+  EXPECT_EQ(r.code, 0) << r.err << worker->err();
+  r = scenario(s, "stream-queued", {"stream-queued", serve.unix_address(), s.path("gate-queued")});
+  EXPECT_EQ(r.code, 0) << r.err << worker->err();
+  // The worker wrote the followed job's output to its stream, then the end entry, and the
+  // stream expires on its own.
+  auto c = redis.client();
+  const QueueKeys keys("q");
+  Reply last = c->command({"XREVRANGE", keys.output("stream"), "+", "-", "COUNT", "1"});
+  ASSERT_EQ(last->type, REDIS_REPLY_ARRAY);
+  ASSERT_EQ(last->elements, 1u) << "no output stream for the followed job";
+  const redisReply* fields = last->element[0]->element[1];
+  ASSERT_EQ(fields->elements, 2u);
+  EXPECT_EQ(reply_string(fields->element[0]), "end");
+  const long long ttl = c->command({"TTL", keys.output("stream")})->integer;
+  EXPECT_GT(ttl, 0);
+  EXPECT_LE(ttl, 300);
+}
+
+// GET /v1/jobs on a front end: the jobs in the order they were accepted, paged with limit and
+// after, by state, as Redis has them (NAME:ids); an id whose job and result expired leaves the
+// list when a listing meets it.
+TEST(FrontendTest, ListingPagesJobsInTheOrderAcceptedWithTheirStates) {
+  Scratch s("frontend-list");
+  RedisServer redis(s);
+  Serve serve(s, "serve", {"--redis", redis.url(), "--queue", "q"});
+  auto list = [&](const std::string& query) {
+    Http h = curl_unix(s, serve, {}, "/v1/jobs" + query);
+    EXPECT_EQ(h.code, 200) << query << " " << h.body;
+    return json::parse(h.body);
+  };
+  auto ids_of = [](const json& page) {
+    std::vector<std::string> ids;
+    for (const json& j : page["jobs"]) ids.push_back(j["id"]);
+    return ids;
+  };
+  ASSERT_EQ(post(s, serve, {{"jobs", {{{"id", "c1"}, {"command", {"/bin/true"}}}, {{"id", "a2"}, {"command", {"/bin/true"}}}}}}).code, 202);
+  ASSERT_EQ(post(s, serve, {{"id", "b3"}, {"command", {"/bin/sh", "-c", "exit 4"}}}).code, 202);
+  // No worker yet: all queued, in the order accepted (not by id).
+  json page = list("");
+  EXPECT_EQ(ids_of(page), (std::vector<std::string>{"c1", "a2", "b3"})) << page;
+  EXPECT_TRUE(page["next"].is_null()) << page;
+  for (const json& j : page["jobs"]) {
+    EXPECT_EQ(j["state"], "queued") << j;
+    EXPECT_TRUE(j.contains("submitted_at")) << j;
+  }
+  page = list("?limit=2");
+  EXPECT_EQ(ids_of(page), (std::vector<std::string>{"c1", "a2"})) << page;
+  EXPECT_EQ(page["next"], "a2") << page;
+  page = list("?limit=2&after=a2");
+  EXPECT_EQ(ids_of(page), (std::vector<std::string>{"b3"})) << page;
+  EXPECT_TRUE(page["next"].is_null()) << page;
+  EXPECT_TRUE(list("?state=done")["jobs"].empty());
+
+  auto worker = start_worker(s, redis, "w");
+  ASSERT_TRUE(eventually([&] { return list("?state=done")["jobs"].size() == 3; }, budget(3))) << worker->err();
+  page = list("?state=done");
+  EXPECT_EQ(ids_of(page), (std::vector<std::string>{"c1", "a2", "b3"})) << page;
+  EXPECT_EQ(page["jobs"][2]["status"], "exited") << page;
+  EXPECT_EQ(page["jobs"][2]["exit_code"], 4) << page;
+  EXPECT_FALSE(page["jobs"][2].contains("result")) << "a listing carries summaries: " << page;
+  EXPECT_TRUE(list("?state=queued")["jobs"].empty());
+
+  // a2's keys expire (deleted here as their TTLs would): it is not listed, and leaves NAME:ids.
+  auto c = redis.client();
+  const QueueKeys keys("q");
+  c->command({"DEL", keys.job("a2"), keys.result("a2")});
+  EXPECT_EQ(ids_of(list("")), (std::vector<std::string>{"c1", "b3"}));
+  EXPECT_TRUE(is_nil(c->command({"ZSCORE", keys.ids, "a2"}).get()));
+
+  // Bad input names the field.
+  for (const auto& [query, field] : std::vector<std::pair<std::string, std::string>>{
+           {"?after=a2", "after"}, {"?state=sleeping", "state"}, {"?limit=0", "limit"}, {"?limit=many", "limit"}}) {
+    Http h = curl_unix(s, serve, {}, "/v1/jobs" + query);
+    EXPECT_EQ(h.code, 400) << query << " " << h.body;
+    EXPECT_EQ(json::parse(h.body)["field"], field) << query << " " << h.body;
+  }
 }
 
 TEST(FrontendTest, DeleteCancelsARunningJobAndAQueuedOne) {
@@ -191,10 +289,10 @@ TEST(FrontendTest, AclUsersWithTheDocumentedCommandsServeTheQueue) {
   auto admin = redis.client();
   admin->command({"ACL", "SETUSER", "worker", "on", ">wpw", "~q:*", "&q:*", "+xreadgroup", "+xautoclaim", "+xclaim",
                   "+xpending", "+xack", "+set", "+xadd", "+publish", "+incr", "+exists", "+eval", "+xread", "+xrevrange", "+xgroup",
-                  "+get", "+mget", "+subscribe"});
+                  "+get", "+mget", "+subscribe", "+expire"});
   admin->command({"ACL", "SETUSER", "front", "on", ">fpw", "~q:*", "&q:*", "+eval", "+xadd", "+hset", "+expire", "+exists",
                   "+mget", "+get", "+hmget", "+xpending", "+set", "+publish", "+subscribe", "+xinfo", "+xrange", "+xlen",
-                  "+ping"});
+                  "+ping", "+xread", "+zadd", "+zremrangebyscore", "+zrank", "+zrange", "+zrem"});
   const std::string at = "@127.0.0.1:" + std::to_string(redis.port());
   const std::string worker_url = "redis://worker:wpw" + at, front_url = "redis://front:fpw" + at;
 
@@ -241,6 +339,14 @@ TEST(FrontendTest, AclUsersWithTheDocumentedCommandsServeTheQueue) {
   EXPECT_EQ(json::parse(h.body)["result"]["exit_code"], 0) << h.body;
   EXPECT_EQ(json::parse(curl_unix(s, serve, {}, "/v1/jobs/b").body)["result"]["exit_code"], 3);
   EXPECT_EQ(curl_unix(s, serve, {}, "/v1/health").code, 200);
+  // Listing, as the front end's user: every job of this test so far, done.
+  Http listed = curl_unix(s, serve, {}, "/v1/jobs?state=done");
+  ASSERT_EQ(listed.code, 200) << listed.body;
+  EXPECT_EQ(json::parse(listed.body)["jobs"].size(), 3u) << listed.body;
+  // Live output, the worker writing it and the front end reading it as these users.
+  std::filesystem::create_directories(s.path("gate"));
+  Ran streamed = scenario(s, "stream", {"stream", serve.unix_address(), s.path("gate")});
+  EXPECT_EQ(streamed.code, 0) << streamed.err << worker->err();
   std::string text;
   EXPECT_TRUE(eventually([&] {
     text = curl_unix(s, serve, {}, "/metrics").body;

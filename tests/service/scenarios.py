@@ -6,6 +6,7 @@ reason when a claim fails; on success it prints one JSON line of what it saw.
   scenarios.py load ADDRESS JOBS CONNECTIONS [TOKEN]
   scenarios.py slow-headers ADDRESS HEADER_TIMEOUT_S
   scenarios.py stream ADDRESS GATE_DIR
+  scenarios.py stream-queued ADDRESS GATE_DIR      (a service or worker with one slot)
   scenarios.py cancel ADDRESS GATE_DIR
   scenarios.py submit-gated ADDRESS GATE_DIR RUNNING QUEUED IDS_FILE
   scenarios.py check-all ADDRESS IDS_FILE
@@ -137,24 +138,26 @@ def slow_headers(address, header_timeout):
     print(json.dumps({"dropped_after_s": waited, "served_meanwhile": served}))
 
 
-def stream(address, gate_dir):
-    """GET /v1/jobs/{id}/output shows output while the job runs, then the rest, then ends."""
-    c = Client(address)
-    status, _, body = c.submit(gated_job("stream", gate_dir, "go", before="first\\n", after="second\\n"))
-    check(status == 202, "POST: %d %s" % (status, body))
-    sid = body["id"]
-    import http.client
+def open_output(address, sid, query=""):
+    """GET /v1/jobs/{id}/output on a connection of its own; the response, not yet read."""
     s = Client(address)
-    s.conn.request("GET", "/v1/jobs/%s/output" % sid)
+    s.conn.request("GET", "/v1/jobs/%s/output%s" % (sid, query))
     resp = s.conn.getresponse()
     check(resp.status == 200, "GET output: %d" % resp.status)
     check(resp.getheader("Transfer-Encoding", "").lower() == "chunked", "the output is not chunked")
+    resp.client = s  # the connection lives as long as the response is read
+    return resp
+
+
+def follow_gated(c, resp, sid, gate_dir, first, whole):
+    """Reads the stream until `first` came, checks the job is running then, opens its gate
+    ("go"), reads to the end, and checks the stream held `whole`."""
     seen = b""
-    while b"first\n" not in seen:
+    while first not in seen:
         chunk = resp.read1(4096)
         check(chunk != b"", "the stream ended before the job printed anything: %r" % seen)
         seen += chunk
-    status, _, rec = c.request("GET", "/v1/jobs/" + sid)
+    _, _, rec = c.request("GET", "/v1/jobs/" + sid)
     check(rec["state"] == "running", "output arrived but the job is %s, not running" % rec["state"])
     open(os.path.join(gate_dir, "go"), "w").close()
     while True:
@@ -162,12 +165,41 @@ def stream(address, gate_dir):
         if not chunk:
             break
         seen += chunk
-    check(seen == b"first\nsecond\n", "streamed %r" % seen)
+    check(seen == whole, "streamed %r" % seen)
+    return seen
+
+
+def stream(address, gate_dir):
+    """GET /v1/jobs/{id}/output shows output while the job runs, then the rest, then ends."""
+    c = Client(address)
+    status, _, body = c.submit(gated_job("stream", gate_dir, "go", before="first\\n", after="second\\n"))
+    check(status == 202, "POST: %d %s" % (status, body))
+    sid = body["id"]
+    resp = open_output(address, sid)
+    seen = follow_gated(c, resp, sid, gate_dir, b"first\n", b"first\nsecond\n")
     rec = c.wait_done(sid)
     check(rec["result"]["stdout"] == "first\nsecond\n", "result %s" % rec["result"])
     # Once done, the same route answers with the whole output at once.
     status, headers, text = c.request("GET", "/v1/jobs/%s/output?stream=stdout" % sid)
     check(status == 200 and text == "first\nsecond\n", "after the end: %d %r" % (status, text))
+    print(json.dumps({"streamed": seen.decode()}))
+
+
+def stream_queued(address, gate_dir):
+    """A follower that comes while the job is still queued (one slot, held by a gated job) gets
+    the job's output from its first byte once it runs, then the end."""
+    c = Client(address)
+    status, _, a = c.submit(gated_job("holder", gate_dir, "free"))
+    check(status == 202, "POST holder: %d %s" % (status, a))
+    wait_state(c, a["id"], "running")
+    status, _, b = c.submit(gated_job("follow-queued", gate_dir, "go", before="early\\n", after="late\\n"))
+    check(status == 202, "POST: %d %s" % (status, b))
+    sid = b["id"]
+    resp = open_output(address, sid, "?stream=stdout")
+    _, _, rec = c.request("GET", "/v1/jobs/" + sid)
+    check(rec["state"] == "queued", "the followed job is %s, not queued behind the holder" % rec["state"])
+    open(os.path.join(gate_dir, "free"), "w").close()
+    seen = follow_gated(c, resp, sid, gate_dir, b"early\n", b"early\nlate\n")
     print(json.dumps({"streamed": seen.decode()}))
 
 
@@ -299,6 +331,8 @@ def main(argv):
         slow_headers(address, float(args[0]))
     elif cmd == "stream":
         stream(address, args[0])
+    elif cmd == "stream-queued":
+        stream_queued(address, args[0])
     elif cmd == "cancel":
         cancel(address, args[0])
     elif cmd == "submit-gated":

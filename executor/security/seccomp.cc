@@ -250,9 +250,10 @@ Ctx compile_arch(const SeccompProfile& profile, uint32_t arch) {
 
 }  // namespace
 
-SeccompProgram compile_seccomp(const SeccompProfile& profile) {
+SeccompProgram compile_seccomp(const SeccompProfile& profile) { return compile_seccomp(profile, seccomp_architectures()); }
+
+SeccompProgram compile_seccomp(const SeccompProfile& profile, const std::vector<uint32_t>& arches) {
   validate_seccomp(profile);
-  const std::vector<uint32_t> arches = seccomp_architectures();
   Ctx merged = compile_arch(profile, arches.front());
   for (size_t i = 1; i < arches.size(); ++i) {
     Ctx other = compile_arch(profile, arches[i]);

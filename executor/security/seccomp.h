@@ -86,5 +86,8 @@ void validate_seccomp(const SeccompProfile& profile);
 // Compiles a profile for every architecture in seccomp_architectures(), after
 // validate_seccomp(). Throws SeccompCompileError for a bad rule.
 SeccompProgram compile_seccomp(const SeccompProfile& profile);
+// The same for the given architectures, native first (libseccomp tokens): the tests load
+// sections the running kernel has no use for, to check them on any machine.
+SeccompProgram compile_seccomp(const SeccompProfile& profile, const std::vector<uint32_t>& arches);
 
 }  // namespace cellblock

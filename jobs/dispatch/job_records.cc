@@ -9,27 +9,30 @@
 namespace cellblock {
 namespace {
 
-// KEYS: NAME:ids, then per job NAME:job:<id>, NAME:result:<id>. ARGV: ttl, now in ms, then per
+// KEYS: NAME:ids, NAME:seq, then per job NAME:job:<id>, NAME:result:<id>. ARGV: ttl, then per
 // job id, stream, text. A script runs atomically: no other client sees half of a batch, and two
-// front ends given the same id cannot both add it. NAME:ids loses what is older than the ttl
-// here, so it stays as long as the jobs' own keys whether anyone lists or not.
+// front ends given the same id cannot both add it. Times are Redis's own (TIME), so a submitter
+// whose clock is off neither misplaces its jobs in the list nor trims others'. NAME:ids loses
+// what is older than the ttl here, so it stays as long as the jobs' own keys whether anyone
+// lists or not. A score is the ms of acceptance * 1000 plus NAME:seq mod 1000: in the order
+// accepted, a batch in its own order, and no two alike unless 1,000 jobs come in one ms.
 constexpr const char* kAcceptScript = R"lua(
-for i = 2, #KEYS do
+for i = 3, #KEYS do
   if redis.call('EXISTS', KEYS[i]) == 1 then
-    local job = math.floor(i / 2)
-    return {0, ARGV[3 * job]}
+    return {0, ARGV[3 * math.floor((i - 1) / 2) - 1]}
   end
 end
 local out = {1}
--- Scores are ms * 1000 plus the job's place in this batch: a batch lists in its own order.
-local now = tonumber(ARGV[2]) * 1000
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('(%.0f', now - 1000000 * tonumber(ARGV[1])))
-for job = 1, (#KEYS - 1) / 2 do
-  local id, stream, text = ARGV[3 * job], ARGV[3 * job + 1], ARGV[3 * job + 2]
+local t = redis.call('TIME')
+local now_ms = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('(%.0f', (now_ms - 1000 * tonumber(ARGV[1])) * 1000))
+for job = 1, (#KEYS - 2) / 2 do
+  local id, stream, text = ARGV[3 * job - 1], ARGV[3 * job], ARGV[3 * job + 1]
   local entry = redis.call('XADD', stream, '*', 'id', id, 'job', text)
-  redis.call('HSET', KEYS[2 * job], 'stream', stream, 'entry', entry, 'submitted_ms', ARGV[2])
-  redis.call('EXPIRE', KEYS[2 * job], ARGV[1])
-  redis.call('ZADD', KEYS[1], string.format('%.0f', now + job - 1), id)
+  redis.call('HSET', KEYS[2 * job + 1], 'stream', stream, 'entry', entry, 'submitted_ms', now_ms)
+  redis.call('EXPIRE', KEYS[2 * job + 1], ARGV[1])
+  local seq = redis.call('INCR', KEYS[2])
+  redis.call('ZADD', KEYS[1], string.format('%.0f', now_ms * 1000 + seq % 1000), id)
   out[#out + 1] = entry
 end
 return out
@@ -70,13 +73,12 @@ void add_stream_stats(RedisClient& redis, const std::string& stream, QueueStats&
 
 std::optional<std::string> accept_jobs(RedisClient& redis, const QueueKeys& keys, const std::vector<NewJob>& jobs,
                                        std::chrono::seconds ttl) {
-  Command eval{"EVAL", kAcceptScript, std::to_string(1 + jobs.size() * 2), keys.ids};
+  Command eval{"EVAL", kAcceptScript, std::to_string(2 + jobs.size() * 2), keys.ids, keys.seq};
   for (const NewJob& j : jobs) {
     eval.push_back(keys.job(j.id));
     eval.push_back(keys.result(j.id));
   }
   eval.push_back(std::to_string(ttl.count()));
-  eval.push_back(std::to_string(unix_ms()));
   for (const NewJob& j : jobs) eval.insert(eval.end(), {j.id, j.stream, j.text});
   Reply r = redis.command(eval);
   if (r->type == REDIS_REPLY_ARRAY && r->elements == 2 && r->element[0]->integer == 0) return reply_string(r->element[1]);
@@ -134,37 +136,42 @@ std::vector<nlohmann::json> job_records(RedisClient& redis, const QueueKeys& key
 JobPage list_jobs(RedisClient& redis, const QueueKeys& keys, const std::optional<std::string>& state, size_t limit,
                   const std::string& after) {
   JobPage page;
-  size_t from = 0;  // rank in NAME:ids of the first id to look at
+  // Ids come in score order, from just past the cursor: the score of the last id looked at (a
+  // score, not a rank, so ids that leave the list meanwhile move nothing).
+  std::string from = "-inf";
   if (!after.empty()) {
-    Reply rank = redis.command({"ZRANK", keys.ids, after});
-    if (is_nil(rank.get()))
+    Reply score = redis.command({"ZSCORE", keys.ids, after});
+    if (is_nil(score.get()))
       throw FieldError("after", json_quoted(after) + " is no job of this queue now (its record expired, or it never was one)");
-    from = static_cast<size_t>(rank->integer) + 1;
+    from = "(" + reply_string(score.get());
   }
   std::vector<std::string> gone;  // ids whose job and result have both expired
+  std::string last_live;          // the last id looked at that stays listed: a cursor to go on from
   size_t looked = 0;
-  std::string last;  // the last id looked at
-  while (looked < kListScan) {
-    Reply batch = redis.command({"ZRANGE", keys.ids, std::to_string(from), std::to_string(from + kListBatch - 1)});
-    if (batch->type != REDIS_REPLY_ARRAY || batch->elements == 0) {
-      last.clear();  // the end: no next page
-      break;
-    }
+  bool at_end = false;
+  while (!page.next && !at_end && looked < kListScan) {
+    Reply batch = redis.command(
+        {"ZRANGE", keys.ids, from, "+inf", "BYSCORE", "LIMIT", "0", std::to_string(kListBatch), "WITHSCORES"});
     std::vector<std::string> ids;
-    for (size_t i = 0; i < batch->elements; ++i) ids.push_back(reply_string(batch->element[i]));
+    for (size_t i = 0; batch->type == REDIS_REPLY_ARRAY && i + 1 < batch->elements; i += 2) {
+      ids.push_back(reply_string(batch->element[i]));
+      from = "(" + reply_string(batch->element[i + 1]);
+    }
+    at_end = ids.size() < kListBatch;
+    if (ids.empty()) break;
     std::vector<nlohmann::json> records = job_records(redis, keys, ids);
     for (size_t i = 0; i < ids.size(); ++i) {
       ++looked;
-      last = ids[i];
       if (records[i].is_null()) {
         gone.push_back(ids[i]);
         continue;
       }
-      if (state && records[i]["state"] != *state) continue;
-      if (page.jobs.size() == limit) {
+      if (page.jobs.size() == limit && (!state || records[i]["state"] == *state)) {
         page.next = page.jobs.back()["id"].get<std::string>();
         break;
       }
+      last_live = ids[i];
+      if (state && records[i]["state"] != *state) continue;
       nlohmann::json& r = records[i];
       if (r.contains("result")) {  // a summary, as a lone service lists it
         const nlohmann::json result = std::move(r["result"]);
@@ -174,15 +181,9 @@ JobPage list_jobs(RedisClient& redis, const QueueKeys& keys, const std::optional
       }
       page.jobs.push_back(std::move(r));
     }
-    if (page.next) break;
-    from += ids.size();
-    if (ids.size() < kListBatch) {
-      last.clear();
-      break;
-    }
   }
-  // Looked at kListScan ids without filling the page: go on from the last one looked at.
-  if (!page.next && !last.empty()) page.next = last;
+  // Looked at kListScan ids without filling the page: go on from the last one that stays.
+  if (!page.next && !at_end) page.next = last_live.empty() ? after : last_live;
   if (!gone.empty()) {
     Command zrem{"ZREM", keys.ids};
     zrem.insert(zrem.end(), gone.begin(), gone.end());

@@ -8,12 +8,13 @@ namespace cellblock {
 
 struct QueueKeys {
   explicit QueueKeys(const std::string& name)
-      : jobs(name + ":jobs"), ids(name + ":ids"), jobs_high(name + ":jobs:high"), jobs_low(name + ":jobs:low"), results(name + ":results"), dead(name + ":dead"), done(name + ":done"),
+      : jobs(name + ":jobs"), ids(name + ":ids"), seq(name + ":seq"), jobs_high(name + ":jobs:high"), jobs_low(name + ":jobs:low"), results(name + ":results"), dead(name + ":dead"), done(name + ":done"),
         duplicates(name + ":duplicates"), cancel(name + ":cancel"), follow(name + ":follow"), result_prefix(name + ":result:"),
         job_prefix(name + ":job:"), cancelled_prefix(name + ":cancelled:"), output_prefix(name + ":output:") {}
   static constexpr const char* group = "workers";  // the consumer group every worker reads in
   std::string jobs;        // stream: jobs to run, fields id, job (JSON text); "priority" 0
-  std::string ids;         // sorted set: job ids by when a front end or submit accepted them (ms * 1000 + place in the batch)
+  std::string ids;         // sorted set: job ids by when a front end or submit accepted them (job_records.cc)
+  std::string seq;         // counter: jobs accepted, the tie-break of NAME:ids's scores
   std::string jobs_high;   // the same for "priority" above 0: workers read it first
   std::string jobs_low;    // and below 0: read last
   std::string results;     // stream: one entry per job id, fields id, result (JSON text)

@@ -163,8 +163,7 @@ void Worker::accept(StreamJob job, bool cancelled) {
   s.queue_timeout_ms = request.queue_timeout_ms;
   s.on_started = [started] { *started = true; };
   s.output = relay_.track(job.id);
-  s.on_done = [this, job, started](Result& r) {
-    relay_.finish(job.id);
+  s.on_done = [this, job, started, output = s.output](Result& r) {
     bool keep_pending;
     {
       std::lock_guard lock(mutex_);
@@ -174,6 +173,7 @@ void Worker::accept(StreamJob job, bool cancelled) {
       queued_.erase(job.id);
       if (keep_pending) held_.erase({job.stream, job.entry_id});
     }
+    relay_.finish(output, /*whole=*/!keep_pending);
     if (!keep_pending) finish({job, result_text(r, job.id), std::nullopt}, r.status);
   };
   const std::string id = job.id;

@@ -33,18 +33,20 @@ class Follow : public std::enable_shared_from_this<Follow> {
   // request again while nothing has come yet.
   void poll() {
     if (answer_->client_gone()) return;
+    if (refused_) return finish_from_result();
     const bool ask = !got_any_ && Clock::now() >= next_ask_;
     if (ask) next_ask_ = Clock::now() + kRepublish;
     lane_.run(
         [keys = keys_, id = id_, cursor = cursor_, ask](RedisClient& redis) -> json {
           std::vector<Command> commands{
               {"XREAD", "COUNT", std::to_string(kEntriesPerPoll), "STREAMS", keys.output(id), cursor},
-              {"EXISTS", keys.result(id)}};
+              {"EXISTS", keys.result(id)},
+              {"EXISTS", keys.job(id)}};
           if (ask) commands.push_back({"PUBLISH", keys.follow, id});
           std::vector<Reply> replies = redis.pipeline(commands);
           for (const Reply& r : replies)
             if (r->type == REDIS_REPLY_ERROR) throw RedisError(redis.url().display() + ": " + reply_string(r.get()));
-          json entries = json::array();  // [entry id, "out"|"err"|"end", bytes]
+          json entries = json::array();  // [entry id, "run"|"out"|"err"|"end", bytes or the run's tag]
           const redisReply* streams = replies[0].get();
           if (streams->type == REDIS_REPLY_ARRAY && streams->elements == 1) {
             const redisReply* list = streams->element[0]->element[1];
@@ -56,11 +58,12 @@ class Follow : public std::enable_shared_from_this<Follow> {
                 const std::string name = reply_string(fields->element[f]);
                 if (name == "s") kind = reply_string(fields->element[f + 1]);
                 else if (name == "d") bytes = reply_string(fields->element[f + 1]);
+                else if (name == "run") kind = "run", bytes = reply_string(fields->element[f + 1]);
               }
               entries.push_back({reply_string(entry->element[0]), kind, bytes});
             }
           }
-          return {{"entries", entries}, {"done", replies[1]->integer == 1}};
+          return {{"entries", entries}, {"done", replies[1]->integer == 1}, {"known", replies[2]->integer == 1}};
         },
         [self = shared_from_this()](RedisLane::Outcome o) { self->took(std::move(o)); });
   }
@@ -69,21 +72,31 @@ class Follow : public std::enable_shared_from_this<Follow> {
     if (answer_->client_gone()) return;
     if (o.error && o.away) return again(kRepublish);  // Redis away: the client waits; nothing is lost there
     if (o.error) {
-      // Refused (the front end's ACL user lacks XREAD, docs/distributed.md): waiting will not
-      // change that. The stream ends; the whole output is in the result.
-      spdlog::warn("GET /v1/jobs/{}/output: {}", id_, *o.error);
-      return answer_->end_stream();
+      // Refused (the front end's ACL user lacks XREAD, docs/distributed.md): the stream cannot
+      // be read, so the client gets the output from the result when the job is done.
+      if (!refused_) spdlog::warn("GET /v1/jobs/{}/output: {}; answering from the result when the job is done", id_, *o.error);
+      refused_ = true;
+      return finish_from_result();
     }
     for (const json& e : o.value["entries"]) {
       cursor_ = e[0].get<std::string>();
       const std::string kind = e[1].get<std::string>();
       if (kind == "end") return answer_->end_stream();
+      if (kind == "run") {
+        // Another run of the job began (its worker died or stopped, and another runs it from
+        // the start). What this client has is the old run's: it ends there; asking again shows
+        // the new run.
+        if (got_any_ && e[2] != run_) return answer_->end_stream();
+        run_ = e[2].get<std::string>();
+        continue;
+      }
       got_any_ = true;
       const std::string& bytes = e[2].get_ref<const std::string&>();
       const OutputStream stream = kind == "err" ? OutputStream::err : OutputStream::out;
       (stream == OutputStream::out ? sent_out_ : sent_err_) += bytes.size();
       if (filter_.wants(stream) && !bytes.empty()) answer_->write_chunk(bytes);
     }
+    if (!o.value["done"].get<bool>() && !o.value["known"].get<bool>()) return answer_->end_stream();  // expired unrun
     if (o.value["done"].get<bool>()) {
       if (!done_since_) done_since_ = Clock::now();
       // Nothing came through the stream: the result has it all. Something did, but no end
@@ -96,7 +109,9 @@ class Follow : public std::enable_shared_from_this<Follow> {
   void finish_from_result() {
     lane_.run([keys = keys_, id = id_](RedisClient& redis) { return job_record(redis, keys, id); },
               [self = shared_from_this()](RedisLane::Outcome o) {
-                if (o.error || !o.value.is_object() || !o.value.contains("result")) return self->again(kRepublish);
+                if (o.error) return self->again(kRepublish);
+                if (o.value.is_null()) return self->answer_->end_stream();  // expired meanwhile
+                if (!o.value.contains("result")) return self->again(kRepublish);  // refused reader: not done yet
                 const json& result = o.value["result"];
                 std::string rest;
                 if (self->filter_.out) rest += result.value("stdout", "").substr(std::min(self->sent_out_, result.value("stdout", "").size()));
@@ -123,6 +138,8 @@ class Follow : public std::enable_shared_from_this<Follow> {
   std::string cursor_ = "0-0";
   size_t sent_out_ = 0, sent_err_ = 0;  // bytes of each stream that came through the stream
   bool got_any_ = false;
+  bool refused_ = false;  // Redis refused XREAD: answer from the result
+  std::string run_;       // the run whose output this client gets
   Clock::time_point next_ask_{};
   std::optional<Clock::time_point> done_since_;
 };

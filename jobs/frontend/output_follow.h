@@ -10,8 +10,12 @@
 //  - nothing came through the stream: the answer is the result's output, all of it;
 //  - the end entry came: the stream was all of it;
 //  - neither within kEndWait (the relay lost Redis): the rest is taken from the result, by the
-//    byte counts already sent, stdout's rest before stderr's.
-// A done job is answered from its result at once; an unknown id is 404.
+//    byte counts already sent, stdout's rest before stderr's (bytes that are not UTF-8 are
+//    replaced in a result, so there the rest may be off by those bytes).
+// A done job is answered from its result at once; an unknown id is 404. A new run of the job
+// (its worker died) ends a stream that had output from the old run: asking again shows the new
+// one. A job whose record expires unrun ends the stream. When Redis refuses XREAD (an ACL
+// without it), the whole output comes from the result once the job is done.
 #pragma once
 
 #include <boost/asio/io_context.hpp>

@@ -198,6 +198,31 @@ TEST(FrontendTest, ListingPagesJobsInTheOrderAcceptedWithTheirStates) {
   }
 }
 
+// A worker that cannot write the whole of a job's live output (here its ACL user lacks DEL, so
+// the relay's first write is refused in part and it writes nothing more for that run, no end
+// entry): the follower still gets every byte, the rest from the result once the job is done.
+TEST(FrontendTest, OutputTheWorkerCouldNotWriteComesFromTheResult) {
+  Scratch s("frontend-stream-broken");
+  std::filesystem::create_directories(s.path("gate"));
+  RedisServer redis(s);
+  redis.client()->command({"ACL", "SETUSER", "nodel", "on", ">npw", "~q:*", "&q:*", "+xreadgroup", "+xautoclaim",
+                           "+xclaim", "+xpending", "+xack", "+set", "+xadd", "+publish", "+incr", "+exists", "+eval",
+                           "+xread", "+xrevrange", "+xgroup", "+get", "+mget", "+subscribe", "+expire"});
+  auto worker = start_cellblock(s, "worker", "w",
+                                {"--redis", "redis://nodel:npw@127.0.0.1:" + std::to_string(redis.port()), "--queue", "q",
+                                 "--name", "w", "--defaults", s.defaults()},
+                                s.global_args({"--log-level", "info"}));
+  Serve serve(s, "serve", {"--redis", redis.url(), "--queue", "q"});
+  Ran r = scenario(s, "stream", {"stream", serve.unix_address(), s.path("gate")});
+  EXPECT_EQ(r.code, 0) << r.err << worker->err();
+  EXPECT_NE(worker->err().find("live output not written"), std::string::npos) << worker->err();
+  // No end entry: the run stopped writing at its first refusal.
+  Reply last = redis.client()->command({"XREVRANGE", QueueKeys("q").output("stream"), "+", "-", "COUNT", "1"});
+  ASSERT_EQ(last->type, REDIS_REPLY_ARRAY);
+  ASSERT_EQ(last->elements, 1u);
+  EXPECT_NE(reply_string(last->element[0]->element[1]->element[0]), "end");
+}
+
 TEST(FrontendTest, DeleteCancelsARunningJobAndAQueuedOne) {
   Scratch s("frontend-cancel");
   RedisServer redis(s);
@@ -289,10 +314,10 @@ TEST(FrontendTest, AclUsersWithTheDocumentedCommandsServeTheQueue) {
   auto admin = redis.client();
   admin->command({"ACL", "SETUSER", "worker", "on", ">wpw", "~q:*", "&q:*", "+xreadgroup", "+xautoclaim", "+xclaim",
                   "+xpending", "+xack", "+set", "+xadd", "+publish", "+incr", "+exists", "+eval", "+xread", "+xrevrange", "+xgroup",
-                  "+get", "+mget", "+subscribe", "+expire"});
+                  "+get", "+mget", "+subscribe", "+expire", "+del"});
   admin->command({"ACL", "SETUSER", "front", "on", ">fpw", "~q:*", "&q:*", "+eval", "+xadd", "+hset", "+expire", "+exists",
                   "+mget", "+get", "+hmget", "+xpending", "+set", "+publish", "+subscribe", "+xinfo", "+xrange", "+xlen",
-                  "+ping", "+xread", "+zadd", "+zremrangebyscore", "+zrank", "+zrange", "+zrem"});
+                  "+ping", "+xread", "+zadd", "+zremrangebyscore", "+zscore", "+zrange", "+zrem", "+incr", "+time"});
   const std::string at = "@127.0.0.1:" + std::to_string(redis.port());
   const std::string worker_url = "redis://worker:wpw" + at, front_url = "redis://front:fpw" + at;
 

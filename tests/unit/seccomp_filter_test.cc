@@ -4,6 +4,7 @@
 #include "executor/security/seccomp.h"
 
 #include <gtest/gtest.h>
+#include <seccomp.h>
 #include <sched.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
@@ -48,6 +49,35 @@ TEST(SeccompCompile, CoversEveryX86AbiTheKernelRuns) {
   EXPECT_EQ(seccomp_architecture_names(), expected);
   EXPECT_EQ(kernel_abis().i386, test::ia32_emulation());
   EXPECT_EQ(kernel_abis().x32, test::x32_abi());
+}
+
+// The x32 and i386 sections still apply the policy where they are compiled in (a kernel that
+// runs those ABIs), checked on any kernel by forcing all three sections: seccomp sees an x32
+// call before the kernel looks at its number, so the x32 section answers even without x32.
+TEST(SeccompLoad, ForcedSectionsApplyThePolicyToTheirAbi) {
+  if (seccomp_architecture_names().front() != "x86_64") GTEST_SKIP() << "x86_64 only";
+  SeccompProfile profile;
+  profile.rules = {basics(), {{"getppid"}, err(EPERM), {}, ""}};
+  SeccompProgram all = compile_seccomp(profile, {SCMP_ARCH_X86_64, SCMP_ARCH_X86, SCMP_ARCH_X32});
+  SeccompProgram native = compile_seccomp(profile, {SCMP_ARCH_X86_64});
+  EXPECT_GT(all.size(), native.size() * 2) << "a section per ABI";
+  auto out = run_in_child([&](int fd) {
+    load_or_die(all);
+    report(fd, "x32_getppid", syscall(test::kX32Bit | SYS_getppid));
+    report_raw(fd, "i386_getppid", test::syscall_i386(64 /* getppid */));
+  });
+  ASSERT_TRUE(out.exited_ok()) << out.text;
+  EXPECT_EQ(out.results["x32_getppid"], "EPERM") << "the x32 section applies the policy's errno";
+  EXPECT_EQ(out.results["i386_getppid"], test::i386_expect("EPERM"));
+  // With the native section alone, an x32 call is refused whatever the policy says natively.
+  out = run_in_child([&](int fd) {
+    load_or_die(native);
+    report(fd, "x32_getppid", syscall(test::kX32Bit | SYS_getppid));
+    report(fd, "x32_getpid", syscall(test::kX32Bit | SYS_getpid));
+  });
+  ASSERT_TRUE(out.exited_ok()) << out.text;
+  EXPECT_EQ(out.results["x32_getppid"], "ENOSYS");
+  EXPECT_EQ(out.results["x32_getpid"], "ENOSYS") << "allowed natively, but no x32 section lets it through";
 }
 
 TEST(SeccompCompile, ProducesAProgramThatSurvivesMoves) {

@@ -95,9 +95,7 @@ std::vector<nlohmann::json> job_records(RedisClient& redis, const QueueKeys& key
     lookups.push_back({"GET", keys.result(id)});
     lookups.push_back({"HMGET", keys.job(id), "stream", "entry", "submitted_ms"});
   }
-  auto replies = redis.pipeline(lookups);
-  for (const Reply& r : replies)
-    if (r->type == REDIS_REPLY_ERROR) throw RedisError(redis.url().display() + ": " + reply_string(r.get()));
+  auto replies = redis.pipeline_all_ok(lookups);
   std::vector<nlohmann::json> records(ids.size());
   std::vector<Command> pending;  // XPENDING for each job that is not done
   std::vector<size_t> pending_of;

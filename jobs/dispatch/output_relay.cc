@@ -151,8 +151,7 @@ void OutputRelay::loop() {
 bool OutputRelay::write(const std::vector<Command>& commands) {
   try {
     if (!redis_ || !redis_->ok()) redis_ = std::make_unique<RedisClient>(url_);
-    for (const Reply& r : redis_->pipeline(commands))
-      if (r->type == REDIS_REPLY_ERROR) throw RedisError(url_.display() + ": " + reply_string(r.get()));
+    redis_->pipeline_all_ok(commands);
     if (warned_) spdlog::info("worker {}: live output reaches Redis again", worker_name_);
     warned_ = false;
     return true;

@@ -72,6 +72,13 @@ std::vector<Reply> RedisClient::pipeline(const std::vector<Command>& commands) {
   return replies;
 }
 
+std::vector<Reply> RedisClient::pipeline_all_ok(const std::vector<Command>& commands) {
+  std::vector<Reply> replies = pipeline(commands);
+  for (const Reply& r : replies)
+    if (r->type == REDIS_REPLY_ERROR) throw RedisError(url_.display() + ": " + reply_string(r.get()));
+  return replies;
+}
+
 Reply RedisClient::read_pushed() {
   if (!ok()) throw RedisError(url_.display() + ": the connection is broken");
   void* raw = nullptr;

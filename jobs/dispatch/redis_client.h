@@ -39,6 +39,8 @@ class RedisClient {
   Reply command(const Command& argv);
   // Sends all, then reads all replies: one round trip. Error replies are returned, not thrown.
   std::vector<Reply> pipeline(const std::vector<Command>& commands);
+  // The same, but an error reply among them throws RedisError with its text.
+  std::vector<Reply> pipeline_all_ok(const std::vector<Command>& commands);
   // The next reply the server pushes (a SUBSCRIBE message). Throws RedisError.
   Reply read_pushed();
   // From another thread: makes a blocked read_pushed() fail at once, to stop its thread.

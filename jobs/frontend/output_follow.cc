@@ -43,9 +43,7 @@ class Follow : public std::enable_shared_from_this<Follow> {
               {"EXISTS", keys.result(id)},
               {"EXISTS", keys.job(id)}};
           if (ask) commands.push_back({"PUBLISH", keys.follow, id});
-          std::vector<Reply> replies = redis.pipeline(commands);
-          for (const Reply& r : replies)
-            if (r->type == REDIS_REPLY_ERROR) throw RedisError(redis.url().display() + ": " + reply_string(r.get()));
+          std::vector<Reply> replies = redis.pipeline_all_ok(commands);
           json entries = json::array();  // [entry id, "run"|"out"|"err"|"end", bytes or the run's tag]
           const redisReply* streams = replies[0].get();
           if (streams->type == REDIS_REPLY_ARRAY && streams->elements == 1) {

@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 
 namespace cellblock {
@@ -56,9 +57,18 @@ KernelAbis probe() { return KernelAbis{false, false}; }
 
 }  // namespace
 
+namespace {
+std::atomic<bool> probed{false};
+}  // namespace
+
 const KernelAbis& kernel_abis() {
-  static const KernelAbis abis = probe();
+  static const KernelAbis abis = [] {
+    probed = true;
+    return probe();
+  }();
   return abis;
 }
+
+bool kernel_abis_probed() { return probed; }
 
 }  // namespace cellblock

@@ -23,5 +23,8 @@ struct KernelAbis {
 // kill an x32 call). Whatever the probe cannot tell counts as accepted, so a filter never lacks a
 // section for an ABI the kernel may run. Both false on architectures other than x86_64.
 const KernelAbis& kernel_abis();
+// Whether this process has probed yet (kernel_abis() called). For tests: a cached seccomp
+// program (seccomp_cache.h) must not need the probe.
+bool kernel_abis_probed();
 
 }  // namespace cellblock

@@ -11,6 +11,9 @@
 #include <fstream>
 #include <iterator>
 
+#include "executor/base/host_file.h"
+#include "executor/security/kernel_abis.h"
+
 namespace cellblock {
 namespace {
 
@@ -110,6 +113,32 @@ TEST_F(SeccompCache, AFileOthersMayWriteIsNotUsed) {
   }
   ASSERT_EQ(::chmod(file.c_str(), 0620), 0);
   EXPECT_TRUE(same_code(compile_seccomp_cached(p, dir_), compiled));
+}
+
+// Which ABIs a program covers cannot change before the next boot, so the key names the boot and
+// a hit needs no probe of the kernel (a vfork whose child may fault: time every `cellblock run`
+// would pay). Each step runs in a forked child, so that this process stays unprobed for the next.
+TEST_F(SeccompCache, AHitNeedsNoProbeOfTheKernelsAbis) {
+  if (kernel_abis_probed()) GTEST_SKIP() << "this process probed already; run the test alone, as ctest does";
+  std::string boot = read_host_file("/proc/sys/kernel/random/boot_id");
+  boot.pop_back();  // the newline
+  const SeccompProfile p = profile_with("getpid");
+  EXPECT_NE(seccomp_cache_key(p).find("\nboot " + boot + "\n"), std::string::npos) << seccomp_cache_key(p);
+  EXPECT_EXIT(
+      {
+        compile_seccomp_cached(p, dir_);  // a miss: compiles, and so probes
+        std::_Exit(kernel_abis_probed() ? 0 : 1);
+      },
+      ::testing::ExitedWithCode(0), "")
+      << "a compile without a probe: the test proves nothing";
+  ASSERT_EQ(files_in(dir_).size(), 1u);
+  EXPECT_EXIT(
+      {
+        const SeccompProgram hit = compile_seccomp_cached(p, dir_);
+        std::_Exit(kernel_abis_probed() ? 2 : same_code(hit, compile_seccomp(p)) ? 0 : 3);
+      },
+      ::testing::ExitedWithCode(0), "")
+      << "exit 2: the hit probed; 3: the hit's program differs from a compile's";
 }
 
 TEST_F(SeccompCache, ValidationErrorsComeFirst) {

@@ -182,6 +182,7 @@ int run(int argc, char** argv) {
   so.queue = QueueOptions{o.parallel, 0};
   so.keep_results = std::chrono::minutes(10);
   so.defaults = json{{"rootfs", o.rootfs}};  // where go-judge's cmds run
+  so.client_paths = ClientHostPaths({o.rootfs});  // the /v1 jobs name it, as a client would
   so.modules.push_back([](service::Router& router, service::ServiceContext& ctx) {
     gojudge::add_gojudge_routes(router, ctx);
   });

@@ -41,8 +41,10 @@ std::string read_input(const std::string& path, const char* what) {
 }
 
 JobRequest parse_job_text(const std::string& text, const nlohmann::json& defaults, PolicyRegistry& policies,
-                          HostFiles host_files, const std::function<void(JobSpec&)>& resolve_image) {
+                          HostFiles host_files, const std::function<void(JobSpec&)>& resolve_image,
+                          const ClientHostPaths* client_paths) {
   nlohmann::json j = parse_json_text(text);
+  if (client_paths) client_paths->check(j);  // before they are made absolute: a relative one is refused
   absolutize_host_paths(j);
   JobRequest request = request_from_json(j, defaults, host_files);
   if (resolve_image && !request.job.image.empty()) resolve_image(request.job);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 
+#include "jobs/format/client_host_paths.h"
 #include "jobs/format/job_json.h"
 #include "jobs/queue/job_queue.h"
 
@@ -37,9 +38,11 @@ struct JobRequest;
 // `host_files`: whether "files" may name host paths ({"src"}): yes for the operator's own batch
 // file, no for a job that came from a queue anyone with write access can fill.
 // `resolve_image` (may be empty: images refused by prepare_job) turns a job's "image" into its
-// layers before the job is prepared; it throws FieldError.
+// layers before the job is prepared; it throws FieldError. `client_paths`, for a job from a
+// client (a worker's): the host paths it names must be ones the operator allows.
 JobRequest parse_job_text(const std::string& text, const nlohmann::json& defaults, PolicyRegistry& policies,
-                          HostFiles host_files, const std::function<void(JobSpec&)>& resolve_image = {});
+                          HostFiles host_files, const std::function<void(JobSpec&)>& resolve_image = {},
+                          const ClientHostPaths* client_paths = nullptr);
 // The string "id" of a job's JSON text, for the result of a job that could not be read; "" when
 // there is none or the text is not JSON.
 std::string id_of_job_text(const std::string& text);

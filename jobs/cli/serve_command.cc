@@ -65,6 +65,7 @@ service::ServiceOptions service_options(const ServeOptions& o) {
   }
   if (!s.unix_path && !s.listen) throw FieldError("--no-unix", "without --listen nothing would be served");
   if (o.queue.defaults_file) s.defaults = read_defaults(*o.queue.defaults_file);
+  s.client_paths = ClientHostPaths(o.allow_host_paths);
   if (o.queue.parallel) s.queue.parallel = o.queue.parallel;
   if (o.queue.memory_budget) s.queue.memory_budget = size_flag(*o.queue.memory_budget, "--memory-budget");
   if (o.max_queued < 1) throw FieldError("--max-queued", "must be at least 1");
@@ -114,6 +115,9 @@ void add_serve_command(CLI::App& app, ServeOptions& o) {
   listening->add_option("--listen", o.listen, "Also serve TCP on HOST:PORT (needs --token-file)");
   listening->add_option("--token-file", o.token_file, "File holding the bearer token TCP clients must send");
   o.queue.add_to(*serve);
+  serve->add_option("--allow-host-path", o.allow_host_paths,
+                    "A host directory a client's job may name as rootfs, mount source or policy file (repeatable; "
+                    "none by default: jobs run in what --defaults gives)");
   serve->add_option("--max-queued", o.max_queued, "Jobs waiting to start at most; more get 429")->capture_default_str();
   serve->add_option("--keep-results", o.keep_results, "How long results are kept after a job ends")->capture_default_str();
   CLI::App* protection = serve->add_option_group("Protection");

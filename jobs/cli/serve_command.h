@@ -31,6 +31,7 @@ struct ServeOptions {
   std::string file_store_max = "256M";
   std::optional<std::string> redis;  // --redis URL: a front end of the Redis queue --queue
   std::string redis_queue;  // --queue NAME
+  std::vector<std::string> allow_host_paths;  // --allow-host-path DIR ...
   std::string job_ttl = "24h";  // go-judge's file store (copyOutCached), all files together
 };
 

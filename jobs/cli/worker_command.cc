@@ -28,6 +28,9 @@ void add_worker_command(CLI::App& app, WorkerCommandOptions& o) {
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   worker->add_option("--result-ttl", o.result_ttl, "How long NAME:result:<id> keys live")->capture_default_str();
+  worker->add_option("--allow-host-path", o.allow_host_paths,
+                     "A host directory a job from the queue may name as rootfs, mount source or policy file "
+                     "(repeatable; none by default: jobs run in what --defaults gives)");
   worker->add_option("--metrics-listen", o.metrics_listen,
                      "Serve GET /metrics (Prometheus) on HOST:PORT, without a token: bind it where only the scraper reaches");
 }
@@ -35,7 +38,9 @@ void add_worker_command(CLI::App& app, WorkerCommandOptions& o) {
 int worker_command(const WorkerCommandOptions& o, const std::function<Executor&()>& executor, PolicyRegistry& policies) {
   WorkerOptions options;
   nlohmann::json defaults;
+  ClientHostPaths client_paths;
   try {
+    client_paths = ClientHostPaths(o.allow_host_paths);
     options.redis = parse_redis_url(o.redis);
     options.queue = o.queue;
     if (o.name) options.name = *o.name;
@@ -70,7 +75,7 @@ int worker_command(const WorkerCommandOptions& o, const std::function<Executor&(
   // on the reading thread, like the rest of a job's parse.
   auto resolve_image = image_job_resolver(o.state_dir, /*quiet=*/true, images::ImageSources::imported_only);
   auto parse = [&](const std::string& text) {
-    return parse_job_text(text, defaults, policies, HostFiles::refused, resolve_image);
+    return parse_job_text(text, defaults, policies, HostFiles::refused, resolve_image, &client_paths);
   };
   metrics::Registry registry;
   options.metrics = &registry;

@@ -23,6 +23,7 @@ struct WorkerCommandOptions {
   long long max_deliveries = 3;
   std::string result_ttl = "24h";
   std::optional<std::string> metrics_listen;  // HOST:PORT for GET /metrics
+  std::vector<std::string> allow_host_paths;  // --allow-host-path DIR ...
   std::string state_dir;                      // the global --state-dir: the result spool goes below it
 };
 

@@ -67,6 +67,7 @@ class Frontend : public std::enable_shared_from_this<Frontend> {
     service::for_each_job(call.request.body(), batch, [&](const json& j) {
       // Read as strictly as on a worker, so a bad field is named here, now; the worker reads the
       // job again with its own host's --defaults and policies.
+      ctx_.client_paths.check(j);  // the worker checks again, with its own host's --allow-host-path
       const JobRequest request = request_from_json(j, ctx_.defaults);
       json job = j;
       if (!job.contains("id")) job["id"] = new_job_id();

@@ -22,6 +22,7 @@ std::vector<JobRequest> read_jobs(const std::string& body, ServiceContext& ctx, 
   std::vector<JobRequest> out;
   images = false;
   for_each_job(body, batch, [&](const json& j) {
+    ctx.client_paths.check(j);
     JobRequest r = request_from_json(j, ctx.defaults);
     if (names_image(r.job)) images = true;
     else prepare_job(r.job, ctx.policies);

@@ -53,7 +53,7 @@ Service::Service(Executor& executor, PolicyRegistry& policies, ServiceOptions op
       shared_(queue_, metrics_, options_.max_queued),
       journal_(std::make_unique<Journal>(options_.state_dir, queue_.io_context())),
       files_(options_.file_store_bytes, file_store_dir(options_.state_dir)),
-      context_{queue_.io_context(), shared_, policies_, options_.defaults, options_.state_dir, metrics_, info_, files_} {
+      context_{queue_.io_context(), shared_, policies_, options_.defaults, options_.client_paths, options_.state_dir, metrics_, info_, files_} {
   info_.version = CELLBLOCK_VERSION;
   info_.cgroup_version = executor.cgroup_version();
   info_.cgroup_mode = "v" + std::to_string(info_.cgroup_version);

@@ -20,6 +20,7 @@
 
 #include "executor/executor.h"
 #include "jobs/metrics/metrics.h"
+#include "jobs/format/client_host_paths.h"
 #include "jobs/queue/job_queue.h"
 #include "jobs/service/image_jobs.h"
 #include "jobs/service/router.h"
@@ -47,6 +48,7 @@ struct ServiceOptions {
   std::optional<std::string> listen;  // HOST:PORT for TCP; needs token
   std::string token;
   nlohmann::json defaults;            // --defaults, merged under every job
+  ClientHostPaths client_paths;       // --allow-host-path: host paths a client's job may name
   QueueOptions queue;                 // --parallel, --memory-budget
   size_t max_queued = 10000;          // jobs waiting; more get 429
   std::chrono::milliseconds keep_results{3'600'000};

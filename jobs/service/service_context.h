@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
+#include "jobs/format/client_host_paths.h"
 #include "jobs/metrics/metrics.h"
 #include "jobs/service/file_store.h"
 #include "jobs/service/shared_queue.h"
@@ -32,6 +33,7 @@ struct ServiceContext {
   SharedQueue& queue;
   PolicyRegistry& policies;     // prepare_job(job, policies) resolves a job's policy
   const nlohmann::json& defaults;  // --defaults, merged under every job (null when not given)
+  const ClientHostPaths& client_paths;  // checks the host paths a client's job names (client_host_paths.h)
   std::string state_dir;        // --state-dir; a module keeps its files below <state_dir>/<its name>/
   metrics::Registry& metrics;
   const ServiceInfo& info;

@@ -22,6 +22,8 @@ std::unique_ptr<Spawned> start_worker(const Scratch& s, const RedisServer& redis
                                       std::vector<std::string> more = {}) {
   std::vector<std::string> args{"--redis", redis.url(), "--queue", "q", "--name", name, "--defaults", s.defaults()};
   args.insert(args.end(), more.begin(), more.end());
+  // As Serve does (service_test_util.h): the tests' jobs may name the test's own directories.
+  if (std::find(more.begin(), more.end(), "--allow-host-path") == more.end()) args.insert(args.end(), {"--allow-host-path", "/"});
   return start_cellblock(s, "worker", name, args, s.global_args({"--log-level", "info"}));
 }
 
@@ -210,7 +212,7 @@ TEST(FrontendTest, OutputTheWorkerCouldNotWriteComesFromTheResult) {
                            "+xread", "+xrevrange", "+xgroup", "+get", "+mget", "+subscribe", "+expire"});
   auto worker = start_cellblock(s, "worker", "w",
                                 {"--redis", "redis://nodel:npw@127.0.0.1:" + std::to_string(redis.port()), "--queue", "q",
-                                 "--name", "w", "--defaults", s.defaults()},
+                                 "--name", "w", "--defaults", s.defaults(), "--allow-host-path", "/"},
                                 s.global_args({"--log-level", "info"}));
   Serve serve(s, "serve", {"--redis", redis.url(), "--queue", "q"});
   Ran r = scenario(s, "stream", {"stream", serve.unix_address(), s.path("gate")});
@@ -348,7 +350,8 @@ TEST(FrontendTest, AclUsersWithTheDocumentedCommandsServeTheQueue) {
   EXPECT_EQ(no_rev->err().find("NOPERM"), std::string::npos) << "this refusal comes from inside the script: " << no_rev->err();
 
   // --claim-idle 1s: heartbeats (XCLAIM) every 250 ms, while job "a" runs a second.
-  std::vector<std::string> args{"--redis", worker_url, "--queue", "q", "--name", "w", "--defaults", s.defaults(), "--claim-idle", "1s"};
+  std::vector<std::string> args{"--redis", worker_url, "--queue", "q", "--name", "w", "--defaults", s.defaults(),
+                                "--claim-idle", "1s", "--allow-host-path", "/"};
   auto worker = start_cellblock(s, "worker", "w", args, s.global_args({"--log-level", "info"}));
   Serve serve(s, "serve", {"--redis", front_url, "--queue", "q"});
   const std::string jobs = s.write("jobs.jsonl", json{{"id", "a"}, {"command", {"/bin/sleep", "1"}}}.dump() + "\n" +

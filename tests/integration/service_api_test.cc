@@ -3,7 +3,14 @@
 #include <gmock/gmock.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/un.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
 
 #include "tests/integration/service_test_util.h"
 
@@ -144,6 +151,39 @@ TEST(ServiceApi, BadRequestsGetTheFieldAndTheReason) {
   Http unknown = curl_unix(s, serve, {}, "/v1/jobs/0123456789abcdef");
   EXPECT_EQ(unknown.code, 404);
   EXPECT_EQ(json::parse(unknown.body)["field"], "id");
+}
+
+// A client may be an attacker: the host paths its job names (rootfs, mount sources) must lie in
+// the directories the operator allows, or {"source": "/", "readonly": false} would hand it the
+// host's files. Nothing of a refused job runs; jobs that name nothing run in --defaults.
+TEST(ServiceApi, AClientsJobMayNameHostPathsOnlyWhereTheOperatorAllows) {
+  Scratch s("serve-host-paths");
+  Serve serve(s, "serve", {"--allow-host-path", kRootfs});
+  auto post_job = [&](const json& job) {
+    return curl_unix(s, serve, {"-X", "POST", "--data-binary", job.dump()}, "/v1/jobs?wait=60");
+  };
+  const json writes_host = {{"command", {"/bin/sh", "-c", "echo x > /host/escaped"}},
+                            {"mounts", {{{"source", s.path("")}, {"target", "/host"}, {"readonly", false}}}}};
+  Http mount = post_job(writes_host);
+  ASSERT_EQ(mount.code, 400) << mount.body;
+  EXPECT_EQ(json::parse(mount.body)["field"], "mounts[0].source");
+  EXPECT_THAT(json::parse(mount.body)["error"].get<std::string>(), HasSubstr("--allow-host-path"));
+  Http root = post_job({{"rootfs", "/"}, {"command", {"/bin/true"}}});
+  ASSERT_EQ(root.code, 400) << root.body;
+  EXPECT_EQ(json::parse(root.body)["field"], "rootfs");
+  Http batch = curl_unix(s, serve, {"-X", "POST", "--data-binary",
+                                    json{{"jobs", {{{"command", {"/bin/true"}}}, writes_host}}}.dump()}, "/v1/jobs");
+  ASSERT_EQ(batch.code, 400) << batch.body;
+  EXPECT_EQ(json::parse(batch.body)["field"], "jobs[1].mounts[0].source");
+  EXPECT_EQ(json::parse(curl_unix(s, serve, {}, "/v1/jobs").body)["jobs"].size(), 0u) << "nothing was queued";
+  EXPECT_FALSE(std::filesystem::exists(s.path("escaped")));
+  // Inside the allowed directory, and with nothing named: both run.
+  Http named = post_job({{"rootfs", kRootfs}, {"command", {"/bin/true"}}});
+  ASSERT_EQ(named.code, 200) << named.body;
+  EXPECT_EQ(json::parse(named.body)["result"]["status"], "exited") << named.body;
+  Http plain = post_job({{"command", {"/bin/true"}}});
+  ASSERT_EQ(plain.code, 200) << plain.body;
+  EXPECT_EQ(json::parse(plain.body)["result"]["status"], "exited") << plain.body;
 }
 
 TEST(ServiceApi, AFullQueueGets429WithRetryAfter) {

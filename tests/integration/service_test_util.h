@@ -3,6 +3,7 @@
 // it: curl, and the Python scenarios of tests/service/ on http.client.
 #pragma once
 
+#include <algorithm>
 #include <fstream>
 #include <regex>
 #include <string>
@@ -62,6 +63,10 @@ class Serve {
         argv.push_back(a);
     }
     argv.insert(argv.end(), args_.begin(), args_.end());
+    // The tests' jobs name the test rootfs and scratch directories, as an operator's trusted
+    // clients would; the tests of the refusal (ClientHostPaths) give their own.
+    if (std::find(args_.begin(), args_.end(), "--allow-host-path") == args_.end())
+      argv.insert(argv.end(), {"--allow-host-path", "/"});
     const std::string log = name_ + "-" + std::to_string(++starts_);
     process_ = std::make_unique<Spawned>(argv, s_.path(log + ".out"), s_.path(log + ".err"));
     // Ready when it logs its addresses (after binding and reading its journal).

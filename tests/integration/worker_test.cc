@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <map>
 #include <set>
@@ -300,6 +301,27 @@ TEST(WorkerTest, HighPriorityJobsStartBeforeWaitingLowOnes) {
   for (size_t i = 0; i < all->elements; ++i) order.push_back(reply_string(all->element[i]->element[1]->element[1]));
   EXPECT_EQ(order, (std::vector<std::string>{"blocker", "high", "normal", "low0", "low1", "low2"}));
   EXPECT_TRUE(pending(*c).empty());
+}
+
+// Anyone who can write to the stream can submit, so a worker checks the host paths of every job
+// it reads against its own --allow-host-path: outside them the job is invalid, and says why.
+TEST(WorkerTest, AJobNamingAHostPathTheWorkerDoesNotAllowIsInvalid) {
+  Scratch s("worker-host-paths");
+  RedisServer redis(s, "secret");
+  const std::string jobs =
+      nlohmann::json{{"id", "escape"}, {"command", {"/bin/sh", "-c", "echo x > /host/escaped"}},
+                     {"mounts", {{{"source", s.path("")}, {"target", "/host"}, {"readonly", false}}}}}.dump() + "\n" +
+      nlohmann::json{{"id", "inside"}, {"rootfs", kRootfs}, {"command", {"/bin/true"}}}.dump() + "\n";
+  auto worker = start_worker(s, redis, "w", {"--allow-host-path", kRootfs});
+  auto submit = start_submit(s, redis, "submit", s.write("jobs.jsonl", jobs));
+  ASSERT_EQ(submit->wait(budget(2)), 0) << submit->err();
+  std::map<std::string, nlohmann::json> by_id;
+  for (const auto& r : json_lines(submit->out())) by_id[r["id"].get<std::string>()] = r;
+  ASSERT_EQ(by_id.size(), 2u) << submit->out();
+  EXPECT_EQ(by_id["escape"]["status"], "invalid_job");
+  EXPECT_NE(by_id["escape"]["error"].get<std::string>().find("mounts[0].source"), std::string::npos) << by_id["escape"].dump();
+  EXPECT_FALSE(std::filesystem::exists(s.path("escaped")));
+  EXPECT_EQ(by_id["inside"]["status"], "exited") << by_id["inside"].dump();
 }
 
 TEST(WorkerTest, SubmitWaitPrintsEveryResultInvalidJobsIncluded) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <functional>
 #include <map>
@@ -39,6 +40,8 @@ inline std::unique_ptr<Spawned> start_worker(const Scratch& s, const RedisServer
                                              std::vector<std::string> more = {}) {
   std::vector<std::string> args{"--redis", redis.url(), "--queue", "q", "--name", name, "--defaults", s.defaults()};
   args.insert(args.end(), more.begin(), more.end());
+  // As Serve does (service_test_util.h): the tests' jobs may name the test's own directories.
+  if (std::find(more.begin(), more.end(), "--allow-host-path") == more.end()) args.insert(args.end(), {"--allow-host-path", "/"});
   return start_cellblock(s, "worker", name, args, s.global_args({"--log-level", "info"}));
 }
 

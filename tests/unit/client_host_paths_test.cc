@@ -1,0 +1,95 @@
+// The host paths a client's job may name (jobs/format/client_host_paths.h): only inside the
+// directories the operator allows, with symlinks and ".." resolved first, every field named.
+#include "jobs/format/client_host_paths.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+
+#include "jobs/format/json_reader.h"
+
+namespace cellblock {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+class ClientHostPathsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    root_ = fs::temp_directory_path() / ("cellblock-host-paths-" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_ / "allowed" / "rootfs");
+    fs::create_directories(root_ / "allowed-not");  // a name that starts like the allowed one
+    fs::create_directories(root_ / "secret");
+    fs::create_symlink(root_ / "secret", root_ / "allowed" / "link");
+  }
+  void TearDown() override { fs::remove_all(root_); }
+
+  std::string path(const std::string& rel) const { return (root_ / rel).string(); }
+  // The field check() names, or "" when the job passes.
+  std::string refused_field(const ClientHostPaths& paths, const json& job) const {
+    try {
+      paths.check(job);
+      return "";
+    } catch (const FieldError& e) {
+      return e.field();
+    }
+  }
+  fs::path root_;
+};
+
+TEST_F(ClientHostPathsTest, PathsInsideAnAllowedDirectoryPass) {
+  ClientHostPaths paths({path("allowed")});
+  EXPECT_EQ(refused_field(paths, {{"rootfs", path("allowed/rootfs")}}), "");
+  EXPECT_EQ(refused_field(paths, {{"rootfs", path("allowed")}}), "");
+  EXPECT_EQ(refused_field(paths, {{"mounts", {{{"source", path("allowed/rootfs")}, {"target", "/x"}}}}}), "");
+  EXPECT_EQ(refused_field(paths, {{"policy", "judge"}}), "") << "a policy by name is no host path";
+  EXPECT_EQ(refused_field(paths, {{"command", {"/bin/true"}}}), "") << "a job naming no host path";
+}
+
+TEST_F(ClientHostPathsTest, PathsOutsideAreRefusedNamingTheField) {
+  ClientHostPaths paths({path("allowed")});
+  EXPECT_EQ(refused_field(paths, {{"rootfs", "/"}}), "rootfs");
+  EXPECT_EQ(refused_field(paths, {{"rootfs", path("allowed-not")}}), "rootfs") << "a prefix of the name is not inside";
+  EXPECT_EQ(refused_field(paths, {{"rootfs", path("allowed/../secret")}}), "rootfs") << "\"..\" resolved first";
+  EXPECT_EQ(refused_field(paths, {{"rootfs", path("allowed/link")}}), "rootfs") << "a symlink resolved first";
+  EXPECT_EQ(refused_field(paths, {{"rootfs", "allowed/rootfs"}}), "rootfs") << "a relative path";
+  EXPECT_EQ(refused_field(paths, {{"rootfs", path("allowed/missing")}}), "rootfs");
+  json mounts = {{"mounts", {{{"source", path("allowed/rootfs")}, {"target", "/a"}},
+                             {{"source", "/"}, {"target", "/host"}, {"readonly", false}}}}};
+  EXPECT_EQ(refused_field(paths, mounts), "mounts[1].source");
+  EXPECT_EQ(refused_field(paths, {{"policy", path("secret/p.json")}}), "policy");
+  EXPECT_EQ(refused_field(paths, {{"pod", {{"services", {{{"name", "db"}, {"rootfs", path("secret")}}}}}}}),
+            "pod.services[0].rootfs");
+  try {
+    paths.check({{"rootfs", path("allowed/link")}});
+    FAIL() << "not refused";
+  } catch (const FieldError& e) {
+    EXPECT_NE(std::string(e.what()).find(path("secret")), std::string::npos) << "says where the link leads: " << e.what();
+    EXPECT_NE(std::string(e.what()).find("--allow-host-path"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(ClientHostPathsTest, NoDirectoryAllowsNoHostPathAndRootAllowsAll) {
+  ClientHostPaths none;
+  EXPECT_EQ(refused_field(none, {{"rootfs", path("allowed/rootfs")}}), "rootfs");
+  EXPECT_EQ(refused_field(none, {{"command", {"/bin/true"}}}), "");
+  ClientHostPaths all({"/"});
+  EXPECT_EQ(refused_field(all, {{"rootfs", path("secret")}, {"mounts", {{{"source", "/"}, {"target", "/h"}}}}}), "");
+}
+
+TEST_F(ClientHostPathsTest, AnAllowedDirectoryMustExistAndBeAbsolute) {
+  EXPECT_THROW(ClientHostPaths({path("missing")}), FieldError);
+  try {
+    ClientHostPaths({"relative"});
+    FAIL() << "a relative directory was taken";
+  } catch (const FieldError& e) {
+    EXPECT_EQ(e.field(), "--allow-host-path");
+  }
+}
+
+}  // namespace
+}  // namespace cellblock

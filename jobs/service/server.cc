@@ -8,6 +8,8 @@
 #include <spdlog/spdlog.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
 #include <filesystem>
 #include <future>
 
@@ -17,6 +19,11 @@ namespace cellblock::service {
 
 namespace net = boost::asio;
 using local = net::local::stream_protocol;
+
+namespace {
+// How long the acceptors wait after a failed accept (out of descriptors, most likely).
+constexpr std::chrono::milliseconds kAcceptPause{100};
+}  // namespace
 
 Server::Server(net::io_context& io, const Router& router, metrics::Registry& metrics, HttpLimits limits,
                size_t max_connections, std::string server_name)
@@ -106,9 +113,15 @@ void Server::accept(Acceptor& acceptor, const TokenCheck* token) {
                                                                       typename Acceptor::protocol_type::socket socket) {
     if (!*alive || !acceptor.is_open()) return;
     if (ec) {
-      // EMFILE and the like: say so, and go on accepting after a pause rather than spin.
-      spdlog::warn("http: accept failed: {}", ec.message());
       if (ec == net::error::operation_aborted) return;
+      // EMFILE and the like: the listening socket stays ready, so accepting again at once would
+      // spin the io thread (which runs the queue too) and flood the log. Say so, pause, go on.
+      spdlog::warn("http: accept failed: {}; accepting again in {} ms", ec.message(), kAcceptPause.count());
+      auto pause = std::make_shared<net::steady_timer>(io_, kAcceptPause);
+      pause->async_wait([this, &acceptor, token, alive, pause](boost::system::error_code) {
+        if (*alive && acceptor.is_open()) accept(acceptor, token);
+      });
+      return;
     } else {
       SessionStart start{shared_, token, nullptr, ""};
       if (open_ >= max_connections_) {

@@ -233,6 +233,46 @@ TEST(ServiceApi, ConnectionsOverTheCapGet503) {
   EXPECT_TRUE(eventually([&] { return curl_unix(s, serve, {}, "/v1/health").code == 200; }, 30s));
 }
 
+// Out of descriptors, an accept fails while the socket stays ready: the service pauses between
+// tries instead of spinning its io thread (which runs the queue too), and serves again once
+// descriptors are free. The spin would take about a whole CPU for the second measured here.
+TEST(ServiceApi, RunningOutOfDescriptorsPausesAcceptingInsteadOfSpinning) {
+  Scratch s("serve-emfile");
+  Serve serve(s, "serve", {});
+  const pid_t pid = serve.pid();
+  size_t open_fds = 0;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/fd")) {
+    (void)entry;
+    ++open_fds;
+  }
+  struct rlimit before {};
+  ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, nullptr, &before), 0);
+  const struct rlimit tight {open_fds + 2, before.rlim_max};
+  ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, &tight, nullptr), 0);
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < 8; ++i) clients.emplace_back(connect_unix(serve.socket()));
+  ASSERT_TRUE(eventually([&] { return serve.err().find("accepting again in 100 ms") != std::string::npos; }, 30s))
+      << serve.err();
+  auto cpu_seconds = [pid] {
+    std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+    std::string text((std::istreambuf_iterator<char>(in)), {});
+    std::istringstream fields(text.substr(text.rfind(')') + 2));
+    std::string f;
+    double ticks = 0;
+    for (int i = 3; i <= 15 && fields >> f; ++i)
+      if (i == 14 || i == 15) ticks += std::stod(f);  // utime, stime
+    return ticks / static_cast<double>(::sysconf(_SC_CLK_TCK));
+  };
+  const double cpu_before = cpu_seconds();
+  const auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(1s);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_LT(cpu_seconds() - cpu_before, 0.25 * wall) << "the io thread spun on the failed accept";
+  clients.clear();
+  ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, &before, nullptr), 0);
+  EXPECT_TRUE(eventually([&] { return curl_unix(s, serve, {}, "/v1/health").code == 200; }, 30s)) << serve.err();
+}
+
 TEST(ServiceApi, AThousandJobsOverEightKeepAliveConnectionsEachGetOneResult) {
   Scratch s("serve-load");
   Serve serve(s, "serve", {}, /*tcp=*/true);

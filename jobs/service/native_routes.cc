@@ -16,6 +16,13 @@ Response not_found(const std::string& id) {
   return error_response(http::status::not_found, "no job with id " + json_quoted(id), "id");
 }
 
+// A job the shutdown stopped has no result and no output here: it runs again at the next start.
+Response stopped_by_shutdown(const std::string& id) {
+  return error_response(http::status::service_unavailable,
+                        "job " + json_quoted(id) + " was stopped by the service's shutdown; it runs again when the "
+                        "service starts again on this state directory", "id");
+}
+
 // Parses the body into jobs: one job, or {"jobs": [...]} (`batch`). Each is prepared, unless it
 // names an image: that waits for ImageJobs. Throws FieldError.
 std::vector<JobRequest> read_jobs(const std::string& body, ServiceContext& ctx, bool& batch, bool& images) {
@@ -104,6 +111,8 @@ void get_output(NativeApi& api, Call& call, ResponderPtr answer) {
   if (!r) return answer->send(not_found(id));
   const OutputFilter filter = output_filter_param(call);
   if (api.store.follow_output(id, answer, filter)) return;
+  // Stopped by the shutdown: neither running nor done (the journal keeps it for the next start).
+  if (!r->result) return answer->send(stopped_by_shutdown(id));
   // Done: what the result kept, stdout first.
   answer->send(text_response(http::status::ok, result_output(*r->result, filter)));
 }
@@ -141,12 +150,16 @@ void add_native_routes(Router& router, NativeApi api_in) {
     const std::string id = c.params.at("id");
     const JobRecord* r = api->store.find(id);
     if (!r) return a->send(not_found(id));
-    if (!api->store.cancel(id))
+    if (!api->store.cancel(id)) {
+      if (!r->result) return a->send(stopped_by_shutdown(id));
       return a->send(error_response(http::status::conflict,
                                     "job " + id + " is already done (" + r->result->value("status", "") + ")", "id"));
+    }
     // A queued job ends at once and a running one within a moment (the cell is killed): answer
     // with the result when it is there, with 202 and the state otherwise.
-    api->store.wait(id, std::chrono::seconds(10), [a](const JobRecord* r) {
+    api->store.wait(id, std::chrono::seconds(10), [a, id](const JobRecord* r) {
+      // None: its record went meanwhile (withdrawn after its journal write failed).
+      if (!r) return a->send(not_found(id));
       a->send(json_response(r->state == JobState::done ? http::status::ok : http::status::accepted, record_json(*r)));
     });
   });

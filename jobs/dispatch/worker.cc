@@ -194,6 +194,7 @@ void Worker::listen_for_cancels() {
         auto fresh = std::make_unique<RedisClient>(options_.redis);
         fresh->command({"SUBSCRIBE", keys_.cancel, keys_.follow});
         subscriber_ = std::move(fresh);  // only this thread and the destructor (after closing_) touch it
+        cancel_marked_jobs();
       }
       Reply r = subscriber_->read_pushed();  // ["message", channel, id]
       if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3 || reply_string(r->element[0]) != "message") continue;
@@ -216,6 +217,30 @@ void Worker::listen_for_cancels() {
       // Idle longer than the read timeout, or Redis away: subscribe again.
       if (subscriber_->ok()) subscriber_->interrupt();
     }
+  }
+}
+
+// A cancel published while this worker was not subscribed (its subscriber reconnects after each
+// read timeout, and after Redis was away) reached nobody; the mark it left (NAME:cancelled:<id>)
+// is there still. So on each new subscription the marks of every job held here are read.
+void Worker::cancel_marked_jobs() {
+  std::vector<std::string> ids;
+  std::vector<uint64_t> queue_ids;
+  {
+    std::lock_guard lock(mutex_);
+    for (const auto& [id, queue_id] : queued_) {
+      ids.push_back(id);
+      queue_ids.push_back(queue_id);
+    }
+  }
+  if (ids.empty()) return;
+  RedisClient marks(options_.redis);  // the subscriber's connection takes no other command
+  const std::vector<bool> cancelled = cancel_requested(marks, keys_, ids);
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (!cancelled[i]) continue;
+    spdlog::info("worker {}: cancelling job {}: its cancel was published while this worker was not subscribed",
+                 options_.name, ids[i]);
+    queue_.cancel(queue_ids[i], "cancelled by cellblock submit --cancel");
   }
 }
 

@@ -81,6 +81,7 @@ class Worker {
   bool spool(const std::vector<Unwritten*>& unspooled);
   void register_metrics(metrics::Registry& registry);
   void listen_for_cancels();  // and for follows (output_relay.h)
+  void cancel_marked_jobs();  // on the listening thread, after each new subscription
   size_t free_slots() const;  // parallel minus the jobs held
 
   WorkerOptions options_;

@@ -211,6 +211,33 @@ TEST(WorkerTest, CancelledCellEndsPromptly) {
   EXPECT_EQ(nlohmann::json::parse(reply_string(result.get()))["status"], "cancelled") << reply_string(result.get());
 }
 
+// A cancel published while the worker was not subscribed (its subscriber reconnects after every
+// read timeout and after Redis was away) reaches nobody; the mark it leaves must still reach the
+// job when the worker subscribes again.
+TEST(WorkerTest, ACancelPublishedWhileTheWorkerWasNotSubscribedStillReachesIt) {
+  Scratch s("worker-cancel-gap");
+  RedisServer redis(s);
+  auto worker = start_worker(s, redis, "w", {"--parallel", "1"});
+  auto submit = start_submit(s, redis, "submit", s.write_jobs("jobs.jsonl", {sh_job("endless", "sleep 600")}));
+  ASSERT_TRUE(eventually([&] { return worker->err().find("\"endless\" started") != std::string::npos; }, budget(1)))
+      << worker->err();
+  auto c = redis.client();
+  // Drop the worker's subscription and cancel before it is back (it waits 500 ms to reconnect):
+  // PUBLISH answers how many heard it. Again if the worker was back already.
+  long long heard = 1;
+  for (int attempt = 0; attempt < 20 && heard != 0; ++attempt) {
+    c->command({"CLIENT", "KILL", "TYPE", "pubsub"});
+    auto replies = c->pipeline({{"SET", kKeys.cancelled("endless"), "1", "EX", "3600"}, {"PUBLISH", kKeys.cancel, "endless"}});
+    heard = replies.at(1)->integer;
+  }
+  ASSERT_EQ(heard, 0) << "could not publish while the worker was unsubscribed";
+  ASSERT_EQ(submit->wait(budget(1)), 0) << submit->err() << worker->err();
+  auto by_id = results_by_id(submit->out());
+  ASSERT_EQ(by_id.size(), 1u);
+  EXPECT_EQ(by_id["endless"]["status"], "cancelled") << by_id["endless"].dump();
+  EXPECT_NE(worker->err().find("published while this worker was not subscribed"), std::string::npos) << worker->err();
+}
+
 TEST(WorkerTest, WrongPasswordOrNoRedisIsOneClearLine) {
   Scratch s("worker-auth");
   RedisServer redis(s, "right-password");

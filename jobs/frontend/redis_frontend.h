@@ -26,9 +26,10 @@ struct FrontendOptions {
   std::chrono::seconds job_ttl{std::chrono::hours(24)};
 };
 
-// Registers /v1/jobs, /v1/jobs/{id}, /v1/jobs/{id}/wait, DELETE /v1/jobs/{id}, /v1/health, and
-// 501 for what cannot work through Redis (GET /v1/jobs: listing; /v1/jobs/{id}/output: live
-// output); and the queue's metrics on ctx.metrics (frontend_metrics.h).
+// Registers /v1/jobs (POST, and GET: the listing, from NAME:ids), /v1/jobs/{id},
+// /v1/jobs/{id}/wait, /v1/jobs/{id}/output (live, from the worker's NAME:output:<id>,
+// output_follow.h), DELETE /v1/jobs/{id}, /v1/health; and the queue's metrics on ctx.metrics
+// (frontend_metrics.h).
 void add_redis_frontend(service::Router& router, service::ServiceContext& ctx, FrontendOptions options);
 
 }  // namespace cellblock::frontend

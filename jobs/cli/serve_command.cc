@@ -116,7 +116,7 @@ void add_serve_command(CLI::App& app, ServeOptions& o) {
   listening->add_option("--token-file", o.token_file, "File holding the bearer token TCP clients must send");
   o.queue.add_to(*serve);
   serve->add_option("--allow-host-path", o.allow_host_paths,
-                    "A host directory a client's job may name as rootfs, mount source or policy file (repeatable; "
+                    "A host directory a client's job may name as rootfs or read-only mount source (repeatable; "
                     "none by default: jobs run in what --defaults gives)");
   serve->add_option("--max-queued", o.max_queued, "Jobs waiting to start at most; more get 429")->capture_default_str();
   serve->add_option("--keep-results", o.keep_results, "How long results are kept after a job ends")->capture_default_str();

@@ -29,7 +29,7 @@ void add_worker_command(CLI::App& app, WorkerCommandOptions& o) {
       ->check(CLI::PositiveNumber);
   worker->add_option("--result-ttl", o.result_ttl, "How long NAME:result:<id> keys live")->capture_default_str();
   worker->add_option("--allow-host-path", o.allow_host_paths,
-                     "A host directory a job from the queue may name as rootfs, mount source or policy file "
+                     "A host directory a job from the queue may name as rootfs or read-only mount source "
                      "(repeatable; none by default: jobs run in what --defaults gives)");
   worker->add_option("--metrics-listen", o.metrics_listen,
                      "Serve GET /metrics (Prometheus) on HOST:PORT, without a token: bind it where only the scraper reaches");

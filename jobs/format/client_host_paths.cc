@@ -5,6 +5,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <memory>
 
 #include "jobs/format/json_reader.h"
@@ -29,6 +30,12 @@ bool is_in(const std::string& path, const std::string& dir) {
   return path == dir || (path.size() > dir.size() && path.compare(0, dir.size(), dir) == 0 && path[dir.size()] == '/');
 }
 
+std::string lexical(const std::string& path) {
+  std::string normal = std::filesystem::path(path).lexically_normal().string();
+  while (normal.size() > 1 && normal.back() == '/') normal.pop_back();
+  return normal;
+}
+
 }  // namespace
 
 ClientHostPaths::ClientHostPaths(const std::vector<std::string>& allowed, const std::string& flag) : flag_(flag) {
@@ -36,36 +43,55 @@ ClientHostPaths::ClientHostPaths(const std::vector<std::string>& allowed, const 
     std::string resolved, why;
     if (dir.empty() || dir[0] != '/') throw FieldError(flag, json_quoted(dir) + ": give an absolute path");
     if (!resolve(dir, resolved, why)) throw FieldError(flag, json_quoted(dir) + ": " + why);
+    given_.push_back(lexical(dir));
     allowed_.push_back(resolved);
   }
+}
+
+std::string ClientHostPaths::where() const {
+  return "; a client's job may name host paths only in " +
+         (allowed_.empty() ? std::string("no directory") : json_quoted(allowed_.front()) + (allowed_.size() > 1 ? " and others" : "")) +
+         " (the operator's " + flag_ + ")";
 }
 
 void ClientHostPaths::check_path(const nlohmann::json& value, const std::string& field) const {
   if (!value.is_string()) return;  // the job's reader names the wrong type
   const std::string path = value.get<std::string>();
-  const std::string how = "; the service's operator allows host paths only in " +
-                          (allowed_.empty() ? std::string("no directory") : json_quoted(allowed_.front()) +
-                                                                                (allowed_.size() > 1 ? " and others" : "")) +
-                          " (" + flag_ + ")";
-  if (path.empty() || path[0] != '/')
-    throw FieldError(field, json_quoted(path) + " is not an absolute host path" + how);
+  if (path.empty() || path[0] != '/') throw FieldError(field, json_quoted(path) + " is not an absolute host path" + where());
+  // First by its text alone: a path outside every allowed directory is refused without a look at
+  // the host, so that the answer tells a client nothing of what exists there.
+  const std::string normal = lexical(path);
+  bool inside = false;
+  for (size_t i = 0; i < allowed_.size() && !inside; ++i) inside = is_in(normal, given_[i]) || is_in(normal, allowed_[i]);
+  if (!inside) throw FieldError(field, json_quoted(path) + " is outside the directories a client's job may name" + where());
+  // Then as the host resolves it: a symlink in an allowed directory must not lead out of it.
   std::string resolved, why;
-  if (!resolve(path, resolved, why)) throw FieldError(field, json_quoted(path) + ": " + why + how);
+  if (!resolve(path, resolved, why)) throw FieldError(field, json_quoted(path) + ": " + why + where());
   for (const std::string& dir : allowed_)
     if (is_in(resolved, dir)) return;
-  throw FieldError(field, json_quoted(path) + (resolved == path ? "" : " (" + json_quoted(resolved) + ")") +
-                              " is outside the directories a client's job may name" + how);
+  throw FieldError(field, json_quoted(path) + " leads out of the directories a client's job may name (through a symlink)" + where());
 }
 
 void ClientHostPaths::check(const nlohmann::json& job) const {
   if (!job.is_object()) return;
   if (job.contains("rootfs")) check_path(job["rootfs"], "rootfs");
   if (job.contains("mounts") && job["mounts"].is_array())
-    for (size_t i = 0; i < job["mounts"].size(); ++i)
-      if (const auto& m = job["mounts"][i]; m.is_object() && m.contains("source"))
-        check_path(m["source"], "mounts[" + std::to_string(i) + "].source");
+    for (size_t i = 0; i < job["mounts"].size(); ++i) {
+      const auto& m = job["mounts"][i];
+      if (!m.is_object()) continue;
+      const std::string at = "mounts[" + std::to_string(i) + "]";
+      if (m.contains("source")) check_path(m["source"], at + ".source");
+      // Read-only, always: a job that could write in an allowed directory could leave a symlink
+      // there that a later job's path follows, or change a tree other jobs run in.
+      if (m.contains("readonly") && m["readonly"] == false)
+        throw FieldError(at + ".readonly", "a client's job may not bind a host directory writable; write into the cell "
+                                           "and take the files back with \"collect\"");
+  }
+  // A policy file could grant any capability and turn seccomp off: the operator's only.
   if (job.contains("policy") && job["policy"].is_string() && is_policy_path(job["policy"].get<std::string>()))
-    check_path(job["policy"], "policy");
+    throw FieldError("policy", json_quoted(job["policy"].get<std::string>()) +
+                                   " is a file; a client's job names a policy by its name (policy files are the "
+                                   "operator's, in a policy directory: docs/policies.md)");
   if (job.contains("pod") && job["pod"].is_object() && job["pod"].contains("services") && job["pod"]["services"].is_array())
     for (size_t i = 0; i < job["pod"]["services"].size(); ++i)
       if (const auto& s = job["pod"]["services"][i]; s.is_object() && s.contains("rootfs"))

@@ -1,11 +1,18 @@
 // Host paths in a job from a client. `cellblock serve` and `cellblock worker` take jobs from
 // clients, and a client may be an attacker (docs/threat-model.md). A job's `rootfs`, each mount's
-// `source`, a `policy` given as a file and a pod service's `rootfs` are host paths the supervisor
-// opens as root: bound into the cell, a client's `{"source": "/", "target": "/host", "readonly":
-// false}` would let it write any file of the host. So a client's job may name only paths in the
-// directories the operator allows (`--allow-host-path DIR`, repeatable; none by default), with
-// symlinks resolved. What the operator's `--defaults` gives is not checked: only what the client
-// sent. `cellblock run` and `batch` run the operator's own jobs and check nothing.
+// `source` and a pod service's `rootfs` are host paths the supervisor opens as root: bound into
+// the cell, a client's `{"source": "/", "target": "/host", "readonly": false}` would let it write
+// any file of the host. So a client's job may name only paths in the directories the operator
+// allows (`--allow-host-path DIR`, repeatable; none by default): first by the path's text, so a
+// refusal says nothing of what exists outside, then with symlinks resolved. Its mounts are
+// read-only (a job that could write in an allowed directory could plant a symlink there for a
+// later job), and it names a policy only by name (a policy file can grant any capability).
+// What the operator's `--defaults` gives is not checked: only what the client sent. `cellblock
+// run` and `batch` run the operator's own jobs and check nothing.
+//
+// Left open: the path is resolved when the job is accepted and again when it starts. Whoever can
+// write in an allowed directory between the two (not a client: its mounts are read-only) could
+// swap a directory for a symlink. Allow only directories nobody untrusted writes.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -19,10 +26,10 @@ class ClientHostPaths {
   // Each directory must exist; it is resolved now (realpath). Throws FieldError naming `flag`.
   explicit ClientHostPaths(const std::vector<std::string>& allowed = {}, const std::string& flag = "--allow-host-path");
 
-  // Throws FieldError naming the field ("rootfs", "mounts[1].source", "policy",
-  // "pod.services[0].rootfs") when the client's job (before --defaults are merged) names a host
-  // path that is relative, missing, or outside every allowed directory. Shapes that are wrong in
-  // other ways are left to the job's reader.
+  // Throws FieldError naming the field ("rootfs", "mounts[1].source", "mounts[1].readonly",
+  // "policy", "pod.services[0].rootfs") when the client's job (before --defaults are merged)
+  // names a host path that is relative, missing or outside every allowed directory, a writable
+  // mount, or a policy file. Shapes that are wrong in other ways are left to the job's reader.
   void check(const nlohmann::json& client_job) const;
 
   const std::vector<std::string>& allowed() const { return allowed_; }
@@ -30,7 +37,10 @@ class ClientHostPaths {
  private:
   void check_path(const nlohmann::json& value, const std::string& field) const;
 
+  std::string where() const;  // the end of every refusal: which directories, which flag
+
   std::vector<std::string> allowed_;  // resolved
+  std::vector<std::string> given_;    // as the operator wrote them, lexically normal
   std::string flag_;
 };
 

@@ -1,9 +1,9 @@
 // `cellblock serve` through real clients: curl over the unix socket and over TCP with a token,
 // Python's http.client (tests/service/scenarios.py). The API is docs/api.md.
 #include <gmock/gmock.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/resource.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -155,7 +155,8 @@ TEST(ServiceApi, BadRequestsGetTheFieldAndTheReason) {
 
 // A client may be an attacker: the host paths its job names (rootfs, mount sources) must lie in
 // the directories the operator allows, or {"source": "/", "readonly": false} would hand it the
-// host's files. Nothing of a refused job runs; jobs that name nothing run in --defaults.
+// host's files; its mounts are read-only and its policy a name. Nothing of a refused job runs;
+// jobs that name nothing run in --defaults.
 TEST(ServiceApi, AClientsJobMayNameHostPathsOnlyWhereTheOperatorAllows) {
   Scratch s("serve-host-paths");
   Serve serve(s, "serve", {"--allow-host-path", kRootfs});
@@ -171,6 +172,15 @@ TEST(ServiceApi, AClientsJobMayNameHostPathsOnlyWhereTheOperatorAllows) {
   Http root = post_job({{"rootfs", "/"}, {"command", {"/bin/true"}}});
   ASSERT_EQ(root.code, 400) << root.body;
   EXPECT_EQ(json::parse(root.body)["field"], "rootfs");
+  // Inside, but writable (the job could leave a symlink there for the next), or a policy file
+  // (it could grant any capability): refused too.
+  Http writable = post_job({{"command", {"/bin/true"}},
+                            {"mounts", {{{"source", std::string(kRootfs) + "/tmp"}, {"target", "/t"}, {"readonly", false}}}}});
+  ASSERT_EQ(writable.code, 400) << writable.body;
+  EXPECT_EQ(json::parse(writable.body)["field"], "mounts[0].readonly");
+  Http policy = post_job({{"command", {"/bin/true"}}, {"policy", std::string(kRootfs) + "/p.json"}});
+  ASSERT_EQ(policy.code, 400) << policy.body;
+  EXPECT_EQ(json::parse(policy.body)["field"], "policy");
   Http batch = curl_unix(s, serve, {"-X", "POST", "--data-binary",
                                     json{{"jobs", {{{"command", {"/bin/true"}}}, writes_host}}}.dump()}, "/v1/jobs");
   ASSERT_EQ(batch.code, 400) << batch.body;

@@ -45,6 +45,8 @@ TEST_F(ClientHostPathsTest, PathsInsideAnAllowedDirectoryPass) {
   ClientHostPaths paths({path("allowed")});
   EXPECT_EQ(refused_field(paths, {{"rootfs", path("allowed/rootfs")}}), "");
   EXPECT_EQ(refused_field(paths, {{"rootfs", path("allowed")}}), "");
+  EXPECT_EQ(refused_field(paths, {{"rootfs", path("allowed/rootfs/")}}), "") << "a trailing slash";
+  EXPECT_EQ(refused_field(paths, {{"rootfs", path("allowed-not/../allowed/rootfs")}}), "") << "\"..\" that stays inside";
   EXPECT_EQ(refused_field(paths, {{"mounts", {{{"source", path("allowed/rootfs")}, {"target", "/x"}}}}}), "");
   EXPECT_EQ(refused_field(paths, {{"policy", "judge"}}), "") << "a policy by name is no host path";
   EXPECT_EQ(refused_field(paths, {{"command", {"/bin/true"}}}), "") << "a job naming no host path";
@@ -62,15 +64,29 @@ TEST_F(ClientHostPathsTest, PathsOutsideAreRefusedNamingTheField) {
                              {{"source", "/"}, {"target", "/host"}, {"readonly", false}}}}};
   EXPECT_EQ(refused_field(paths, mounts), "mounts[1].source");
   EXPECT_EQ(refused_field(paths, {{"policy", path("secret/p.json")}}), "policy");
+  EXPECT_EQ(refused_field(paths, {{"policy", path("allowed/p.json")}}), "policy") << "a policy file, even inside";
+  EXPECT_EQ(refused_field(paths, {{"mounts", {{{"source", path("allowed/rootfs")}, {"target", "/a"}, {"readonly", false}}}}}),
+            "mounts[0].readonly")
+      << "a client's mount is read-only, even inside";
   EXPECT_EQ(refused_field(paths, {{"pod", {{"services", {{{"name", "db"}, {"rootfs", path("secret")}}}}}}}),
             "pod.services[0].rootfs");
-  try {
-    paths.check({{"rootfs", path("allowed/link")}});
-    FAIL() << "not refused";
-  } catch (const FieldError& e) {
-    EXPECT_NE(std::string(e.what()).find(path("secret")), std::string::npos) << "says where the link leads: " << e.what();
-    EXPECT_NE(std::string(e.what()).find("--allow-host-path"), std::string::npos) << e.what();
-  }
+  // A refusal tells a client nothing of the host outside: not where a link leads, and not
+  // whether a path outside exists (no look at the host for a path outside by its text).
+  auto refusal = [&](const std::string& probe) {
+    try {
+      paths.check({{"rootfs", probe}});
+    } catch (const FieldError& e) {
+      return std::string(e.what());
+    }
+    return std::string("not refused");
+  };
+  const std::string link = refusal(path("allowed/link")), missing = refusal(path("no-such-dir"));
+  EXPECT_EQ(link.find("secret"), std::string::npos) << "names where the link leads: " << link;
+  EXPECT_NE(link.find("--allow-host-path"), std::string::npos) << link;
+  EXPECT_EQ(missing.find("No such file"), std::string::npos) << "looked outside: " << missing;
+  std::string alike = missing;  // the same words, but for the path
+  alike.replace(alike.find(path("no-such-dir")), path("no-such-dir").size(), path("secret"));
+  EXPECT_EQ(refusal(path("secret")), alike) << "a path outside that exists and one that does not are refused alike";
 }
 
 TEST_F(ClientHostPathsTest, NoDirectoryAllowsNoHostPathAndRootAllowsAll) {

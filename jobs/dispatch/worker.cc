@@ -340,6 +340,14 @@ void Worker::write_results() {
       redis_up_ = true;
       backoff = milliseconds(100);
     } catch (const RedisError& e) {
+      // The ACL refuses this user a command of the result script: waiting will not change that,
+      // and the reader would go on heartbeating the jobs held here, so no other worker could
+      // take them. run() stops the worker as for its own refusals; the result waits as below
+      // (in the spool), and its job stays pending for another worker.
+      if (is_refusal(e.what())) {
+        std::lock_guard lock(mutex_);
+        if (writer_refused_.empty()) writer_refused_ = e.what();
+      }
       // The result stays first in line: nothing finished is lost while Redis is away.
       if (!down)
         spdlog::warn("worker {}: writing the result of job {}: {}; results wait{} until Redis is back (again in {} ms, "
@@ -396,6 +404,13 @@ int Worker::run() {
   int first_signal = 0;
   std::string refused;  // NOPERM: what Redis refused this worker's user
   while (!(first_signal = wait_for_stop_signal(milliseconds(0)))) {
+    {
+      std::lock_guard lock(mutex_);
+      if (!writer_refused_.empty()) {
+        refused = writer_refused_;
+        break;
+      }
+    }
     try {
       if (!reader_->ok()) reader_ = std::make_unique<RedisClient>(options_.redis);
       if (Clock::now() >= next_beat) {

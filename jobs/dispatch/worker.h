@@ -109,6 +109,7 @@ class Worker {
   metrics::Gauge* last_heartbeat_ = nullptr;
   bool stopping_ = false;
   bool writer_done_ = false;
+  std::string writer_refused_;  // what Redis refused the writer's user (is_refusal): the worker stops
   std::thread writer_thread_;
   std::unique_ptr<RedisClient> subscriber_;  // SUBSCRIBE NAME:cancel NAME:follow
   std::atomic<bool> closing_{false};

@@ -307,6 +307,33 @@ TEST(FrontendTest, JobsSentBySubmitAreQueuedThenRunningThenDoneOnAFrontEnd) {
   EXPECT_EQ(json::parse(curl_unix(s, serve, {}, "/v1/jobs/next").body)["result"]["exit_code"], 0) << "the first job of id next ran, not the refused one";
 }
 
+// A worker whose user may read jobs but not write results (here: no SET, the result script's
+// first write) must not hold its jobs forever, heartbeating them so that no other worker takes
+// them: it stops with one line naming the list, and the job stays pending for another worker.
+TEST(FrontendTest, AWorkerWhoseUserMayNotWriteResultsStopsAndLeavesItsJobPending) {
+  Scratch s("frontend-acl-results");
+  RedisServer redis(s);
+  auto admin = redis.client();
+  admin->command({"ACL", "SETUSER", "noset", "on", ">npw", "~q:*", "&q:*", "+xreadgroup", "+xautoclaim", "+xclaim",
+                  "+xpending", "+xack", "+publish", "+xadd", "+incr", "+exists", "+eval", "+xread", "+xrevrange", "+xgroup",
+                  "+get", "+mget", "+subscribe", "+expire", "+del"});
+  auto worker = start_cellblock(s, "worker", "noset",
+                                {"--redis", "redis://noset:npw@127.0.0.1:" + std::to_string(redis.port()), "--queue", "q",
+                                 "--name", "w", "--defaults", s.defaults()},
+                                s.global_args({"--log-level", "info"}));
+  auto submit = start_cellblock(s, "submit", "submit",
+                                {"--redis", redis.url(), "--queue", "q", s.write("one.jsonl", R"({"id":"one","command":["/bin/true"]})" "\n")});
+  ASSERT_EQ(submit->wait(budget(0)), 0) << submit->err();
+  EXPECT_EQ(worker->wait(budget(1)), 1) << worker->err();
+  EXPECT_NE(worker->err().find("docs/distributed.md"), std::string::npos) << worker->err();
+  EXPECT_NE(worker->err().find("writing the result of job one"), std::string::npos) << "the refusal was the writer's: " << worker->err();
+  Reply pending = admin->command({"XPENDING", QueueKeys("q").jobs, "workers"});
+  ASSERT_EQ(pending->type, REDIS_REPLY_ARRAY);
+  EXPECT_EQ(pending->element[0]->integer, 1) << "the job is left for another worker; " << worker->err();
+  Reply result = admin->command({"GET", QueueKeys("q").result("one")});
+  EXPECT_TRUE(is_nil(result.get())) << "no result was written: " << reply_string(result.get());
+}
+
 // The ACL users docs/distributed.md gives (its "Security" section): a worker, and submitters and
 // front ends, each allowed only the commands listed there, serve the queue end to end; a user
 // without the worker's commands cannot be a worker (the ACL is really in force).

@@ -99,6 +99,15 @@ std::string reply_string(const redisReply* r) {
 
 bool is_nil(const redisReply* r) { return !r || r->type == REDIS_REPLY_NIL; }
 
+bool is_unavailable(std::string_view error) {
+  // hiredis's error text is the reply after the '-': "LOADING Redis is loading ...". Ours may
+  // put the URL and the command before it, so look for the code after a space or at the start.
+  for (std::string_view code : {"LOADING ", "BUSY ", "MASTERDOWN ", "TRYAGAIN "})
+    for (size_t at = error.find(code); at != std::string_view::npos; at = error.find(code, at + 1))
+      if (at == 0 || error[at - 1] == ' ') return true;
+  return false;
+}
+
 bool is_refusal(std::string_view error) {
   for (std::string_view sign : {"NOPERM", "The user executing the script can't run this command", "ACL failure in script"})
     if (error.find(sign) != std::string_view::npos) return true;

@@ -61,5 +61,9 @@ bool is_nil(const redisReply* r);
 // NOPERM for a command, and for one a script runs "The user executing the script can't run this
 // command" (Redis 7.0) or "ACL failure in script" (7.2 on).
 bool is_refusal(std::string_view error);
+// Whether an error reply says that Redis cannot serve anyone just now, though the connection
+// stands: LOADING (a restarted server reading its AOF), BUSY (a script past its time limit),
+// MASTERDOWN, TRYAGAIN. A client should treat it as Redis being away, not as a refusal.
+bool is_unavailable(std::string_view error);
 
 }  // namespace cellblock

@@ -43,7 +43,9 @@ void RedisLane::loop() {
     } catch (const RedisError& e) {
       outcome.error = e.what();
       // An error reply (a command refused) leaves the connection usable; a lost one does not.
-      outcome.away = !(redis_ && redis_->ok());
+      // A Redis that is loading its data or stuck in a script answers with an error too, and
+      // is away for the client all the same (503, try again).
+      outcome.away = !(redis_ && redis_->ok()) || is_unavailable(e.what());
       up_ = !outcome.away;
     }
     boost::asio::post(io_, [done = std::move(next.second), outcome = std::move(outcome)]() mutable { done(std::move(outcome)); });

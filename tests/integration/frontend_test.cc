@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <functional>
+#include <thread>
 
 #include "jobs/dispatch/queue_keys.h"
 #include "tests/integration/batch_test_util.h"
@@ -441,6 +442,25 @@ TEST(FrontendTest, RedisAwayIs503WithRetryAfterAndWrongPasswordOneLine) {
   EXPECT_EQ(c->command({"EXISTS", QueueKeys("q").job("a")})->integer, 1) << "the AOF kept the accepted job";
   // Back: accepted again.
   EXPECT_EQ(post(s, serve, {{"id", "b"}, {"command", {"/bin/true"}}}).code, 202);
+
+  // Up but unable to serve anyone: a script past its time limit gets every other client BUSY (as a
+  // restarted server reading its AOF answers LOADING). That is Redis away too: 503, not a 500.
+  c->command({"CONFIG", "SET", "busy-reply-threshold", "100"});
+  auto stuck = redis.client();
+  std::thread script([&stuck] {
+    try {
+      stuck->command({"EVAL", "while true do end", "0"});
+    } catch (const RedisError&) {  // ended by SCRIPT KILL
+    }
+  });
+  std::this_thread::sleep_for(milliseconds(500));
+  Http busy = post(s, serve, {{"id", "c"}, {"command", {"/bin/true"}}});
+  EXPECT_EQ(busy.code, 503) << busy.body;
+  EXPECT_NE(busy.body.find("BUSY"), std::string::npos) << busy.body;
+  EXPECT_NE(busy.headers.find("Retry-After"), std::string::npos) << busy.headers;
+  c->command({"SCRIPT", "KILL"});
+  script.join();
+  EXPECT_EQ(post(s, serve, {{"id", "c"}, {"command", {"/bin/true"}}}).code, 202);
 }
 
 TEST(FrontendTest, TwoFrontEndsAndTwoWorkersServeOneStream) {

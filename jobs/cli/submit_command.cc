@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <random>
 #include <sstream>
 
@@ -175,8 +176,8 @@ int submit_command(const SubmitOptions& o) {
   const QueueKeys keys(o.queue);
   int stopped_by = 0;
   try {
-    RedisClient redis(url);
-    for (const Pending& p : add_jobs(redis, keys, jobs, job_ttl)) {
+    auto redis = std::make_unique<RedisClient>(url);
+    for (const Pending& p : add_jobs(*redis, keys, jobs, job_ttl)) {
       Result r;
       r.status = Status::invalid_job;
       r.id = p.id;
@@ -191,13 +192,32 @@ int submit_command(const SubmitOptions& o) {
       // subscribed, and the keys are there whenever we look.
       std::vector<Pending> waiting = jobs;
       auto pause = milliseconds(20);
+      bool lost = false;  // Redis went away while we waited: said once, and again when it is back
       while (!waiting.empty() && !stopped_by) {
+        // Every chunk read before any result is printed, so that a pass cut short prints nothing twice.
+        std::vector<Reply> replies;
+        try {
+          if (!redis->ok()) redis = std::make_unique<RedisClient>(url);
+          for (size_t i = 0; i < waiting.size(); i += kChunk) {
+            Command get{"MGET"};
+            for (size_t k = i; k < std::min(waiting.size(), i + kChunk); ++k) get.push_back(keys.result(waiting[k].id));
+            replies.push_back(redis->command(get));
+          }
+        } catch (const RedisError& e) {
+          // A restarted Redis keeps the jobs and their results (AOF; docs/distributed.md), and
+          // the workers write what finished meanwhile when it is back: wait for it.
+          if (!lost) std::cerr << "cellblock submit: " << e.what() << "; waiting for Redis to answer again\n";
+          lost = true;
+          pause = std::min(std::max(pause * 2, milliseconds(100)), milliseconds(2000));
+          stopped_by = wait_for_stop_signal(pause);
+          continue;
+        }
+        if (lost) std::cerr << "cellblock submit: Redis answers again\n";
+        lost = false;
         std::vector<Pending> still;
         for (size_t i = 0; i < waiting.size(); i += kChunk) {
-          Command get{"MGET"};
-          size_t end = std::min(waiting.size(), i + kChunk);
-          for (size_t k = i; k < end; ++k) get.push_back(keys.result(waiting[k].id));
-          Reply r = redis.command(get);
+          const size_t end = std::min(waiting.size(), i + kChunk);
+          const Reply& r = replies[i / kChunk];
           for (size_t k = i; k < end; ++k) {
             const redisReply* value = r->element[k - i];
             if (is_nil(value)) {

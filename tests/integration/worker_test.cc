@@ -297,6 +297,28 @@ TEST(WorkerTest, RedisRestartedMidRunLosesNoJobAndNoResult) {
   EXPECT_NE(log.find("Redis answers again"), std::string::npos) << log;
 }
 
+// `submit --wait` outlasts a restart of Redis: the jobs and results are in its AOF, and the
+// worker writes what finished meanwhile when it is back; the submitter waits for that instead
+// of leaving with the results unprinted.
+TEST(WorkerTest, SubmitWaitOutlastsARedisRestart) {
+  Scratch s("worker-submit-restart");
+  RedisServer redis(s);
+  const double sleep_ms = std::max(1000.0, 20 * job_ms());
+  auto worker = start_worker(s, redis, "w");
+  auto submit = start_submit(s, redis, "submit", s.write_jobs("jobs.jsonl", {sh_job("slow", "sleep " + seconds_text(sleep_ms))}));
+  ASSERT_TRUE(eventually([&] { return worker->err().find("\"slow\" started") != std::string::npos; }, budget(1)))
+      << worker->err();
+  redis.stop();
+  std::this_thread::sleep_for(milliseconds(static_cast<int64_t>(2 * sleep_ms)));  // the job ends meanwhile
+  redis.restart();
+  ASSERT_EQ(submit->wait(budget(1, sleep_ms)), 0) << submit->err() << worker->err();
+  auto by_id = results_by_id(submit->out());
+  ASSERT_EQ(by_id.size(), 1u) << submit->out();
+  EXPECT_EQ(by_id["slow"]["status"], "exited") << by_id["slow"].dump();
+  EXPECT_NE(submit->err().find("waiting for Redis to answer again"), std::string::npos) << submit->err();
+  EXPECT_NE(submit->err().find("Redis answers again"), std::string::npos) << submit->err();
+}
+
 TEST(WorkerTest, HighPriorityJobsStartBeforeWaitingLowOnes) {
   Scratch s("worker-priority");
   RedisServer redis(s);

@@ -1,11 +1,15 @@
 #include "jobs/service/session.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core.hpp>
+#include <cerrno>
+#include <chrono>
 #include <deque>
 #include <optional>
 
@@ -16,6 +20,9 @@ namespace {
 
 namespace beast = boost::beast;
 namespace net = boost::asio;
+
+// How often a connection whose request waits is looked at for a client that hung up.
+constexpr std::chrono::milliseconds kHangupCheck{500};
 
 std::string_view sv(beast::string_view s) { return {s.data(), s.size()}; }
 
@@ -266,6 +273,31 @@ class Session : public SessionHandle, public std::enable_shared_from_this<Sessio
       spdlog::error("http: {} {} failed: {}", std::string(req.method_string()), call_->path, e.what());
       answer(current_, error_response(http::status::internal_server_error, std::string("internal error: ") + e.what()));
     }
+    if (!answered_ || streaming_) watch_for_hangup(current_);
+  }
+
+  // While a handler works (a long poll, the output of a silent job, a long go-judge /run) nothing
+  // reads the socket, so a client that hung up would keep its session, and a --max-connections
+  // slot, until the answer, up to an hour later. So look at the socket every kHangupCheck: at
+  // its end or an error the client is gone and the session closes (the handler's later answer
+  // goes nowhere). A look that peeks, from a timer that holds the session only weakly: a
+  // second read waiting on the socket beside the session's own kept answered sessions alive.
+  void watch_for_hangup(SessionResponder<Protocol>* watched) {
+    auto timer = std::make_shared<net::steady_timer>(stream_.get_executor(), kHangupCheck);
+    timer->async_wait([weak = this->weak_from_this(), watched, timer](beast::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self) return;
+      const bool request_over = watched != self->current_ || (self->answered_ && (!self->streaming_ || self->stream_ended_));
+      if (request_over || !self->stream_.socket().is_open()) return;
+      char byte;
+      const ssize_t n = ::recv(self->stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        spdlog::debug("http: the client hung up before its answer");
+        return self->close();
+      }
+      if (n < 0) self->watch_for_hangup(watched);  // nothing to read: look again later
+      // n > 0: a pipelined request, left for the next read
+    });
   }
 
   void decorate(Response& r, unsigned version, bool keep_alive) {

@@ -1,6 +1,7 @@
 // `cellblock serve` through real clients: curl over the unix socket and over TCP with a token,
 // Python's http.client (tests/service/scenarios.py). The API is docs/api.md.
 #include <gmock/gmock.h>
+#include <poll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -281,6 +282,49 @@ TEST(ServiceApi, RunningOutOfDescriptorsPausesAcceptingInsteadOfSpinning) {
   clients.clear();
   ASSERT_EQ(::prlimit(pid, RLIMIT_NOFILE, &before, nullptr), 0);
   EXPECT_TRUE(eventually([&] { return curl_unix(s, serve, {}, "/v1/health").code == 200; }, 30s)) << serve.err();
+}
+
+// Nothing reads a connection while its handler waits, so a client that hung up during a long
+// poll used to keep its session and its --max-connections slot until the poll ended (here an
+// hour). The service looks for the hang-up and gives the slot back within a second.
+TEST(ServiceApi, AClientThatHangsUpDuringALongPollGivesItsSlotBack) {
+  Scratch s("serve-hangup");
+  Serve serve(s, "serve", {"--max-connections", "1"});
+  // One request on a connection of its own: the status, or 0 when the connection failed or, for
+  // a long poll (`keep`), when no answer came at once and the connection is kept in *keep.
+  auto ask = [&](const std::string& request, int* keep = nullptr) {
+    UniqueFd fd;
+    try {
+      fd.reset(connect_unix(serve.socket()));
+    } catch (const std::runtime_error&) {
+      return 0;
+    }
+    // A refusal (503) may come, and the server close, before the request is sent: read it all the same.
+    const bool sent = ::send(fd.get(), request.data(), request.size(), MSG_NOSIGNAL) == static_cast<ssize_t>(request.size());
+    if (keep && sent) {
+      struct pollfd p {fd.get(), POLLIN, 0};
+      if (::poll(&p, 1, 300) == 0) {
+        *keep = fd.release();
+        return 0;
+      }
+    }
+    char buf[64] = {};
+    if (::read(fd.get(), buf, sizeof buf - 1) < 12) return 0;
+    return std::atoi(buf + 9);  // "HTTP/1.1 NNN"
+  };
+  const std::string health = "GET /v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+  Http posted = curl_unix(s, serve, {"-X", "POST", "--data-binary", json{{"command", {"/bin/sleep", "600"}}}.dump()}, "/v1/jobs");
+  ASSERT_EQ(posted.code, 202) << posted.body;
+  const std::string id = json::parse(posted.body)["id"];
+  // The slot may still be the last connection's for a moment: try until the long poll holds it.
+  int waiter = -1, answered = 0;
+  ASSERT_TRUE(eventually([&] {
+    return (answered = ask("GET /v1/jobs/" + id + "/wait?timeout=3600 HTTP/1.1\r\nHost: x\r\n\r\n", &waiter)) == 0;
+  }, 30s)) << "the long poll was answered " << answered;
+  EXPECT_EQ(ask(health), 503) << "the long poll holds the only slot";
+  ::close(waiter);  // hangs up
+  EXPECT_TRUE(eventually([&] { return ask(health) == 200; }, 10s)) << "the hung-up long poll still holds the slot";
+  EXPECT_EQ(curl_unix(s, serve, {"-X", "DELETE"}, "/v1/jobs/" + id).code, 200);
 }
 
 TEST(ServiceApi, AThousandJobsOverEightKeepAliveConnectionsEachGetOneResult) {

@@ -32,8 +32,6 @@ class ClientHostPaths {
   // mount, or a policy file. Shapes that are wrong in other ways are left to the job's reader.
   void check(const nlohmann::json& client_job) const;
 
-  const std::vector<std::string>& allowed() const { return allowed_; }
-
  private:
   void check_path(const nlohmann::json& value, const std::string& field) const;
 

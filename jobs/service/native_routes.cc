@@ -150,11 +150,9 @@ void add_native_routes(Router& router, NativeApi api_in) {
     const std::string id = c.params.at("id");
     const JobRecord* r = api->store.find(id);
     if (!r) return a->send(not_found(id));
-    if (!api->store.cancel(id)) {
-      if (!r->result) return a->send(stopped_by_shutdown(id));
+    if (!api->store.cancel(id))  // only a done job, which has its result
       return a->send(error_response(http::status::conflict,
                                     "job " + id + " is already done (" + r->result->value("status", "") + ")", "id"));
-    }
     // A queued job ends at once and a running one within a moment (the cell is killed): answer
     // with the result when it is there, with 202 and the state otherwise.
     api->store.wait(id, std::chrono::seconds(10), [a, id](const JobRecord* r) {

@@ -61,19 +61,43 @@ long long delivery_count(RedisClient& redis, const StreamJob& job) {
 // and MULTI took two (most of what Redis added to a job, bench/workers). Where it fails (out of
 // memory at the first write, an ACL refusal, a key of another type), it fails at a write as the
 // MULTI did: the worker tries again, and what a first try wrote makes the next a counted duplicate.
+//
+// The streams would otherwise keep every job and every result for ever, so the script trims them:
+// - the job's stream, up to the oldest entry a worker still holds (XPENDING), at most up to this
+//   one: XREADGROUP hands entries out in order, so every older entry was delivered, and one that
+//   was delivered and is no longer pending has its result. Trimmed from the head with XTRIM, never
+//   XDEL: a deleted entry in the middle makes XINFO GROUPS's `lag`, the queue's depth, unknown;
+// - NAME:results, to the result's TTL (MINID, from Redis's own clock): an entry older than that
+//   names a result whose NAME:result:<id> has expired anyway.
+// Both with `~`: Redis drops only whole nodes of the stream, a few dozen entries at a time.
 constexpr const char* kPublishScript = R"lua(
-if redis.call('EXISTS', KEYS[1]) == 1 then
+local function older(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  if tonumber(am) ~= tonumber(bm) then return tonumber(am) < tonumber(bm) end
+  return tonumber(as) < tonumber(bs)
+end
+local function ack_and_trim()
   redis.call('XACK', KEYS[2], 'workers', ARGV[2])
+  local keep_from = ARGV[2]
+  local held = redis.call('XPENDING', KEYS[2], 'workers')
+  if held[1] > 0 and older(held[2], keep_from) then keep_from = held[2] end
+  redis.call('XTRIM', KEYS[2], 'MINID', '~', keep_from)
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  ack_and_trim()
   redis.call('INCR', KEYS[3])
   return 0
 end
 redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
-redis.call('XADD', KEYS[4], '*', 'id', ARGV[1], 'result', ARGV[3])
+local t = redis.call('TIME')
+local expired = string.format('%.0f', math.max(0, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[4]) * 1000))
+redis.call('XADD', KEYS[4], 'MINID', '~', expired, '*', 'id', ARGV[1], 'result', ARGV[3])
 redis.call('PUBLISH', ARGV[5], ARGV[1])
 if #ARGV > 5 then
   redis.call('XADD', KEYS[5], '*', 'id', ARGV[1], 'job', ARGV[6], 'reason', ARGV[7], 'deliveries', ARGV[8])
 end
-redis.call('XACK', KEYS[2], 'workers', ARGV[2])
+ack_and_trim()
 return 1
 )lua";
 

@@ -344,7 +344,7 @@ TEST(FrontendTest, AclUsersWithTheDocumentedCommandsServeTheQueue) {
   auto admin = redis.client();
   admin->command({"ACL", "SETUSER", "worker", "on", ">wpw", "~q:*", "&q:*", "+xreadgroup", "+xautoclaim", "+xclaim",
                   "+xpending", "+xack", "+set", "+xadd", "+publish", "+incr", "+exists", "+eval", "+xread", "+xrevrange", "+xgroup",
-                  "+get", "+mget", "+subscribe", "+expire", "+del"});
+                  "+get", "+mget", "+subscribe", "+expire", "+del", "+xtrim", "+time"});
   admin->command({"ACL", "SETUSER", "front", "on", ">fpw", "~q:*", "&q:*", "+eval", "+xadd", "+hset", "+expire", "+exists",
                   "+mget", "+get", "+hmget", "+xpending", "+set", "+publish", "+subscribe", "+xinfo", "+xrange", "+xlen",
                   "+ping", "+xread", "+zadd", "+zremrangebyscore", "+zscore", "+zrange", "+zrem", "+incr", "+time"});

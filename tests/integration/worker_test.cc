@@ -42,6 +42,8 @@ TEST(WorkerTest, ThreeWorkersDrainJobsWithExactlyOneResultEach) {
   EXPECT_EQ(integer(*c, {"XLEN", kKeys.results}), static_cast<long long>(kJobs));
   EXPECT_EQ(integer(*c, {"EXISTS", kKeys.duplicates}), 0);
   EXPECT_TRUE(pending(*c).empty());
+  // Done jobs leave the stream (trimmed a node of entries at a time), so it does not grow for ever.
+  EXPECT_LT(integer(*c, {"XLEN", kKeys.jobs}), static_cast<long long>(kJobs / 10));
   // Every worker took part: the group spread the jobs.
   Reply consumers = c->command({"XINFO", "CONSUMERS", kKeys.jobs, QueueKeys::group});
   EXPECT_EQ(consumers->elements, 3u);
@@ -49,6 +51,33 @@ TEST(WorkerTest, ThreeWorkersDrainJobsWithExactlyOneResultEach) {
     w->signal(SIGTERM);
     EXPECT_EQ(w->wait(budget(0)), 0) << w->err();
   }
+}
+
+// NAME:results keeps a result only as long as its NAME:result:<id> lives (--result-ttl).
+TEST(WorkerTest, ResultsPastTheirTtlLeaveTheResultsStream) {
+  Scratch s("worker-results-ttl");
+  RedisServer redis(s);
+  auto c = redis.client();
+  // Nodes of 4 entries: Redis trims (`~`) whole nodes only, so this bounds what an old node keeps.
+  c->command({"CONFIG", "SET", "stream-node-max-entries", "4"});
+  auto worker = start_worker(s, redis, "w", {"--result-ttl", "1s"});
+  constexpr int kJobs = 12;
+  auto run_batch = [&](const std::string& prefix) {
+    std::vector<nlohmann::json> jobs;
+    for (int i = 0; i < kJobs; ++i) jobs.push_back({{"id", prefix + std::to_string(i)}, {"command", {"/bin/true"}}});
+    auto submit = start_submit(s, redis, "submit-" + prefix, s.write_jobs(prefix + ".jsonl", jobs));
+    ASSERT_EQ(submit->wait(budget(kJobs)), 0) << submit->err();
+    EXPECT_EQ(results_by_id(submit->out()).size(), static_cast<size_t>(kJobs));
+  };
+  run_batch("a");
+  ASSERT_EQ(integer(*c, {"XLEN", kKeys.results}), kJobs);
+  // The first batch's results expire...
+  ASSERT_TRUE(eventually([&] { return integer(*c, {"EXISTS", kKeys.result("a" + std::to_string(kJobs - 1))}) == 0; },
+                         budget(1)));
+  // ...and the next results trim their entries: at most the node shared with the second batch stays.
+  run_batch("b");
+  EXPECT_LE(integer(*c, {"XLEN", kKeys.results}), kJobs + 3);
+  EXPECT_EQ(integer(*c, {"EXISTS", kKeys.result("b0")}), 1);
 }
 
 TEST(WorkerTest, KilledWorkersJobsAreReclaimedAndCompletedOnce) {

@@ -72,6 +72,14 @@ void ClientHostPaths::check_path(const nlohmann::json& value, const std::string&
   throw FieldError(field, json_quoted(path) + " leads out of the directories a client's job may name (through a symlink)" + where());
 }
 
+nlohmann::json ClientHostPaths::named_fields(const nlohmann::json& job) {
+  nlohmann::json out = nlohmann::json::object();
+  if (!job.is_object()) return out;
+  for (const char* key : {"rootfs", "mounts", "policy", "pod"})
+    if (job.contains(key)) out[key] = job[key];
+  return out;
+}
+
 void ClientHostPaths::check(const nlohmann::json& job) const {
   if (!job.is_object()) return;
   if (job.contains("rootfs")) check_path(job["rootfs"], "rootfs");

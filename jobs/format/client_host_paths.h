@@ -32,6 +32,11 @@ class ClientHostPaths {
   // mount, or a policy file. Shapes that are wrong in other ways are left to the job's reader.
   void check(const nlohmann::json& client_job) const;
 
+  // The fields of a client's job that check() reads ("rootfs", "mounts", "policy", "pod"), as
+  // the client sent them: `serve` journals them with the job, so that a service restarted with
+  // other --allow-host-path directories checks a job it queues again by its own.
+  static nlohmann::json named_fields(const nlohmann::json& client_job);
+
  private:
   void check_path(const nlohmann::json& value, const std::string& field) const;
 

@@ -18,6 +18,9 @@ struct JobRequest {
   JobSpec job;
   int priority = 0;                         // higher starts first
   std::optional<uint64_t> queue_timeout_ms;  // longest wait before it starts
+  // `serve`: the host-path fields the client sent (ClientHostPaths::named_fields), journaled so
+  // that they are checked again when a restarted service queues the job again. Empty elsewhere.
+  nlohmann::json client_fields;
 };
 
 // Whether a job's "files" may name a host file ({"src": "/host/path"}), read when the job is

@@ -30,6 +30,7 @@ JobRecord record_from_journal(const json& j) {
   r.id = j.at("id").get<std::string>();
   r.attempt = j.value("attempt", 1u);
   r.job = j.at("job");
+  r.client_fields = j.value("client", json::object());
   r.job_id = j.value("job_id", r.id);
   r.submitted_ms = j.value("submitted_ms", int64_t{0});
   r.started_ms = j.value("started_ms", int64_t{0});
@@ -114,7 +115,10 @@ void JobStore::submit(std::vector<JobRequest> jobs, std::function<void(std::vect
     r.job = job_to_json(request.job);
     r.job["priority"] = request.priority;
     if (request.queue_timeout_ms) r.job["queue_timeout_ms"] = *request.queue_timeout_ms;
-    entries.push_back({r.id, {{"id", r.id}, {"submitted_ms", r.submitted_ms}, {"job", r.job}}});
+    r.client_fields = std::move(request.client_fields);
+    json entry{{"id", r.id}, {"submitted_ms", r.submitted_ms}, {"job", r.job}};
+    if (!r.client_fields.empty()) entry["client"] = r.client_fields;
+    entries.push_back({r.id, std::move(entry)});
     ids.push_back(r.id);
     JobRecord& kept = records_[r.id] = std::move(r);
     // Queued now, while the journal writes it: the disk's fsyncs overlap the job's run instead of
@@ -316,7 +320,7 @@ void JobStore::sweep() {
   });
 }
 
-size_t JobStore::recover(PolicyRegistry& policies, const ImageJobs& images) {
+size_t JobStore::recover(PolicyRegistry& policies, const ImageJobs& images, const ClientHostPaths& client_paths) {
   Journal::Loaded loaded = journal_.load();
   for (const std::string& p : loaded.problems) spdlog::warn("journal: skipped {}", p);
   const int64_t now = unix_ms();
@@ -344,6 +348,8 @@ size_t JobStore::recover(PolicyRegistry& policies, const ImageJobs& images) {
     if (p.last_attempt) ++rerun;
     JobRecord& rec = records_[r.id] = std::move(r);
     try {
+      // Accepted under the --allow-host-path of the service that took it; runs only under ours.
+      client_paths.check(rec.client_fields);
       JobRequest request = request_from_json(rec.job);
       images.resolve_now(request.job);
       prepare_job(request.job, policies);

@@ -10,7 +10,8 @@
 //                        attempt started ("start"), a result ("result", with the job's record),
 //                        a result expired or a job withdrawn ("forget", "withdraw")
 //     jobs/<id>.json     an accepted job not yet done, as of the last checkpoint:
-//                        {"id", "submitted_ms", "job"}
+//                        {"id", "submitted_ms", "job", "client"?: the host-path fields the
+//                        client sent, checked again when a restarted service queues it}
 //     jobs/<id>.started  the attempt that had started last ("1", "2", ...), as of then
 //     results/<id>.json  a finished job's record with its result, for --keep-results, as of then
 //

@@ -2,6 +2,7 @@
 
 #include <memory>
 
+#include "jobs/format/client_host_paths.h"
 #include "jobs/format/job_json.h"
 #include "jobs/format/json_reader.h"
 #include "jobs/service/route_helpers.h"
@@ -31,6 +32,7 @@ std::vector<JobRequest> read_jobs(const std::string& body, ServiceContext& ctx, 
   for_each_job(body, batch, [&](const json& j) {
     ctx.client_paths.check(j);
     JobRequest r = request_from_json(j, ctx.defaults);
+    r.client_fields = ClientHostPaths::named_fields(j);
     if (names_image(r.job)) images = true;
     else prepare_job(r.job, ctx.policies);
     out.push_back(std::move(r));

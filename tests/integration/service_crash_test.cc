@@ -103,6 +103,40 @@ TEST(ServiceCrash, SigtermKeepsQueuedAndInterruptedJobsForTheNextStart) {
   EXPECT_EQ(check.code, 0) << check.err << serve.err();
 }
 
+// A journaled job runs again only under the --allow-host-path of the service that queues it
+// again: an operator who narrows the directories and restarts does not get the old jobs' paths.
+// What the --defaults give is the operator's and stays unchecked.
+TEST(ServiceCrash, AJobQueuedAgainIsCheckedAgainstTheRestartedServicesAllowedPaths) {
+  Scratch s("serve-recheck-paths");
+  std::filesystem::create_directories(s.path("elsewhere"));
+  Serve serve(s, "serve", {"--parallel", "1", "--grace", "200ms", "--allow-host-path", kRootfs});
+  auto post = [&](const json& job) {
+    Http h = curl_unix(s, serve, {"-X", "POST", "--data-binary", job.dump()}, "/v1/jobs");
+    EXPECT_EQ(h.code, 202) << h.body;
+    return json::parse(h.body).value("id", "");
+  };
+  auto record = [&](const std::string& id) { return json::parse(curl_unix(s, serve, {}, "/v1/jobs/" + id).body); };
+  // One slot: the blocker (the defaults' rootfs) runs, the job naming its own rootfs waits.
+  const std::string blocker = post({{"command", {"sleep", "600"}}});
+  ASSERT_TRUE(eventually([&] { return record(blocker)["state"] == "running"; })) << serve.err();
+  const std::string named = post({{"rootfs", kRootfs}, {"command", {"/bin/true"}}});
+  EXPECT_EQ(record(named)["state"], "queued");
+  serve.signal(SIGTERM);
+  ASSERT_EQ(serve.wait(), 0) << serve.err();
+
+  serve.restart_with({"--parallel", "1", "--grace", "200ms", "--allow-host-path", s.path("elsewhere")});
+  const json done = json::parse(curl_unix(s, serve, {}, "/v1/jobs/" + named + "/wait?timeout=60").body);
+  ASSERT_EQ(done["state"], "done") << done << serve.err();
+  EXPECT_EQ(done["result"]["status"], "invalid_job") << done;
+  const std::string error = done["result"]["error"].get<std::string>();
+  EXPECT_THAT(error, HasSubstr("after a restart: rootfs: "));
+  EXPECT_THAT(error, HasSubstr("outside the directories a client's job may name"));
+  EXPECT_THAT(error, HasSubstr(s.path("elsewhere")));
+  // The blocker named no host path: it runs again, as its next attempt.
+  EXPECT_TRUE(eventually([&] { return record(blocker)["state"] == "running"; })) << record(blocker) << serve.err();
+  EXPECT_EQ(record(blocker)["attempt"], 2) << record(blocker);
+}
+
 // A start that fails after it has opened the journal but before it has read it (here: its unix
 // socket cannot be made) must leave the log alone: it holds the only copy of the jobs a killed
 // service had accepted. The next start reads it, writes the jobs' files and only then empties

@@ -79,6 +79,12 @@ class Serve {
     if (tcp_ && std::regex_search(text, m, std::regex("tcp:(127\\.0\\.0\\.1:[0-9]+)"))) tcp_address_ = "tcp:" + m[1].str();
   }
 
+  // Starts it again with other arguments (after it has stopped), on the same state directory.
+  void restart_with(std::vector<std::string> args) {
+    args_ = std::move(args);
+    start();
+  }
+
   std::string err() const { return process_->err(); }
   pid_t pid() const { return process_->pid(); }
   void signal(int sig) const { process_->signal(sig); }

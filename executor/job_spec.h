@@ -47,6 +47,10 @@ struct Limits {
   uint64_t open_files = 256;           // RLIMIT_NOFILE
   uint64_t file_size_bytes = 64 << 20; // RLIMIT_FSIZE
   std::optional<uint64_t> stack_bytes; // RLIMIT_STACK; none = inherit the default 8 MiB
+  // RLIMIT_DATA and RLIMIT_AS: an allocation past them fails (ENOMEM) where the cgroup's limit
+  // would OOM-kill; what go-judge's strictMemoryLimit and addressSpaceLimit ask for. None: unlimited.
+  std::optional<uint64_t> data_bytes;
+  std::optional<uint64_t> address_space_bytes;
   // Enforced by the job's cgroup.
   uint64_t memory_bytes = 512ull << 20;  // hard limit, no swap on top
   std::optional<double> cpus;            // CPU bandwidth in cores, e.g. 0.5

@@ -147,6 +147,8 @@ LaunchPlan make_launch_plan(const JobSpec& job, const HostLayout& host) {
   plan.rlimits.push_back({RLIMIT_FSIZE, limit(job.limits.file_size_bytes)});
   plan.rlimits.push_back({RLIMIT_CORE, limit(0)});  // a crash must not write a core into the cell or host
   if (job.limits.stack_bytes) plan.rlimits.push_back({RLIMIT_STACK, limit(*job.limits.stack_bytes)});
+  if (job.limits.data_bytes) plan.rlimits.push_back({RLIMIT_DATA, limit(*job.limits.data_bytes)});
+  if (job.limits.address_space_bytes) plan.rlimits.push_back({RLIMIT_AS, limit(*job.limits.address_space_bytes)});
 
   if (job.security) {
     const SecurityPolicy& policy = job.security->policy;

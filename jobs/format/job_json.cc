@@ -44,7 +44,8 @@ void read_io_limits(const json& v, const std::string& path, std::vector<IoLimit>
 
 void read_limits(const json& v, Limits& l, const std::string& path) {
   require_object(v, path, {"wall_time_ms", "output_bytes", "cpu_time_ms", "writable_bytes", "open_files",
-                       "file_size_bytes", "stack_bytes", "memory_bytes", "cpus", "pids", "io"});
+                       "file_size_bytes", "stack_bytes", "data_bytes", "address_space_bytes", "memory_bytes", "cpus",
+                       "pids", "io"});
   auto field = [&](const char* k) { return key_path(path, k); };
   if (v.contains("wall_time_ms")) l.wall_time_ms = read_uint(v["wall_time_ms"], field("wall_time_ms"), 1, 7 * kDay_ms);
   if (v.contains("output_bytes")) l.output_bytes = read_uint(v["output_bytes"], field("output_bytes"), 0, 1 * kGiB);
@@ -61,6 +62,11 @@ void read_limits(const json& v, Limits& l, const std::string& path) {
   if (v.contains("stack_bytes")) {
     if (v["stack_bytes"].is_null()) l.stack_bytes.reset();
     else l.stack_bytes = read_uint(v["stack_bytes"], field("stack_bytes"), 64 * kKiB, 1 * kGiB);
+  }
+  for (auto [key, value] : {std::pair{"data_bytes", &l.data_bytes}, std::pair{"address_space_bytes", &l.address_space_bytes}}) {
+    if (!v.contains(key)) continue;
+    if (v[key].is_null()) value->reset();
+    else *value = read_uint(v[key], field(key), 1 * kMiB, 16 * kTiB, "a process needs more than that to start");
   }
   if (v.contains("memory_bytes"))
     l.memory_bytes = read_uint(v["memory_bytes"], field("memory_bytes"), 1 * kMiB, 16 * kTiB,
@@ -306,6 +312,8 @@ json limits_to_json(const Limits& l) {
   };
   if (l.cpu_time_ms) limits["cpu_time_ms"] = *l.cpu_time_ms;
   if (l.stack_bytes) limits["stack_bytes"] = *l.stack_bytes;
+  if (l.data_bytes) limits["data_bytes"] = *l.data_bytes;
+  if (l.address_space_bytes) limits["address_space_bytes"] = *l.address_space_bytes;
   if (l.cpus) limits["cpus"] = *l.cpus;
   if (!l.io.empty()) {
     json io = json::array();

@@ -40,6 +40,10 @@ JobRequest job_for_cmd(const RunCmd& cmd, std::string stdin_data, const std::str
   if (!limits.empty()) job["limits"] = std::move(limits);
   try {
     JobRequest request = request_from_json(job, ctx.defaults);
+    // After the defaults, which may be where the memory limit comes from.
+    Limits& l = request.job.limits;
+    if (cmd.data_segment_limit) l.data_bytes = l.memory_bytes;
+    if (cmd.address_space_limit) l.address_space_bytes = l.memory_bytes;
     prepare_job(request.job, ctx.policies);
     return request;
   } catch (const FieldError& e) {

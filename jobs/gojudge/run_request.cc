@@ -93,8 +93,7 @@ RunCmd read_cmd(const json& v, const std::string& path) {
   // Options go-judge has and cellblock does not: asked for, they are named, never silently
   // ignored. Their zero value (false, 0, "") is go-judge's own "not asked for", which clients
   // send as a matter of course, so it passes.
-  for (const char* k : {"copyOutDir", "copyOutTruncate", "tty", "realCpuLimit", "cpuSetLimit", "strictMemoryLimit",
-                        "dataSegmentLimit", "addressSpaceLimit"}) {
+  for (const char* k : {"copyOutDir", "copyOutTruncate", "tty", "cpuSetLimit"}) {
     if (!v.contains(k)) continue;
     const json& o = v[k];
     if (o.is_null() || o == false || o == 0 || o == "") continue;
@@ -126,11 +125,19 @@ RunCmd read_cmd(const json& v, const std::string& path) {
 
   cmd.cpu_limit_ns = read_limit(v, path, "cpuLimit", kNsPerMs, kWeekNs, "1 ms: cellblock counts CPU time in ms");
   cmd.clock_limit_ns = read_limit(v, path, "clockLimit", kNsPerMs, kWeekNs, "1 ms: cellblock counts wall time in ms");
+  // go-judge's other name for the wall-clock limit; set, it wins over clockLimit (as in go-judge).
+  if (auto real = read_limit(v, path, "realCpuLimit", kNsPerMs, kWeekNs, "1 ms: cellblock counts wall time in ms"))
+    cmd.clock_limit_ns = real;
   cmd.memory_limit_bytes = read_limit(v, path, "memoryLimit", 1 * kMiB, 16ull << 40, "a process needs more than that to start");
   cmd.stack_limit_bytes = read_limit(v, path, "stackLimit", 64 << 10, 1 * kGiB);
   cmd.proc_limit = read_limit(v, path, "procLimit", 1, 4 * kMiB, "the command itself is one task");
   cmd.cpu_rate_limit = read_limit(v, path, "cpuRateLimit", 10, 4096 * 1000, "10 is 1% of a CPU");
   cmd.copy_out_max = read_limit(v, path, "copyOutMax", 1, 1 * kGiB);
+  // As go-judge: strictMemoryLimit is dataSegmentLimit; both bound RLIMIT_DATA by the memory limit.
+  for (const char* k : {"strictMemoryLimit", "dataSegmentLimit"})
+    if (v.contains(k) && !v[k].is_null() && read_bool(v[k], key_path(path, k))) cmd.data_segment_limit = true;
+  if (v.contains("addressSpaceLimit") && !v["addressSpaceLimit"].is_null())
+    cmd.address_space_limit = read_bool(v["addressSpaceLimit"], key_path(path, "addressSpaceLimit"));
 
   if (v.contains("copyIn")) {
     const std::string in_path = key_path(path, "copyIn");

@@ -43,6 +43,9 @@ struct RunCmd {
   std::map<std::string, InputFile> copy_in;  // relative path in the working directory
   std::vector<OutputName> copy_out, copy_out_cached;
   std::optional<uint64_t> copy_out_max;
+  // strictMemoryLimit / dataSegmentLimit and addressSpaceLimit: RLIMIT_DATA and RLIMIT_AS at the
+  // memory limit (the cmd's, else the --defaults'), as go-judge sets them.
+  bool data_segment_limit = false, address_space_limit = false;
 };
 
 // One end of a pipeMapping pipe: a cmd of the request (its index) and its fd.

@@ -99,6 +99,41 @@ TEST(GoJudge, MemoryLimitIsEnforced) {
   EXPECT_GE(r[1]["memory"].get<uint64_t>(), 64 * kMiB) << r;
 }
 
+// What Hydro sends: strictMemoryLimit (dataSegmentLimit) and addressSpaceLimit put RLIMIT_DATA
+// and RLIMIT_AS at the memory limit, so that an allocation past it fails in the program instead
+// of an OOM kill; realCpuLimit is the wall-clock limit and wins over clockLimit.
+TEST(GoJudge, StrictMemoryAddressSpaceAndRealCpuLimitsAsGoJudgeSetsThem) {
+  Scratch s("gojudge-rlimits");
+  Serve serve(s, "serve", {});
+  json both = cmd({"/bin/cat", "/proc/self/limits"});
+  both["memoryLimit"] = 64 * kMiB;
+  both["strictMemoryLimit"] = true;
+  both["addressSpaceLimit"] = true;
+  json plain = cmd({"/bin/cat", "/proc/self/limits"});
+  plain["memoryLimit"] = 64 * kMiB;
+  plain["strictMemoryLimit"] = false;  // the zero value, which go-judge clients send as a matter of course
+  plain["addressSpaceLimit"] = false;
+  json strict = sh("dd if=/dev/zero of=/dev/null bs=128M count=1");
+  strict["memoryLimit"] = 64 * kMiB;
+  strict["dataSegmentLimit"] = true;
+  json slow = sh("sleep 600");
+  slow["clockLimit"] = 600'000 * kNsPerMs;
+  slow["realCpuLimit"] = 300 * kNsPerMs;
+  json r = run_ok(s, serve, {{"cmd", {both, plain, strict, slow}}});
+  ASSERT_EQ(r[0]["status"], "Accepted") << r;
+  const std::string limited = r[0]["files"]["stdout"];
+  EXPECT_THAT(limited, ::testing::ContainsRegex("Max data size +67108864 +67108864 +bytes")) << limited;
+  EXPECT_THAT(limited, ::testing::ContainsRegex("Max address space +67108864 +67108864 +bytes")) << limited;
+  ASSERT_EQ(r[1]["status"], "Accepted") << r;
+  const std::string unlimited = r[1]["files"]["stdout"];
+  EXPECT_THAT(unlimited, ::testing::ContainsRegex("Max data size +unlimited")) << unlimited;
+  EXPECT_THAT(unlimited, ::testing::ContainsRegex("Max address space +unlimited")) << unlimited;
+  // dd cannot get its 128 MiB block and says so: the program's own failure, not an OOM kill.
+  EXPECT_EQ(r[2]["status"], "Nonzero Exit Status") << r;
+  EXPECT_EQ(r[3]["status"], "Time Limit Exceeded") << r;
+  EXPECT_LT(r[3]["runTime"].get<uint64_t>(), 600'000 * kNsPerMs) << r;
+}
+
 TEST(GoJudge, OutputLimitExceeded) {
   Scratch s("gojudge-ole");
   Serve serve(s, "serve", {});

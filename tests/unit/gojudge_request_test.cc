@@ -66,8 +66,11 @@ TEST(GoJudgeRequest, ErrorsNameTheFieldTheValueAndWhy) {
   EXPECT_THAT(error_of(with("copyIn", {{"a", {{"symlink", "/etc"}}}})), HasSubstr("cmd[0].copyIn.\"a\".symlink: unknown key"));
   EXPECT_THAT(error_of(with("copyOut", {"a//b"})), HasSubstr("cmd[0].copyOut[0]"));
   EXPECT_THAT(error_of(with("copyOut", {"/w/a"})), HasSubstr("is absolute"));
-  EXPECT_THAT(error_of(with("strictMemoryLimit", true)), HasSubstr("not supported by cellblock"));
-  EXPECT_EQ(error_of(with("strictMemoryLimit", false)), "(accepted)") << "go-judge's zero value: not asked for";
+  EXPECT_THAT(error_of(with("copyOutTruncate", true)), HasSubstr("not supported by cellblock"));
+  EXPECT_EQ(error_of(with("copyOutTruncate", false)), "(accepted)") << "go-judge's zero value: not asked for";
+  EXPECT_EQ(error_of(with("strictMemoryLimit", "yes")), "cmd[0].strictMemoryLimit: expected true or false, got \"yes\"");
+  EXPECT_EQ(error_of(with("realCpuLimit", 1000)),
+            "cmd[0].realCpuLimit: 1000 is too small (at least 1000000: 1 ms: cellblock counts wall time in ms)");
   EXPECT_EQ(error_of(with("cpuSetLimit", "")), "(accepted)");
   EXPECT_THAT(error_of({{"cmd", {ok}}, {"pipeMapping", {{{"name", "x"}}}}}),
               HasSubstr("pipeMapping[0].name: \"x\": cellblock joins the cmds directly"));

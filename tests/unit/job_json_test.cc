@@ -49,6 +49,7 @@ TEST(JobJson, FullJobIsRead) {
   j["limits"] = {{"wall_time_ms", 500},     {"output_bytes", 100},     {"writable_bytes", 1 << 20},
                  {"open_files", 64},        {"file_size_bytes", 4096}, {"memory_bytes", 64 << 20},
                  {"cpu_time_ms", 1000},     {"cpus", 0.5},             {"pids", 32},
+                 {"data_bytes", 32 << 20},  {"address_space_bytes", 1ull << 30},
                  {"io", {{{"device", "/dev/vda"}, {"write_bps", 16 << 20}}}}};
   JobSpec s = job_from_json(j);
   EXPECT_EQ(s.id, "job-1");
@@ -61,6 +62,8 @@ TEST(JobJson, FullJobIsRead) {
   EXPECT_EQ(s.limits.cpu_time_ms, 1000u);
   EXPECT_EQ(s.limits.cpus, 0.5);
   EXPECT_EQ(s.limits.pids, 32u);
+  EXPECT_EQ(s.limits.data_bytes, 32u << 20);
+  EXPECT_EQ(s.limits.address_space_bytes, 1ull << 30);
   ASSERT_EQ(s.limits.io.size(), 1u);
   EXPECT_EQ(s.limits.io[0].write_bps, 16u << 20);
   // And back: the JSON form of a job parses to the same job.
@@ -113,6 +116,8 @@ TEST(JobJson, AbsurdLimitsAreRejectedWithTheReason) {
   EXPECT_THAT(with_limit("cpus", 0), HasSubstr("limits.cpus: 0 is out of range"));
   EXPECT_THAT(with_limit("cpus", -1), HasSubstr("limits.cpus: -1 is out of range"));
   EXPECT_THAT(with_limit("open_files", 2), HasSubstr("limits.open_files: 2 is too small"));
+  EXPECT_THAT(with_limit("data_bytes", 4096), HasSubstr("limits.data_bytes: 4096 is too small"));
+  EXPECT_THAT(with_limit("address_space_bytes", "1G"), HasSubstr("limits.address_space_bytes: expected a whole number"));
   EXPECT_THAT(with_limit("wall_time_ms", 1e300), HasSubstr("is too large"));
   EXPECT_THAT(with_limit("io", json::array({{{"device", "/dev/vda"}}})),
               HasSubstr("limits.io[0]: sets no limit"));

@@ -1,7 +1,9 @@
 #include "jobs/format/client_host_paths.h"
 
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 
 #include <cerrno>
 #include <cstring>
@@ -54,9 +56,11 @@ std::string ClientHostPaths::where() const {
          " (the operator's " + flag_ + ")";
 }
 
-void ClientHostPaths::check_path(const nlohmann::json& value, const std::string& field) const {
-  if (!value.is_string()) return;  // the job's reader names the wrong type
-  const std::string path = value.get<std::string>();
+void ClientHostPaths::check_value(const nlohmann::json& value, const std::string& field) const {
+  if (value.is_string()) check_path(value.get<std::string>(), field);  // else the job's reader names the wrong type
+}
+
+void ClientHostPaths::check_path(const std::string& path, const std::string& field) const {
   if (path.empty() || path[0] != '/') throw FieldError(field, json_quoted(path) + " is not an absolute host path" + where());
   // First by its text alone: a path outside every allowed directory is refused without a look at
   // the host, so that the answer tells a client nothing of what exists there.
@@ -72,6 +76,25 @@ void ClientHostPaths::check_path(const nlohmann::json& value, const std::string&
   throw FieldError(field, json_quoted(path) + " leads out of the directories a client's job may name (through a symlink)" + where());
 }
 
+UniqueFd ClientHostPaths::open_file(const std::string& path, std::string& why) const {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  if (!fd) {
+    why = errno == ELOOP ? "is a symlink" : std::strerror(errno);
+    return {};
+  }
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    why = "is not a regular file";
+    return {};
+  }
+  std::string real;
+  if (!resolve("/proc/self/fd/" + std::to_string(fd.get()), real, why)) return {};
+  for (const std::string& dir : allowed_)
+    if (is_in(real, dir)) return fd;
+  why = "leads out of the directories a client's job may name";
+  return {};
+}
+
 nlohmann::json ClientHostPaths::named_fields(const nlohmann::json& job) {
   nlohmann::json out = nlohmann::json::object();
   if (!job.is_object()) return out;
@@ -82,13 +105,13 @@ nlohmann::json ClientHostPaths::named_fields(const nlohmann::json& job) {
 
 void ClientHostPaths::check(const nlohmann::json& job) const {
   if (!job.is_object()) return;
-  if (job.contains("rootfs")) check_path(job["rootfs"], "rootfs");
+  if (job.contains("rootfs")) check_value(job["rootfs"], "rootfs");
   if (job.contains("mounts") && job["mounts"].is_array())
     for (size_t i = 0; i < job["mounts"].size(); ++i) {
       const auto& m = job["mounts"][i];
       if (!m.is_object()) continue;
       const std::string at = "mounts[" + std::to_string(i) + "]";
-      if (m.contains("source")) check_path(m["source"], at + ".source");
+      if (m.contains("source")) check_value(m["source"], at + ".source");
       // Read-only, always: a job that could write in an allowed directory could leave a symlink
       // there that a later job's path follows, or change a tree other jobs run in.
       if (m.contains("readonly") && m["readonly"] == false)
@@ -103,7 +126,7 @@ void ClientHostPaths::check(const nlohmann::json& job) const {
   if (job.contains("pod") && job["pod"].is_object() && job["pod"].contains("services") && job["pod"]["services"].is_array())
     for (size_t i = 0; i < job["pod"]["services"].size(); ++i)
       if (const auto& s = job["pod"]["services"][i]; s.is_object() && s.contains("rootfs"))
-        check_path(s["rootfs"], "pod.services[" + std::to_string(i) + "].rootfs");
+        check_value(s["rootfs"], "pod.services[" + std::to_string(i) + "].rootfs");
 }
 
 }  // namespace cellblock

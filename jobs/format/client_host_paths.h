@@ -19,6 +19,8 @@
 #include <string>
 #include <vector>
 
+#include "executor/base/unique_fd.h"
+
 namespace cellblock {
 
 class ClientHostPaths {
@@ -37,8 +39,17 @@ class ClientHostPaths {
   // other --allow-host-path directories checks a job it queues again by its own.
   static nlohmann::json named_fields(const nlohmann::json& client_job);
 
+  // One host path a client names for a file to read (go-judge's {"src"}), checked as check()
+  // checks a rootfs. Throws FieldError naming `field`.
+  void check_path(const std::string& path, const std::string& field) const;
+
+  // Opens a regular file that check_path() let through, for reading. The check is made again on
+  // the file opened (its real path, from /proc/self/fd), so a symlink swapped in after the check
+  // cannot lead out. An invalid descriptor and the reason when it cannot.
+  UniqueFd open_file(const std::string& path, std::string& why) const;
+
  private:
-  void check_path(const nlohmann::json& value, const std::string& field) const;
+  void check_value(const nlohmann::json& value, const std::string& field) const;
 
   std::string where() const;  // the end of every refusal: which directories, which flag
 

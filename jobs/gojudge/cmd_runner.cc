@@ -3,27 +3,52 @@
 #include <boost/asio/post.hpp>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <memory>
+#include <variant>
 #include <vector>
 
 #include "executor/base/sys_error.h"
+#include "executor/base/unique_fd.h"
+#include "jobs/format/client_host_paths.h"
+#include "jobs/format/json_reader.h"
 #include "jobs/gojudge/cmd_job.h"
 #include "executor/work_dir.h"
 
 namespace cellblock::gojudge {
 namespace {
 
-// An input's content: inline, or the store's copy. None when the fileId is not in the store.
-std::optional<std::string> content_of(const GoJudge& gj, const InputFile& f) {
-  if (f.content) return *f.content;
-  const service::FileStore::File* stored = gj.store.find(*f.file_id);
-  if (!stored) return std::nullopt;
-  return stored->content;
+// A host file's content ({"src"}, already checked against --allow-host-path), at most as large
+// as a request's body may be: what a client could have sent inline.
+std::variant<std::string, FileError> read_src(const GoJudge& gj, const std::string& name, const std::string& path) {
+  auto error = [&](const std::string& why) { return FileError{name, "CopyInOpenFile", json_quoted(path) + ": " + why}; };
+  std::string why;
+  UniqueFd fd = gj.ctx.client_paths.open_file(path, why);
+  if (!fd) return error(why);
+  const uint64_t max = gj.ctx.info.max_body;
+  std::string content;
+  char buf[1 << 16];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return error(std::strerror(errno));
+    if (n == 0) return content;
+    if (content.size() + static_cast<uint64_t>(n) > max)
+      return error("is larger than the service's --max-body (" + std::to_string(max) + " bytes)");
+    content.append(buf, static_cast<size_t>(n));
+  }
 }
 
-FileError missing_file_id(const std::string& name, const std::string& id) {
-  return {name, "CopyInOpenFile", "no file with id " + id + " in the file store"};
+// An input's content: inline, the store's copy, or the host file's; else why not.
+std::variant<std::string, FileError> content_of(const GoJudge& gj, const std::string& name, const InputFile& f) {
+  if (f.content) return *f.content;
+  if (f.src) return read_src(gj, name, *f.src);
+  const service::FileStore::File* stored = gj.store.find(*f.file_id);
+  if (!stored) return FileError{name, "CopyInOpenFile", "no file with id " + *f.file_id + " in the file store"};
+  return stored->content;
 }
 
 // The working directories live below the state directory, reachable by root only. The first
@@ -129,13 +154,20 @@ void collect_files(GoJudge& gj, const RunCmd& cmd, const WorkDir& work, uint64_t
 PreparedCmd prepare_cmd(GoJudge& gj, RunCmd cmd, const std::string& field) {
   PreparedCmd p;
   std::string stdin_data;
+  // A host path outside the operator's directories is the request's error (400), before any
+  // file is read; a file there that cannot be read is this cmd's File Error, as go-judge has it.
+  if (cmd.stdin_file && cmd.stdin_file->src) gj.ctx.client_paths.check_path(*cmd.stdin_file->src, cmd.stdin_file->src_field);
+  for (const auto& [path, f] : cmd.copy_in)
+    if (f.src) gj.ctx.client_paths.check_path(*f.src, f.src_field);
   if (cmd.stdin_file) {
-    if (auto content = content_of(gj, *cmd.stdin_file)) stdin_data = std::move(*content);
-    else p.missing_file = missing_file_id("stdin", *cmd.stdin_file->file_id);
+    auto content = content_of(gj, "stdin", *cmd.stdin_file);
+    if (auto* text = std::get_if<std::string>(&content)) stdin_data = std::move(*text);
+    else p.missing_file = std::get<FileError>(std::move(content));
   }
   for (const auto& [path, f] : cmd.copy_in) {
-    if (auto content = content_of(gj, f)) p.copy_in[path] = std::move(*content);
-    else if (!p.missing_file) p.missing_file = missing_file_id(path, *f.file_id);
+    auto content = content_of(gj, path, f);
+    if (auto* text = std::get_if<std::string>(&content)) p.copy_in[path] = std::move(*text);
+    else if (!p.missing_file) p.missing_file = std::get<FileError>(std::move(content));
   }
   p.job = job_for_cmd(cmd, std::move(stdin_data), "gojudge-" + std::to_string(++gj.next_job), gj.ctx, field);
   p.cmd = std::move(cmd);

@@ -48,7 +48,7 @@ struct PreparedCmd {
   RunCmd cmd;
   JobRequest job;                              // without the working directory yet
   std::map<std::string, std::string> copy_in;  // path -> content, fileIds resolved
-  std::optional<FileError> missing_file;       // a fileId not in the store: File Error, not run
+  std::optional<FileError> missing_file;       // a fileId not in the store, a src unreadable: File Error, not run
 };
 
 // Throws FieldError (the request is answered 400).

@@ -30,19 +30,19 @@ std::optional<uint64_t> read_limit(const json& cmd, const std::string& path, con
 }
 
 InputFile read_input_file(const json& v, const std::string& path) {
-  require_object(v, path);
-  if (v.contains("src"))
-    throw FieldError(key_path(path, "src"), describe(v["src"]) +
-                                                " is a host path: cellblock never reads the service's own files for "
-                                                "a client (send {\"content\"} or a {\"fileId\"} from copyOutCached)");
-  require_object(v, path, {"content", "fileId"});
+  require_object(v, path, {"content", "fileId", "src"});
   InputFile f;
   if (v.contains("content")) {
     if (!v["content"].is_string()) throw FieldError(key_path(path, "content"), "expected a string, got " + describe(v["content"]));
     f.content = v["content"].get<std::string>();  // NUL bytes are fine in file content
   }
   if (v.contains("fileId")) f.file_id = read_string(v["fileId"], key_path(path, "fileId"), false);
-  if (f.content.has_value() == f.file_id.has_value()) throw FieldError(path, "give exactly one of content or fileId");
+  if (v.contains("src")) {
+    f.src_field = key_path(path, "src");
+    f.src = read_string(v["src"], f.src_field, false);
+  }
+  if (f.content.has_value() + f.file_id.has_value() + f.src.has_value() != 1)
+    throw FieldError(path, "give exactly one of content, fileId or src");
   return f;
 }
 

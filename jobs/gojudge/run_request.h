@@ -13,11 +13,15 @@
 
 namespace cellblock::gojudge {
 
-// A file the client hands in: inline text, or a file of the store (file_store.h) by id. Host
-// paths ({"src"}) are refused: a client must never read the service's files.
+// A file the client hands in: inline text, a file of the store (file_store.h) by id, or a host
+// file ({"src"}, e.g. a judge's test data), which the service reads only in the directories its
+// operator allows (--allow-host-path, jobs/format/client_host_paths.h): checked and read by
+// cmd_runner.cc, which has the service's context.
 struct InputFile {
   std::optional<std::string> content;
   std::optional<std::string> file_id;
+  std::optional<std::string> src;
+  std::string src_field;  // "cmd[0].files[0].src", for the refusal
 };
 
 // files[1] / files[2]: the command's stdout or stderr, kept under `name`, at most `max` bytes.

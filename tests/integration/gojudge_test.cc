@@ -134,6 +134,46 @@ TEST(GoJudge, StrictMemoryAddressSpaceAndRealCpuLimitsAsGoJudgeSetsThem) {
   EXPECT_LT(r[3]["runTime"].get<uint64_t>(), 600'000 * kNsPerMs) << r;
 }
 
+// A judge's test data as go-judge's {"src"}: read by the service, only in the directories its
+// operator allows; outside them (by the text, or through a symlink) the request is refused, and
+// an unreadable file there is the cmd's File Error.
+TEST(GoJudge, SrcFilesAreReadOnlyFromTheOperatorsDirectories) {
+  Scratch s("gojudge-src");
+  const std::string data = s.path("testdata");
+  std::filesystem::create_directories(data);
+  s.write("testdata/1.in", "3 4\n");
+  s.write("testdata/checker.sh", "echo checked\n");
+  std::filesystem::create_symlink("/etc/passwd", data + "/escape");
+  Serve serve(s, "serve", {"--allow-host-path", data});
+  json c = cmd({"/bin/sh", "-c", "cat; sh checker.sh"});
+  c["files"][0] = {{"src", data + "/1.in"}};
+  c["copyIn"] = {{"checker.sh", {{"src", data + "/checker.sh"}}}};
+  json r = run_ok(s, serve, {{"cmd", {c}}})[0];
+  EXPECT_EQ(r["status"], "Accepted") << r;
+  EXPECT_EQ(r["files"]["stdout"], "3 4\nchecked\n") << r;
+
+  auto refusal = [&](const std::string& src) {
+    json bad = cmd({"/bin/cat"});
+    bad["files"][0] = {{"src", src}};
+    Http h = post_run(s, serve, {{"cmd", {bad}}});
+    EXPECT_EQ(h.code, 400) << src << " -> " << h.body;
+    return h.body;
+  };
+  EXPECT_THAT(refusal("/etc/passwd"), HasSubstr("cmd[0].files[0].src: \\\"/etc/passwd\\\" is outside the directories"));
+  EXPECT_THAT(refusal(data + "/escape"), HasSubstr("through a symlink"));
+  EXPECT_THAT(refusal(data + "/../../../etc/passwd"), HasSubstr("is outside the directories"));
+  EXPECT_THAT(refusal(data + "/2.in"), HasSubstr("No such file or directory"));
+  // Inside, but not a file to read: go-judge's CopyInOpenFile, and the cmd does not run.
+  std::filesystem::create_directories(data + "/sub");
+  json dir = cmd({"/bin/cat"});
+  dir["copyIn"] = {{"x", {{"src", data + "/sub"}}}};
+  json d = run_ok(s, serve, {{"cmd", {dir}}})[0];
+  EXPECT_EQ(d["status"], "File Error") << d;
+  ASSERT_EQ(d["fileError"].size(), 1u) << d;
+  EXPECT_EQ(d["fileError"][0]["type"], "CopyInOpenFile") << d;
+  EXPECT_THAT(d["fileError"][0]["message"].get<std::string>(), HasSubstr("is not a regular file")) << d;
+}
+
 TEST(GoJudge, OutputLimitExceeded) {
   Scratch s("gojudge-ole");
   Serve serve(s, "serve", {});
@@ -225,7 +265,7 @@ TEST(GoJudge, CopyOutCachedFilesAreKeptServedAndDeleted) {
 
 TEST(GoJudge, BadRequestsGet400NamingTheField) {
   Scratch s("gojudge-bad");
-  Serve serve(s, "serve", {});
+  Serve serve(s, "serve", {"--allow-host-path", kRootfs});
   auto refused = [&](json request, const std::string& expect) {
     Http h = post_run(s, serve, request);
     EXPECT_EQ(h.code, 400) << request << " -> " << h.body;
@@ -242,7 +282,8 @@ TEST(GoJudge, BadRequestsGet400NamingTheField) {
   refused(with("cpuLimit", "1s"), R"(cmd[0].cpuLimit: expected a whole number, got \"1s\")");
   refused(with("memoryLimit", 1000), "cmd[0].memoryLimit: 1000 is too small");
   refused(with("colour", "blue"), "cmd[0].colour: unknown key");
-  refused(with("copyIn", {{"a", {{"src", "/etc/shadow"}}}}), R"(cmd[0].copyIn.\"a\".src: \"/etc/shadow\" is a host path)");
+  refused(with("copyIn", {{"a", {{"src", "/etc/shadow"}}}}),
+          R"(cmd[0].copyIn.\"a\".src: \"/etc/shadow\" is outside the directories a client's job may name)");
   refused(with("copyIn", {{"/etc/passwd", {{"content", "x"}}}}), "is absolute");
   refused(with("copyIn", {{"a/../../b", {{"content", "x"}}}}), R"(\"..\")");
   refused(with("copyOut", {"../../etc/shadow"}), "cmd[0].copyOut[0]");

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <string>
 
 #include "jobs/format/json_reader.h"
@@ -105,6 +106,24 @@ TEST_F(ClientHostPathsTest, AnAllowedDirectoryMustExistAndBeAbsolute) {
   } catch (const FieldError& e) {
     EXPECT_EQ(e.field(), "--allow-host-path");
   }
+}
+
+// open_file() checks the file it opened, not the path it was given: a symlink swapped in after
+// check_path(), as the last component or as a directory on the way, does not lead out.
+TEST_F(ClientHostPathsTest, OpenFileChecksTheFileItOpened) {
+  const ClientHostPaths paths({path("allowed")});
+  std::ofstream(path("allowed/rootfs/data")) << "inside";
+  std::ofstream(path("secret/data")) << "outside";
+  fs::create_symlink(root_ / "secret" / "data", root_ / "allowed" / "data-link");
+  std::string why;
+  UniqueFd inside = paths.open_file(path("allowed/rootfs/data"), why);
+  EXPECT_TRUE(inside) << why;
+  EXPECT_FALSE(paths.open_file(path("allowed/data-link"), why));
+  EXPECT_EQ(why, "is a symlink");
+  EXPECT_FALSE(paths.open_file(path("allowed/link/data"), why));  // "link" -> secret/
+  EXPECT_EQ(why, "leads out of the directories a client's job may name");
+  EXPECT_FALSE(paths.open_file(path("allowed/rootfs"), why));
+  EXPECT_EQ(why, "is not a regular file");
 }
 
 }  // namespace

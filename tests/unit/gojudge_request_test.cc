@@ -59,7 +59,8 @@ TEST(GoJudgeRequest, ErrorsNameTheFieldTheValueAndWhy) {
   };
   EXPECT_EQ(error_of(with("cpuLimit", -1)), "cmd[0].cpuLimit: must not be negative, got -1");
   EXPECT_THAT(error_of(with("memoryLimit", 4096)), HasSubstr("cmd[0].memoryLimit: 4096 is too small"));
-  EXPECT_THAT(error_of(with("files", {{{"src", "/etc/passwd"}}})), HasSubstr("cmd[0].files[0].src: \"/etc/passwd\" is a host path"));
+  EXPECT_THAT(error_of(with("files", {{{"src", 5}}})), HasSubstr("cmd[0].files[0].src: expected a string"));
+  EXPECT_THAT(error_of(with("files", {{{"src", "/a"}, {"content", "x"}}})), HasSubstr("exactly one of content, fileId or src"));
   EXPECT_THAT(error_of(with("files", {nullptr, {{"content", "x"}}})), HasSubstr("cmd[0].files[1]: "));
   EXPECT_THAT(error_of(with("files", {nullptr, nullptr, nullptr, nullptr})), HasSubstr("only fd 0, 1 and 2"));
   EXPECT_THAT(error_of(with("copyIn", {{"a", {{"content", "x"}, {"fileId", "y"}}}})), HasSubstr("exactly one of"));

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -77,22 +78,35 @@ void ClientHostPaths::check_path(const std::string& path, const std::string& fie
 }
 
 UniqueFd ClientHostPaths::open_file(const std::string& path, std::string& why) const {
-  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  if (!fd) {
-    why = errno == ELOOP ? "is a symlink" : std::strerror(errno);
+  why.clear();
+  // O_PATH first: opening a device or a FIFO for reading would run its driver (a tty could
+  // become the service's terminal) or block; only a regular file is opened for reading.
+  UniqueFd at(::open(path.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+  if (!at) {
+    why = std::strerror(errno);
     return {};
   }
   struct stat st{};
-  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
-    why = "is not a regular file";
+  if (::fstat(at.get(), &st) != 0) {
+    why = std::strerror(errno);
     return {};
   }
+  if (S_ISLNK(st.st_mode)) why = "is a symlink";
+  else if (!S_ISREG(st.st_mode)) why = "is not a regular file";
+  // The service reads as root; a client gets only what every user of the host may read, as a
+  // cell's unprivileged user would through a read-only mount of the same directory.
+  else if ((st.st_mode & S_IROTH) == 0) why = "is not readable by every user of the host";
+  if (!why.empty()) return {};
+  const std::string self = "/proc/self/fd/" + std::to_string(at.get());
   std::string real;
-  if (!resolve("/proc/self/fd/" + std::to_string(fd.get()), real, why)) return {};
-  for (const std::string& dir : allowed_)
-    if (is_in(real, dir)) return fd;
-  why = "leads out of the directories a client's job may name";
-  return {};
+  if (!resolve(self, real, why)) return {};
+  if (std::none_of(allowed_.begin(), allowed_.end(), [&](const std::string& dir) { return is_in(real, dir); })) {
+    why = "leads out of the directories a client's job may name";
+    return {};
+  }
+  UniqueFd fd(::open(self.c_str(), O_RDONLY | O_NOCTTY | O_CLOEXEC));  // the same file, for reading
+  if (!fd) why = std::strerror(errno);
+  return fd;
 }
 
 nlohmann::json ClientHostPaths::named_fields(const nlohmann::json& job) {

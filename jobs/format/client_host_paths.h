@@ -43,9 +43,10 @@ class ClientHostPaths {
   // checks a rootfs. Throws FieldError naming `field`.
   void check_path(const std::string& path, const std::string& field) const;
 
-  // Opens a regular file that check_path() let through, for reading. The check is made again on
-  // the file opened (its real path, from /proc/self/fd), so a symlink swapped in after the check
-  // cannot lead out. An invalid descriptor and the reason when it cannot.
+  // Opens a regular file that check_path() let through, for reading, if every user of the host
+  // may read it (the service reads as root). The check is made again on the file opened (its real
+  // path, from /proc/self/fd), so a symlink swapped in after the check cannot lead out; nothing
+  // but a regular file is ever opened for reading. An invalid descriptor and the reason when not.
   UniqueFd open_file(const std::string& path, std::string& why) const;
 
  private:

@@ -21,31 +21,37 @@
 namespace cellblock::gojudge {
 namespace {
 
-// A host file's content ({"src"}, already checked against --allow-host-path), at most as large
-// as a request's body may be: what a client could have sent inline.
-std::variant<std::string, FileError> read_src(const GoJudge& gj, const std::string& name, const std::string& path) {
+// A host file's content ({"src"}, already checked against --allow-host-path). All the src files
+// of one request together take at most `budget` bytes (what the request could have carried
+// inline): a request naming one large file a thousand times is refused, not read a thousand times.
+std::variant<std::string, FileError> read_src(const GoJudge& gj, const std::string& name, const std::string& path,
+                                              uint64_t& budget) {
   auto error = [&](const std::string& why) { return FileError{name, "CopyInOpenFile", json_quoted(path) + ": " + why}; };
   std::string why;
   UniqueFd fd = gj.ctx.client_paths.open_file(path, why);
   if (!fd) return error(why);
-  const uint64_t max = gj.ctx.info.max_body;
+  const uint64_t max = budget;
   std::string content;
   char buf[1 << 16];
   for (;;) {
     const ssize_t n = ::read(fd.get(), buf, sizeof buf);
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return error(std::strerror(errno));
-    if (n == 0) return content;
+    if (n == 0) break;
     if (content.size() + static_cast<uint64_t>(n) > max)
-      return error("is larger than the service's --max-body (" + std::to_string(max) + " bytes)");
+      return error("the request's src files add up to more than the service's --max-body (" +
+                   std::to_string(gj.ctx.info.max_body) + " bytes)");
     content.append(buf, static_cast<size_t>(n));
   }
+  budget -= content.size();
+  return content;
 }
 
 // An input's content: inline, the store's copy, or the host file's; else why not.
-std::variant<std::string, FileError> content_of(const GoJudge& gj, const std::string& name, const InputFile& f) {
+std::variant<std::string, FileError> content_of(const GoJudge& gj, const std::string& name, const InputFile& f,
+                                                uint64_t& src_budget) {
   if (f.content) return *f.content;
-  if (f.src) return read_src(gj, name, *f.src);
+  if (f.src) return read_src(gj, name, *f.src, src_budget);
   const service::FileStore::File* stored = gj.store.find(*f.file_id);
   if (!stored) return FileError{name, "CopyInOpenFile", "no file with id " + *f.file_id + " in the file store"};
   return stored->content;
@@ -151,7 +157,7 @@ void collect_files(GoJudge& gj, const RunCmd& cmd, const WorkDir& work, uint64_t
 
 }  // namespace
 
-PreparedCmd prepare_cmd(GoJudge& gj, RunCmd cmd, const std::string& field) {
+PreparedCmd prepare_cmd(GoJudge& gj, RunCmd cmd, const std::string& field, uint64_t& src_budget) {
   PreparedCmd p;
   std::string stdin_data;
   // A host path outside the operator's directories is the request's error (400), before any
@@ -160,14 +166,15 @@ PreparedCmd prepare_cmd(GoJudge& gj, RunCmd cmd, const std::string& field) {
   for (const auto& [path, f] : cmd.copy_in)
     if (f.src) gj.ctx.client_paths.check_path(*f.src, f.src_field);
   if (cmd.stdin_file) {
-    auto content = content_of(gj, "stdin", *cmd.stdin_file);
+    auto content = content_of(gj, "stdin", *cmd.stdin_file, src_budget);
     if (auto* text = std::get_if<std::string>(&content)) stdin_data = std::move(*text);
     else p.missing_file = std::get<FileError>(std::move(content));
   }
-  for (const auto& [path, f] : cmd.copy_in) {
-    auto content = content_of(gj, path, f);
-    if (auto* text = std::get_if<std::string>(&content)) p.copy_in[path] = std::move(*text);
-    else if (!p.missing_file) p.missing_file = std::get<FileError>(std::move(content));
+  // The first file that fails ends the reading: the cmd will not run.
+  for (auto it = cmd.copy_in.begin(); it != cmd.copy_in.end() && !p.missing_file; ++it) {
+    auto content = content_of(gj, it->first, it->second, src_budget);
+    if (auto* text = std::get_if<std::string>(&content)) p.copy_in[it->first] = std::move(*text);
+    else p.missing_file = std::get<FileError>(std::move(content));
   }
   p.job = job_for_cmd(cmd, std::move(stdin_data), "gojudge-" + std::to_string(++gj.next_job), gj.ctx, field);
   p.cmd = std::move(cmd);

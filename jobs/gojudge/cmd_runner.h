@@ -52,7 +52,8 @@ struct PreparedCmd {
 };
 
 // Throws FieldError (the request is answered 400).
-PreparedCmd prepare_cmd(GoJudge& gj, RunCmd cmd, const std::string& field);
+// `src_budget`: bytes the request's {"src"} files may still take together (read_src).
+PreparedCmd prepare_cmd(GoJudge& gj, RunCmd cmd, const std::string& field, uint64_t& src_budget);
 // Calls `done` exactly once, on the io thread.
 void start_cmd(GoJudge& gj, PreparedCmd prepared, std::function<void(RunResult)> done);
 // The cmds of a request joined by pipes (cmd_pipes.h): queued together, so that they start at

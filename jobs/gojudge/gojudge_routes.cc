@@ -32,17 +32,19 @@ void post_run(GoJudge& gj, Call& call, ResponderPtr answer) {
   std::vector<PipeMapping> pipes;
   try {
     RunRequest request = read_run_request(call.request.body());
+    // Before any file is read for it: a full queue costs the service nothing more.
+    if (!gj.ctx.queue.has_room(request.cmds.size())) {
+      service::Response r = go_error(http::status::too_many_requests,
+                                     "the queue is full (--max-queued " + std::to_string(gj.ctx.queue.max_queued()) + ")");
+      r.set(http::field::retry_after, std::to_string(gj.ctx.queue.retry_after().count()));
+      return answer->send(std::move(r));
+    }
+    uint64_t src_budget = gj.ctx.info.max_body;
     for (size_t i = 0; i < request.cmds.size(); ++i)
-      prepared.push_back(prepare_cmd(gj, std::move(request.cmds[i]), index_path("cmd", i)));
+      prepared.push_back(prepare_cmd(gj, std::move(request.cmds[i]), index_path("cmd", i), src_budget));
     pipes = std::move(request.pipes);
   } catch (const FieldError& e) {
     return answer->send(go_error(http::status::bad_request, e.what()));
-  }
-  if (!gj.ctx.queue.has_room(prepared.size())) {
-    service::Response r = go_error(http::status::too_many_requests,
-                                   "the queue is full (--max-queued " + std::to_string(gj.ctx.queue.max_queued()) + ")");
-    r.set(http::field::retry_after, std::to_string(gj.ctx.queue.retry_after().count()));
-    return answer->send(std::move(r));
   }
   // The cmds run as jobs side by side; the answer waits for the last of them.
   struct Pending {

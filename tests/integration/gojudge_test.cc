@@ -144,7 +144,9 @@ TEST(GoJudge, SrcFilesAreReadOnlyFromTheOperatorsDirectories) {
   s.write("testdata/1.in", "3 4\n");
   s.write("testdata/checker.sh", "echo checked\n");
   std::filesystem::create_symlink("/etc/passwd", data + "/escape");
-  Serve serve(s, "serve", {"--allow-host-path", data});
+  s.write("testdata/big", std::string(5000, 'x'));
+  // --max-body also bounds what one request's src files may add up to.
+  Serve serve(s, "serve", {"--allow-host-path", data, "--max-body", "8192"});
   json c = cmd({"/bin/sh", "-c", "cat; sh checker.sh"});
   c["files"][0] = {{"src", data + "/1.in"}};
   c["copyIn"] = {{"checker.sh", {{"src", data + "/checker.sh"}}}};
@@ -172,6 +174,17 @@ TEST(GoJudge, SrcFilesAreReadOnlyFromTheOperatorsDirectories) {
   ASSERT_EQ(d["fileError"].size(), 1u) << d;
   EXPECT_EQ(d["fileError"][0]["type"], "CopyInOpenFile") << d;
   EXPECT_THAT(d["fileError"][0]["message"].get<std::string>(), HasSubstr("is not a regular file")) << d;
+  // One file of 5,000 bytes fits; named twice, the request's files do not.
+  json once = cmd({"/bin/sh", "-c", "wc -c < a"});
+  once["copyIn"] = {{"a", {{"src", data + "/big"}}}};
+  json o = run_ok(s, serve, {{"cmd", {once}}})[0];
+  EXPECT_EQ(o["status"], "Accepted") << o;
+  EXPECT_EQ(o["files"]["stdout"], "5000\n") << o;
+  json twice = once;
+  twice["copyIn"]["b"] = {{"src", data + "/big"}};
+  json t = run_ok(s, serve, {{"cmd", {twice}}})[0];
+  EXPECT_EQ(t["status"], "File Error") << t;
+  EXPECT_THAT(t["fileError"][0]["message"].get<std::string>(), HasSubstr("add up to more than the service's --max-body")) << t;
 }
 
 TEST(GoJudge, OutputLimitExceeded) {

@@ -124,6 +124,11 @@ TEST_F(ClientHostPathsTest, OpenFileChecksTheFileItOpened) {
   EXPECT_EQ(why, "leads out of the directories a client's job may name");
   EXPECT_FALSE(paths.open_file(path("allowed/rootfs"), why));
   EXPECT_EQ(why, "is not a regular file");
+  why.clear();
+  EXPECT_FALSE(paths.open_file("/dev/null", why));  // not even opened for reading
+  fs::permissions(path("allowed/rootfs/data"), fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_FALSE(paths.open_file(path("allowed/rootfs/data"), why));
+  EXPECT_EQ(why, "is not readable by every user of the host");
 }
 
 }  // namespace

@@ -30,7 +30,7 @@ JobRecord record_from_journal(const json& j) {
   r.id = j.at("id").get<std::string>();
   r.attempt = j.value("attempt", 1u);
   r.job = j.at("job");
-  r.client_fields = j.value("client", json::object());
+  if (j.contains("client")) r.client_fields = j["client"];  // else null: journaled by an older service
   r.job_id = j.value("job_id", r.id);
   r.submitted_ms = j.value("submitted_ms", int64_t{0});
   r.started_ms = j.value("started_ms", int64_t{0});
@@ -116,8 +116,9 @@ void JobStore::submit(std::vector<JobRequest> jobs, std::function<void(std::vect
     r.job["priority"] = request.priority;
     if (request.queue_timeout_ms) r.job["queue_timeout_ms"] = *request.queue_timeout_ms;
     r.client_fields = std::move(request.client_fields);
-    json entry{{"id", r.id}, {"submitted_ms", r.submitted_ms}, {"job", r.job}};
-    if (!r.client_fields.empty()) entry["client"] = r.client_fields;
+    if (r.client_fields.is_null()) r.client_fields = json::object();
+    // "client" always: a record without it is an older service's (recover()).
+    json entry{{"id", r.id}, {"submitted_ms", r.submitted_ms}, {"job", r.job}, {"client", r.client_fields}};
     entries.push_back({r.id, std::move(entry)});
     ids.push_back(r.id);
     JobRecord& kept = records_[r.id] = std::move(r);
@@ -320,7 +321,26 @@ void JobStore::sweep() {
   });
 }
 
-size_t JobStore::recover(PolicyRegistry& policies, const ImageJobs& images, const ClientHostPaths& client_paths) {
+namespace {
+
+// The host-path fields to check again of a job journaled by a service older than "client": its
+// own, less those equal to what the --defaults give (the operator's). Whatever the defaults set
+// differently (a mount written another way) is checked too: such a job may end invalid_job
+// after the upgrade, never run with a path the restarted service does not allow.
+json fields_to_recheck(const JobRecord& r, const json& defaults) {
+  if (!r.client_fields.is_null()) return r.client_fields;
+  json fields = ClientHostPaths::named_fields(r.job);
+  for (auto it = fields.begin(); it != fields.end();) {
+    if (defaults.is_object() && defaults.contains(it.key()) && defaults[it.key()] == it.value()) it = fields.erase(it);
+    else ++it;
+  }
+  return fields;
+}
+
+}  // namespace
+
+size_t JobStore::recover(PolicyRegistry& policies, const ImageJobs& images, const ClientHostPaths& client_paths,
+                         const json& defaults) {
   Journal::Loaded loaded = journal_.load();
   for (const std::string& p : loaded.problems) spdlog::warn("journal: skipped {}", p);
   const int64_t now = unix_ms();
@@ -349,7 +369,7 @@ size_t JobStore::recover(PolicyRegistry& policies, const ImageJobs& images, cons
     JobRecord& rec = records_[r.id] = std::move(r);
     try {
       // Accepted under the --allow-host-path of the service that took it; runs only under ours.
-      client_paths.check(rec.client_fields);
+      client_paths.check(fields_to_recheck(rec, defaults));
       JobRequest request = request_from_json(rec.job);
       images.resolve_now(request.job);
       prepare_job(request.job, policies);

@@ -42,7 +42,7 @@ struct JobRecord {
   int64_t started_ms = 0;
   int64_t finished_ms = 0;
   nlohmann::json job;        // as accepted: defaults merged, host paths absolute
-  nlohmann::json client_fields;  // the host-path fields the client sent (JobRequest::client_fields)
+  nlohmann::json client_fields;  // the host-path fields the client sent (JobRequest::client_fields); null: unknown
   std::string job_id;        // the job's own "id" (the result's "id"); the service's id when it had none
   std::optional<nlohmann::json> result;  // the result JSON (jobs/format/result_json.h), once done
   uint64_t queue_id = 0;
@@ -64,7 +64,10 @@ class JobStore {
   // Returns how many jobs were queued; logs at warn.
   // A job's host-path fields are checked again against `client_paths`, the directories this
   // service allows: one it no longer allows ends as invalid_job, and nothing of it runs.
-  size_t recover(PolicyRegistry& policies, const ImageJobs& images, const ClientHostPaths& client_paths);
+  // `defaults`: the service's --defaults, for records of an older service, which kept only the
+  // merged job.
+  size_t recover(PolicyRegistry& policies, const ImageJobs& images, const ClientHostPaths& client_paths,
+                 const nlohmann::json& defaults);
 
   // Jobs parsed and prepared by the caller (job_json.h: request_from_json, prepare_job). Queues
   // them at once and journals them all as they will run (job_to_json: defaults merged), then

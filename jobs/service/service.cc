@@ -126,7 +126,7 @@ json Service::info_json() const {
 void Service::start() {
   if (options_.unix_path) server_->listen_unix(*options_.unix_path, options_.unix_group);
   if (options_.listen) server_->listen_tcp(*options_.listen, options_.token);
-  on_io(queue_.io_context(), [this] { recovered_ = store_->recover(policies_, *images_, options_.client_paths); });
+  on_io(queue_.io_context(), [this] { recovered_ = store_->recover(policies_, *images_, options_.client_paths, options_.defaults); });
   server_->start();
 }
 

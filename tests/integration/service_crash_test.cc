@@ -105,11 +105,16 @@ TEST(ServiceCrash, SigtermKeepsQueuedAndInterruptedJobsForTheNextStart) {
 
 // A journaled job runs again only under the --allow-host-path of the service that queues it
 // again: an operator who narrows the directories and restarts does not get the old jobs' paths.
-// What the --defaults give is the operator's and stays unchecked.
-TEST(ServiceCrash, AJobQueuedAgainIsCheckedAgainstTheRestartedServicesAllowedPaths) {
-  Scratch s("serve-recheck-paths");
+// What the --defaults give is the operator's and stays unchecked. `older_journal`: the records
+// lose "client", as a service before it wrote them; their jobs' own paths are checked then.
+void recheck_after_restart(const std::string& name, bool older_journal) {
+  Scratch s(name);
   std::filesystem::create_directories(s.path("elsewhere"));
-  Serve serve(s, "serve", {"--parallel", "1", "--grace", "200ms", "--allow-host-path", kRootfs});
+  // The job's own rootfs, by a path other than the defaults' (an older journal's check tells
+  // them apart by that): the test rootfs through a symlink in the scratch directory.
+  std::filesystem::create_directories(s.path("mine"));
+  std::filesystem::create_symlink(kRootfs, s.path("mine/rootfs"));
+  Serve serve(s, "serve", {"--parallel", "1", "--grace", "200ms", "--allow-host-path", kRootfs, "--allow-host-path", s.path("mine")});
   auto post = [&](const json& job) {
     Http h = curl_unix(s, serve, {"-X", "POST", "--data-binary", job.dump()}, "/v1/jobs");
     EXPECT_EQ(h.code, 202) << h.body;
@@ -119,10 +124,20 @@ TEST(ServiceCrash, AJobQueuedAgainIsCheckedAgainstTheRestartedServicesAllowedPat
   // One slot: the blocker (the defaults' rootfs) runs, the job naming its own rootfs waits.
   const std::string blocker = post({{"command", {"sleep", "600"}}});
   ASSERT_TRUE(eventually([&] { return record(blocker)["state"] == "running"; })) << serve.err();
-  const std::string named = post({{"rootfs", kRootfs}, {"command", {"/bin/true"}}});
+  const std::string named = post({{"rootfs", s.path("mine/rootfs")}, {"command", {"/bin/true"}}});
   EXPECT_EQ(record(named)["state"], "queued");
   serve.signal(SIGTERM);
   ASSERT_EQ(serve.wait(), 0) << serve.err();
+  if (older_journal) {
+    // The clean stop's checkpoint left both jobs as files (SigtermKeepsQueued... above).
+    for (const std::string& id : {blocker, named}) {
+      const std::string file = s.state_dir() + "/service/jobs/" + id + ".json";
+      json r = json::parse(read_file(file));
+      ASSERT_TRUE(r.contains("client")) << r;
+      r.erase("client");
+      std::ofstream(file) << r.dump() << "\n";
+    }
+  }
 
   serve.restart_with({"--parallel", "1", "--grace", "200ms", "--allow-host-path", s.path("elsewhere")});
   const json done = json::parse(curl_unix(s, serve, {}, "/v1/jobs/" + named + "/wait?timeout=60").body);
@@ -132,9 +147,17 @@ TEST(ServiceCrash, AJobQueuedAgainIsCheckedAgainstTheRestartedServicesAllowedPat
   EXPECT_THAT(error, HasSubstr("after a restart: rootfs: "));
   EXPECT_THAT(error, HasSubstr("outside the directories a client's job may name"));
   EXPECT_THAT(error, HasSubstr(s.path("elsewhere")));
-  // The blocker named no host path: it runs again, as its next attempt.
+  // The blocker named no host path of its own: it runs again, as its next attempt.
   EXPECT_TRUE(eventually([&] { return record(blocker)["state"] == "running"; })) << record(blocker) << serve.err();
   EXPECT_EQ(record(blocker)["attempt"], 2) << record(blocker);
+}
+
+TEST(ServiceCrash, AJobQueuedAgainIsCheckedAgainstTheRestartedServicesAllowedPaths) {
+  recheck_after_restart("serve-recheck-paths", false);
+}
+
+TEST(ServiceCrash, AJobAnOlderServiceJournaledIsCheckedByItsOwnPathsLessTheDefaults) {
+  recheck_after_restart("serve-recheck-older", true);
 }
 
 // A start that fails after it has opened the journal but before it has read it (here: its unix

@@ -77,21 +77,25 @@ local function older(a, b)
   if tonumber(am) ~= tonumber(bm) then return tonumber(am) < tonumber(bm) end
   return tonumber(as) < tonumber(bs)
 end
+-- The trim is housekeeping: a user without +xpending or +xtrim (made before it) still writes
+-- its results whole, and pcall keeps a refusal from failing the script after its writes.
 local function ack_and_trim()
   redis.call('XACK', KEYS[2], 'workers', ARGV[2])
   local keep_from = ARGV[2]
-  local held = redis.call('XPENDING', KEYS[2], 'workers')
+  local held = redis.pcall('XPENDING', KEYS[2], 'workers')
+  if type(held) ~= 'table' or held.err then return end
   if held[1] > 0 and older(held[2], keep_from) then keep_from = held[2] end
-  redis.call('XTRIM', KEYS[2], 'MINID', '~', keep_from)
+  redis.pcall('XTRIM', KEYS[2], 'MINID', '~', keep_from)
 end
 if redis.call('EXISTS', KEYS[1]) == 1 then
   ack_and_trim()
   redis.call('INCR', KEYS[3])
   return 0
 end
-redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+-- TIME before the first write: a refusal of it leaves nothing half written.
 local t = redis.call('TIME')
 local expired = string.format('%.0f', math.max(0, tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) - tonumber(ARGV[4]) * 1000))
+redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
 redis.call('XADD', KEYS[4], 'MINID', '~', expired, '*', 'id', ARGV[1], 'result', ARGV[3])
 redis.call('PUBLISH', ARGV[5], ARGV[1])
 if #ARGV > 5 then

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -100,9 +99,22 @@ UniqueFd ClientHostPaths::open_file(const std::string& path, std::string& why) c
   const std::string self = "/proc/self/fd/" + std::to_string(at.get());
   std::string real;
   if (!resolve(self, real, why)) return {};
-  if (std::none_of(allowed_.begin(), allowed_.end(), [&](const std::string& dir) { return is_in(real, dir); })) {
+  const std::string* within = nullptr;  // the deepest allowed directory holding it
+  for (const std::string& dir : allowed_)
+    if (is_in(real, dir) && (!within || dir.size() > within->size())) within = &dir;
+  if (!within) {
     why = "leads out of the directories a client's job may name";
     return {};
+  }
+  // And every directory on the way from there must let every user through, as a cell's user
+  // would need to: a 0644 file in a 0700 home directory of a rootfs is not for clients.
+  for (size_t end = within->size(); end != std::string::npos; end = real.find('/', end + 1)) {
+    const std::string dir = end == 0 ? "/" : real.substr(0, end);
+    struct stat d{};
+    if (::stat(dir.c_str(), &d) != 0 || (d.st_mode & S_IXOTH) == 0) {
+      why = "is in a directory not every user of the host may enter (" + json_quoted(dir) + ")";
+      return {};
+    }
   }
   UniqueFd fd(::open(self.c_str(), O_RDONLY | O_NOCTTY | O_CLOEXEC));  // the same file, for reading
   if (!fd) why = std::strerror(errno);

@@ -47,13 +47,19 @@ std::variant<std::string, FileError> read_src(const GoJudge& gj, const std::stri
   return content;
 }
 
-// An input's content: inline, the store's copy, or the host file's; else why not.
+// An input's content: inline, the store's copy, or the host file's; else why not. Each fileId
+// is a copy: all of a request's together take at most the store's own size (--file-store-max),
+// so that a small request naming one large stored file a million times is refused.
 std::variant<std::string, FileError> content_of(const GoJudge& gj, const std::string& name, const InputFile& f,
-                                                uint64_t& src_budget) {
+                                                InputBudget& budget) {
   if (f.content) return *f.content;
-  if (f.src) return read_src(gj, name, *f.src, src_budget);
+  if (f.src) return read_src(gj, name, *f.src, budget.src_bytes);
   const service::FileStore::File* stored = gj.store.find(*f.file_id);
   if (!stored) return FileError{name, "CopyInOpenFile", "no file with id " + *f.file_id + " in the file store"};
+  if (stored->content.size() > budget.stored_bytes)
+    return FileError{name, "CopyInOpenFile", "the request's fileIds add up to more than the file store's size (" +
+                                                 std::to_string(gj.store.max_bytes()) + " bytes, --file-store-max)"};
+  budget.stored_bytes -= stored->content.size();
   return stored->content;
 }
 
@@ -157,7 +163,9 @@ void collect_files(GoJudge& gj, const RunCmd& cmd, const WorkDir& work, uint64_t
 
 }  // namespace
 
-PreparedCmd prepare_cmd(GoJudge& gj, RunCmd cmd, const std::string& field, uint64_t& src_budget) {
+InputBudget InputBudget::of(const GoJudge& gj) { return {gj.ctx.info.max_body, gj.store.max_bytes()}; }
+
+PreparedCmd prepare_cmd(GoJudge& gj, RunCmd cmd, const std::string& field, InputBudget& budget) {
   PreparedCmd p;
   std::string stdin_data;
   // A host path outside the operator's directories is the request's error (400), before any
@@ -166,13 +174,13 @@ PreparedCmd prepare_cmd(GoJudge& gj, RunCmd cmd, const std::string& field, uint6
   for (const auto& [path, f] : cmd.copy_in)
     if (f.src) gj.ctx.client_paths.check_path(*f.src, f.src_field);
   if (cmd.stdin_file) {
-    auto content = content_of(gj, "stdin", *cmd.stdin_file, src_budget);
+    auto content = content_of(gj, "stdin", *cmd.stdin_file, budget);
     if (auto* text = std::get_if<std::string>(&content)) stdin_data = std::move(*text);
     else p.missing_file = std::get<FileError>(std::move(content));
   }
   // The first file that fails ends the reading: the cmd will not run.
   for (auto it = cmd.copy_in.begin(); it != cmd.copy_in.end() && !p.missing_file; ++it) {
-    auto content = content_of(gj, it->first, it->second, src_budget);
+    auto content = content_of(gj, it->first, it->second, budget);
     if (auto* text = std::get_if<std::string>(&content)) p.copy_in[it->first] = std::move(*text);
     else p.missing_file = std::get<FileError>(std::move(content));
   }

@@ -52,8 +52,16 @@ struct PreparedCmd {
 };
 
 // Throws FieldError (the request is answered 400).
-// `src_budget`: bytes the request's {"src"} files may still take together (read_src).
-PreparedCmd prepare_cmd(GoJudge& gj, RunCmd cmd, const std::string& field, uint64_t& src_budget);
+// What the input files of one request may still take together, copied in memory before its cmds
+// run: {"src"} files up to --max-body (what the request could have carried inline), fileIds up
+// to the file store's size.
+struct InputBudget {
+  uint64_t src_bytes = 0;
+  uint64_t stored_bytes = 0;
+  static InputBudget of(const GoJudge& gj);
+};
+
+PreparedCmd prepare_cmd(GoJudge& gj, RunCmd cmd, const std::string& field, InputBudget& budget);
 // Calls `done` exactly once, on the io thread.
 void start_cmd(GoJudge& gj, PreparedCmd prepared, std::function<void(RunResult)> done);
 // The cmds of a request joined by pipes (cmd_pipes.h): queued together, so that they start at

@@ -39,9 +39,9 @@ void post_run(GoJudge& gj, Call& call, ResponderPtr answer) {
       r.set(http::field::retry_after, std::to_string(gj.ctx.queue.retry_after().count()));
       return answer->send(std::move(r));
     }
-    uint64_t src_budget = gj.ctx.info.max_body;
+    InputBudget budget = InputBudget::of(gj);
     for (size_t i = 0; i < request.cmds.size(); ++i)
-      prepared.push_back(prepare_cmd(gj, std::move(request.cmds[i]), index_path("cmd", i), src_budget));
+      prepared.push_back(prepare_cmd(gj, std::move(request.cmds[i]), index_path("cmd", i), budget));
     pipes = std::move(request.pipes);
   } catch (const FieldError& e) {
     return answer->send(go_error(http::status::bad_request, e.what()));

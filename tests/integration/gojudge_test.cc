@@ -145,6 +145,12 @@ TEST(GoJudge, SrcFilesAreReadOnlyFromTheOperatorsDirectories) {
   s.write("testdata/checker.sh", "echo checked\n");
   std::filesystem::create_symlink("/etc/passwd", data + "/escape");
   s.write("testdata/big", std::string(5000, 'x'));
+  // Whatever the umask: the service hands a client only what every user of the host may read.
+  std::filesystem::permissions(data, std::filesystem::perms::owner_all | std::filesystem::perms::others_read |
+                                         std::filesystem::perms::others_exec);
+  for (const char* f : {"1.in", "checker.sh", "big"})
+    std::filesystem::permissions(data + "/" + f, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write |
+                                                     std::filesystem::perms::others_read);
   // --max-body also bounds what one request's src files may add up to.
   Serve serve(s, "serve", {"--allow-host-path", data, "--max-body", "8192"});
   json c = cmd({"/bin/sh", "-c", "cat; sh checker.sh"});
@@ -185,6 +191,28 @@ TEST(GoJudge, SrcFilesAreReadOnlyFromTheOperatorsDirectories) {
   json t = run_ok(s, serve, {{"cmd", {twice}}})[0];
   EXPECT_EQ(t["status"], "File Error") << t;
   EXPECT_THAT(t["fileError"][0]["message"].get<std::string>(), HasSubstr("add up to more than the service's --max-body")) << t;
+}
+
+// Each fileId a cmd copies in is a copy in memory until it runs: a request's together take at
+// most the file store's size, however few bytes the request itself is.
+TEST(GoJudge, ARequestsFileIdsTogetherFitTheStoresSize) {
+  Scratch s("gojudge-fileid-budget");
+  Serve serve(s, "serve", {"--file-store-max", "10000"});
+  json make = sh("head -c 6000 /dev/zero > f");
+  make["copyOutCached"] = {"f"};
+  json made = run_ok(s, serve, {{"cmd", {make}}})[0];
+  ASSERT_EQ(made["status"], "Accepted") << made;
+  const std::string id = made["fileIds"]["f"];
+  json once = sh("wc -c < a");
+  once["copyIn"] = {{"a", {{"fileId", id}}}};
+  json o = run_ok(s, serve, {{"cmd", {once}}})[0];
+  EXPECT_EQ(o["status"], "Accepted") << o;
+  EXPECT_EQ(o["files"]["stdout"], "6000\n") << o;
+  json twice = once;
+  twice["copyIn"]["b"] = {{"fileId", id}};
+  json t = run_ok(s, serve, {{"cmd", {twice}}})[0];
+  EXPECT_EQ(t["status"], "File Error") << t;
+  EXPECT_THAT(t["fileError"][0]["message"].get<std::string>(), HasSubstr("add up to more than the file store's size")) << t;
 }
 
 TEST(GoJudge, OutputLimitExceeded) {

@@ -114,6 +114,11 @@ TEST_F(ClientHostPathsTest, OpenFileChecksTheFileItOpened) {
   const ClientHostPaths paths({path("allowed")});
   std::ofstream(path("allowed/rootfs/data")) << "inside";
   std::ofstream(path("secret/data")) << "outside";
+  const auto all_read = fs::perms::owner_read | fs::perms::owner_write | fs::perms::group_read | fs::perms::others_read;
+  fs::permissions(path("allowed/rootfs/data"), all_read);  // whatever the umask
+  fs::permissions(path("secret/data"), all_read);
+  for (const char* dir : {"allowed", "allowed/rootfs", "secret"})
+    fs::permissions(path(dir), fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
   fs::create_symlink(root_ / "secret" / "data", root_ / "allowed" / "data-link");
   std::string why;
   UniqueFd inside = paths.open_file(path("allowed/rootfs/data"), why);
@@ -124,8 +129,15 @@ TEST_F(ClientHostPathsTest, OpenFileChecksTheFileItOpened) {
   EXPECT_EQ(why, "leads out of the directories a client's job may name");
   EXPECT_FALSE(paths.open_file(path("allowed/rootfs"), why));
   EXPECT_EQ(why, "is not a regular file");
-  why.clear();
-  EXPECT_FALSE(paths.open_file("/dev/null", why));  // not even opened for reading
+  const ClientHostPaths everywhere({"/"});
+  EXPECT_FALSE(everywhere.open_file("/dev/null", why));  // not even opened for reading
+  EXPECT_EQ(why, "is not a regular file");
+  // A file every user may read, in a directory not every user may enter: not for clients either.
+  fs::permissions(path("allowed/rootfs"), fs::perms::owner_all);
+  EXPECT_FALSE(paths.open_file(path("allowed/rootfs/data"), why));
+  EXPECT_EQ(why, "is in a directory not every user of the host may enter (\"" + path("allowed/rootfs") + "\")");
+  fs::permissions(path("allowed/rootfs"), fs::perms::owner_all | fs::perms::others_exec);
+  EXPECT_TRUE(paths.open_file(path("allowed/rootfs/data"), why)) << why;
   fs::permissions(path("allowed/rootfs/data"), fs::perms::owner_read | fs::perms::owner_write);
   EXPECT_FALSE(paths.open_file(path("allowed/rootfs/data"), why));
   EXPECT_EQ(why, "is not readable by every user of the host");

@@ -329,9 +329,17 @@ namespace {
 // after the upgrade, never run with a path the restarted service does not allow.
 json fields_to_recheck(const JobRecord& r, const json& defaults) {
   if (!r.client_fields.is_null()) return r.client_fields;
+  // The defaults in the form the journal keeps a job in (job_to_json: every mount with its
+  // "readonly", the policy always), so that the operator's own paths compare equal.
+  json normal = defaults;
+  try {
+    normal = job_to_json(job_from_json(json{{"command", {"true"}}}, defaults));
+  } catch (const std::exception&) {
+    // Defaults that make no job alone: compared as written.
+  }
   json fields = ClientHostPaths::named_fields(r.job);
   for (auto it = fields.begin(); it != fields.end();) {
-    if (defaults.is_object() && defaults.contains(it.key()) && defaults[it.key()] == it.value()) it = fields.erase(it);
+    if (normal.is_object() && normal.contains(it.key()) && normal[it.key()] == it.value()) it = fields.erase(it);
     else ++it;
   }
   return fields;

@@ -210,7 +210,8 @@ TEST(FrontendTest, OutputTheWorkerCouldNotWriteComesFromTheResult) {
   RedisServer redis(s);
   redis.client()->command({"ACL", "SETUSER", "nodel", "on", ">npw", "~q:*", "&q:*", "+xreadgroup", "+xautoclaim",
                            "+xclaim", "+xpending", "+xack", "+set", "+xadd", "+publish", "+incr", "+exists", "+eval",
-                           "+xread", "+xrevrange", "+xgroup", "+get", "+mget", "+subscribe", "+expire"});
+                           "+xread", "+xrevrange", "+xgroup", "+get", "+mget", "+subscribe", "+expire", "+time",
+                           "+xtrim"});
   auto worker = start_cellblock(s, "worker", "w",
                                 {"--redis", "redis://nodel:npw@127.0.0.1:" + std::to_string(redis.port()), "--queue", "q",
                                  "--name", "w", "--defaults", s.defaults(), "--allow-host-path", "/"},

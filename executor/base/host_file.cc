@@ -9,12 +9,13 @@
 
 namespace cellblock {
 
-std::string read_all(int fd, const std::string& what) {
+std::optional<std::string> read_at_most(int fd, uint64_t max, const std::string& what) {
   std::string data;
   char buf[65536];
   for (;;) {
     ssize_t n = ::read(fd, buf, sizeof buf);
     if (n > 0) {
+      if (data.size() + static_cast<uint64_t>(n) > max) return std::nullopt;
       data.append(buf, static_cast<size_t>(n));
       continue;
     }
@@ -22,6 +23,8 @@ std::string read_all(int fd, const std::string& what) {
     if (errno != EINTR) throw_sys("read(" + what + ")");
   }
 }
+
+std::string read_all(int fd, const std::string& what) { return *read_at_most(fd, UINT64_MAX, what); }
 
 std::string read_host_file(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));

@@ -3,6 +3,8 @@
 // supervisor that forks while another thread holds such a stream would leak it.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -14,6 +16,8 @@ namespace cellblock {
 std::string read_host_file(const std::string& path);
 // Everything readable from fd until end-of-file (e.g. stdin). Throws SysError.
 std::string read_all(int fd, const std::string& what);
+// The same, but none (after reading at most max + 64 KiB) when there is more than `max` bytes.
+std::optional<std::string> read_at_most(int fd, uint64_t max, const std::string& what);
 
 // A file written line by line, e.g. `cellblock batch --out`. Creates or truncates it.
 class HostOutputFile {

@@ -50,6 +50,13 @@ ClientHostPaths::ClientHostPaths(const std::vector<std::string>& allowed, const 
   }
 }
 
+const std::string* ClientHostPaths::deepest_allowed(const std::string& resolved) const {
+  const std::string* within = nullptr;
+  for (const std::string& dir : allowed_)
+    if (is_in(resolved, dir) && (!within || dir.size() > within->size())) within = &dir;
+  return within;
+}
+
 std::string ClientHostPaths::where() const {
   return "; a client's job may name host paths only in " +
          (allowed_.empty() ? std::string("no directory") : json_quoted(allowed_.front()) + (allowed_.size() > 1 ? " and others" : "")) +
@@ -71,8 +78,7 @@ void ClientHostPaths::check_path(const std::string& path, const std::string& fie
   // Then as the host resolves it: a symlink in an allowed directory must not lead out of it.
   std::string resolved, why;
   if (!resolve(path, resolved, why)) throw FieldError(field, json_quoted(path) + ": " + why + where());
-  for (const std::string& dir : allowed_)
-    if (is_in(resolved, dir)) return;
+  if (deepest_allowed(resolved)) return;
   throw FieldError(field, json_quoted(path) + " leads out of the directories a client's job may name (through a symlink)" + where());
 }
 
@@ -99,9 +105,7 @@ UniqueFd ClientHostPaths::open_file(const std::string& path, std::string& why) c
   const std::string self = "/proc/self/fd/" + std::to_string(at.get());
   std::string real;
   if (!resolve(self, real, why)) return {};
-  const std::string* within = nullptr;  // the deepest allowed directory holding it
-  for (const std::string& dir : allowed_)
-    if (is_in(real, dir) && (!within || dir.size() > within->size())) within = &dir;
+  const std::string* within = deepest_allowed(real);
   if (!within) {
     why = "leads out of the directories a client's job may name";
     return {};

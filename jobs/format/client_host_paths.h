@@ -53,6 +53,8 @@ class ClientHostPaths {
   void check_value(const nlohmann::json& value, const std::string& field) const;
 
   std::string where() const;  // the end of every refusal: which directories, which flag
+  // The deepest allowed directory a resolved path lies in; null when none.
+  const std::string* deepest_allowed(const std::string& resolved) const;
 
   std::vector<std::string> allowed_;  // resolved
   std::vector<std::string> given_;    // as the operator wrote them, lexically normal

@@ -3,14 +3,13 @@
 #include <boost/asio/post.hpp>
 
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cerrno>
-#include <cstring>
 #include <memory>
 #include <variant>
 #include <vector>
 
+#include "executor/base/host_file.h"
 #include "executor/base/sys_error.h"
 #include "executor/base/unique_fd.h"
 #include "jobs/format/client_host_paths.h"
@@ -30,21 +29,17 @@ std::variant<std::string, FileError> read_src(const GoJudge& gj, const std::stri
   std::string why;
   UniqueFd fd = gj.ctx.client_paths.open_file(path, why);
   if (!fd) return error(why);
-  const uint64_t max = budget;
-  std::string content;
-  char buf[1 << 16];
-  for (;;) {
-    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return error(std::strerror(errno));
-    if (n == 0) break;
-    if (content.size() + static_cast<uint64_t>(n) > max)
-      return error("the request's src files add up to more than the service's --max-body (" +
-                   std::to_string(gj.ctx.info.max_body) + " bytes)");
-    content.append(buf, static_cast<size_t>(n));
+  std::optional<std::string> content;
+  try {
+    content = read_at_most(fd.get(), budget, json_quoted(path));
+  } catch (const SysError& e) {
+    return error(e.code().message());
   }
-  budget -= content.size();
-  return content;
+  if (!content)
+    return error("the request's src files add up to more than the service's --max-body (" +
+                 std::to_string(gj.ctx.info.max_body) + " bytes)");
+  budget -= content->size();
+  return std::move(*content);
 }
 
 // An input's content: inline, the store's copy, or the host file's; else why not. Each fileId

@@ -323,20 +323,22 @@ void JobStore::sweep() {
 
 namespace {
 
-// The host-path fields to check again of a job journaled by a service older than "client": its
-// own, less those equal to what the --defaults give (the operator's). Whatever the defaults set
-// differently (a mount written another way) is checked too: such a job may end invalid_job
-// after the upgrade, never run with a path the restarted service does not allow.
-json fields_to_recheck(const JobRecord& r, const json& defaults) {
-  if (!r.client_fields.is_null()) return r.client_fields;
-  // The defaults in the form the journal keeps a job in (job_to_json: every mount with its
-  // "readonly", the policy always), so that the operator's own paths compare equal.
-  json normal = defaults;
+// The defaults in the form the journal keeps a job in (job_to_json: every mount with its
+// "readonly", the policy always), so that the operator's own paths compare equal.
+json journal_form(const json& defaults) {
   try {
-    normal = job_to_json(job_from_json(json{{"command", {"true"}}}, defaults));
+    return job_to_json(job_from_json(json{{"command", {"true"}}}, defaults));
   } catch (const std::exception&) {
-    // Defaults that make no job alone: compared as written.
+    return defaults;  // defaults that make no job alone: compared as written
   }
+}
+
+// The host-path fields to check again of a job journaled by a service older than "client": its
+// own, less those equal to what the --defaults give (`normal`: journal_form). Whatever the
+// defaults set differently (a mount written another way) is checked too: such a job may end
+// invalid_job after the upgrade, never run with a path the restarted service does not allow.
+json fields_to_recheck(const JobRecord& r, const json& normal) {
+  if (!r.client_fields.is_null()) return r.client_fields;
   json fields = ClientHostPaths::named_fields(r.job);
   for (auto it = fields.begin(); it != fields.end();) {
     if (normal.is_object() && normal.contains(it.key()) && normal[it.key()] == it.value()) it = fields.erase(it);
@@ -363,6 +365,7 @@ size_t JobStore::recover(PolicyRegistry& policies, const ImageJobs& images, cons
     }
   }
   size_t queued = 0, rerun = 0;
+  const json normal_defaults = journal_form(defaults);
   for (const Journal::Loaded::Pending& p : loaded.jobs) {
     JobRecord r;
     try {
@@ -377,7 +380,7 @@ size_t JobStore::recover(PolicyRegistry& policies, const ImageJobs& images, cons
     JobRecord& rec = records_[r.id] = std::move(r);
     try {
       // Accepted under the --allow-host-path of the service that took it; runs only under ours.
-      client_paths.check(fields_to_recheck(rec, defaults));
+      client_paths.check(fields_to_recheck(rec, normal_defaults));
       JobRequest request = request_from_json(rec.job);
       images.resolve_now(request.job);
       prepare_job(request.job, policies);
